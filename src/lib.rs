@@ -6,7 +6,11 @@
 
 pub mod error;
 pub mod invoice;
+pub mod keys;
+pub mod noise;
+pub mod tx;
 pub mod util;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;

@@ -1,0 +1,1 @@
+//! BOLT 8 Noise_XK transport: handshake and encrypted framing, sans-IO.

@@ -1,0 +1,1 @@
+//! BOLT 3 transactions: funding, commitment, HTLC, closing, sweeps and penalties.
