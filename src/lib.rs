@@ -9,6 +9,7 @@ pub mod invoice;
 pub mod keys;
 pub mod noise;
 pub mod tx;
+pub mod types;
 pub mod util;
 pub mod wire;
 
