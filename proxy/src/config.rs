@@ -142,7 +142,10 @@ where
             }
             "--listen" => {
                 let v = value("--listen")?;
-                listen = Some(v.parse::<SocketAddr>().map_err(|_| format!("--listen: bad address {v:?} (expected ip:port)"))?);
+                listen = Some(
+                    v.parse::<SocketAddr>()
+                        .map_err(|_| format!("--listen: bad address {v:?} (expected ip:port)"))?,
+                );
             }
             "--allow-target" => {
                 let v = value("--allow-target")?;
@@ -159,7 +162,8 @@ where
             }
             "--max-conns" => config.max_conns = positive("--max-conns", &value("--max-conns")?)?,
             "--max-conns-per-ip" => {
-                config.max_conns_per_ip = positive("--max-conns-per-ip", &value("--max-conns-per-ip")?)?
+                config.max_conns_per_ip =
+                    positive("--max-conns-per-ip", &value("--max-conns-per-ip")?)?
             }
             "--idle-timeout" => {
                 let secs = number("--idle-timeout", &value("--idle-timeout")?)?;
@@ -177,7 +181,8 @@ where
 }
 
 fn number(name: &str, v: &str) -> Result<u64, String> {
-    v.parse::<u64>().map_err(|_| format!("{name}: expected a number, got {v:?}"))
+    v.parse::<u64>()
+        .map_err(|_| format!("{name}: expected a number, got {v:?}"))
 }
 
 fn positive(name: &str, v: &str) -> Result<usize, String> {
@@ -232,7 +237,10 @@ mod tests {
         assert_eq!(c.allowed_targets.len(), 2);
         assert_eq!(c.allowed_targets[0].to_string(), "node.example:9735");
         assert_eq!(c.allowed_targets[1].to_string(), "[2001:db8::1]:9735");
-        assert_eq!(c.allowed_origins, vec!["https://wallet.example".to_string()]);
+        assert_eq!(
+            c.allowed_origins,
+            vec!["https://wallet.example".to_string()]
+        );
         assert_eq!((c.max_conns, c.max_conns_per_ip), (10, 2));
         assert_eq!(c.idle_timeout, None);
         assert_eq!(c.connect_timeout, Duration::from_secs(3));
@@ -241,7 +249,10 @@ mod tests {
     #[test]
     fn help_and_errors() {
         assert!(matches!(parse_args(["--help"]), Ok(Command::Help)));
-        assert!(matches!(parse_args(["--listen", "1.2.3.4:1", "-h"]), Ok(Command::Help)));
+        assert!(matches!(
+            parse_args(["--listen", "1.2.3.4:1", "-h"]),
+            Ok(Command::Help)
+        ));
         let err = |args: &[&str]| parse_args(args.iter().copied()).unwrap_err();
         assert!(err(&[]).contains("--listen"));
         assert!(err(&["--listen"]).contains("needs a value"));

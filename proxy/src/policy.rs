@@ -52,14 +52,18 @@ pub enum PathError {
 impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
-            PathError::MissingTarget => "missing target: use /<host>:<port> or /v1/<a_b_c_d>/<port>",
+            PathError::MissingTarget => {
+                "missing target: use /<host>:<port> or /v1/<a_b_c_d>/<port>"
+            }
             PathError::BadV1Path => "bad /v1 path: expected /v1/<a_b_c_d>/<port>",
             PathError::BadV1Address => "bad /v1 address: expected an IPv4 address written a_b_c_d",
             PathError::BadPort => "bad port: expected a number from 1 to 65535",
             PathError::UnbracketedIpv6 => "IPv6 addresses must be bracketed: /[addr]:<port>",
             PathError::BadIpv6 => "bad IPv6 address",
             PathError::BadHostName => "bad host name",
-            PathError::NumericHostName => "bad host: numeric name that is not a dotted IPv4 address",
+            PathError::NumericHostName => {
+                "bad host: numeric name that is not a dotted IPv4 address"
+            }
             PathError::MissingPort => "missing port: expected <host>:<port>",
             PathError::TrailingGarbage => "unexpected characters after the port",
         };
@@ -99,8 +103,14 @@ fn parse_v1(v1: &str) -> Result<Target, PathError> {
     if addr.split('_').count() != 4 || addr.contains('.') {
         return Err(PathError::BadV1Address);
     }
-    let ip: Ipv4Addr = addr.replace('_', ".").parse().map_err(|_| PathError::BadV1Address)?;
-    Ok(Target { host: Host::Ip(IpAddr::V4(ip)), port: parse_port(port)? })
+    let ip: Ipv4Addr = addr
+        .replace('_', ".")
+        .parse()
+        .map_err(|_| PathError::BadV1Address)?;
+    Ok(Target {
+        host: Host::Ip(IpAddr::V4(ip)),
+        port: parse_port(port)?,
+    })
 }
 
 /// Percent-decode only the characters that may legitimately appear encoded in
@@ -147,7 +157,10 @@ pub fn parse_authority(s: &str) -> Result<Target, PathError> {
             None if after.is_empty() => return Err(PathError::MissingPort),
             None => return Err(PathError::TrailingGarbage),
         };
-        return Ok(Target { host: Host::Ip(IpAddr::V6(ip)), port: parse_port(port)? });
+        return Ok(Target {
+            host: Host::Ip(IpAddr::V6(ip)),
+            port: parse_port(port)?,
+        });
     }
     let (host, port) = s.rsplit_once(':').ok_or(PathError::MissingPort)?;
     if host.contains(':') {
@@ -158,9 +171,15 @@ pub fn parse_authority(s: &str) -> Result<Target, PathError> {
     }
     let port = parse_port(port)?;
     if let Ok(ip) = host.parse::<Ipv4Addr>() {
-        return Ok(Target { host: Host::Ip(IpAddr::V4(ip)), port });
+        return Ok(Target {
+            host: Host::Ip(IpAddr::V4(ip)),
+            port,
+        });
     }
-    Ok(Target { host: Host::Name(validate_host_name(host)?), port })
+    Ok(Target {
+        host: Host::Name(validate_host_name(host)?),
+        port,
+    })
 }
 
 /// Strict decimal port, 1..=65535 (no sign, no more than 5 digits).
@@ -186,7 +205,9 @@ pub fn validate_host_name(host: &str) -> Result<String, PathError> {
     for label in name.split('.') {
         let ok = !label.is_empty()
             && label.len() <= 63
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -204,12 +225,20 @@ pub fn validate_host_name(host: &str) -> Result<String, PathError> {
 }
 
 fn v4_in(ip: Ipv4Addr, net: [u8; 4], prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
 fn v6_in(ip: Ipv6Addr, net: Ipv6Addr, prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
     (u128::from(ip) & mask) == (u128::from(net) & mask)
 }
 
@@ -293,7 +322,10 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
 /// Check every resolved address. With `allow_private` everything passes;
 /// otherwise the first forbidden address refuses the whole target (a name
 /// that resolves to both public and private addresses is not trusted).
-pub fn check_addresses(addrs: &[IpAddr], allow_private: bool) -> Result<(), (IpAddr, &'static str)> {
+pub fn check_addresses(
+    addrs: &[IpAddr],
+    allow_private: bool,
+) -> Result<(), (IpAddr, &'static str)> {
     if allow_private {
         return Ok(());
     }
@@ -326,7 +358,7 @@ pub fn origin_allowed(allowlist: &[String], origin: Option<&str>) -> bool {
     match origin {
         Some(o) => {
             let o = normalize_origin(o);
-            allowlist.iter().any(|a| *a == o)
+            allowlist.contains(&o)
         }
         None => false,
     }
@@ -370,7 +402,11 @@ pub struct ConnLimits {
 
 impl ConnLimits {
     pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
-        Arc::new(ConnLimits { max_total, max_per_ip, state: Mutex::new(LimitState::default()) })
+        Arc::new(ConnLimits {
+            max_total,
+            max_per_ip,
+            state: Mutex::new(LimitState::default()),
+        })
     }
 
     pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Result<ConnSlot, LimitExceeded> {
@@ -385,13 +421,19 @@ impl ConnLimits {
         }
         st.total += 1;
         st.per_ip.insert(key, mine + 1);
-        Ok(ConnSlot { limits: Arc::clone(self), key })
+        Ok(ConnSlot {
+            limits: Arc::clone(self),
+            key,
+        })
     }
 
     /// (total, for this client) currently open.
     pub fn counts(&self, ip: IpAddr) -> (usize, usize) {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        (st.total, st.per_ip.get(&client_key(ip)).copied().unwrap_or(0))
+        (
+            st.total,
+            st.per_ip.get(&client_key(ip)).copied().unwrap_or(0),
+        )
     }
 }
 
@@ -425,10 +467,19 @@ mod tests {
 
     #[test]
     fn v1_paths() {
-        assert_eq!(parse_path("/v1/1_2_3_4/9735"), Ok(Target { host: ip4(1, 2, 3, 4), port: 9735 }));
+        assert_eq!(
+            parse_path("/v1/1_2_3_4/9735"),
+            Ok(Target {
+                host: ip4(1, 2, 3, 4),
+                port: 9735
+            })
+        );
         assert_eq!(
             parse_path("/v1/203_0_113_7/65535?x=1"),
-            Ok(Target { host: ip4(203, 0, 113, 7), port: 65535 })
+            Ok(Target {
+                host: ip4(203, 0, 113, 7),
+                port: 65535
+            })
         );
         assert_eq!(parse_path("/v1"), Err(PathError::BadV1Path));
         assert_eq!(parse_path("/v1/"), Err(PathError::BadV1Path));
@@ -436,9 +487,18 @@ mod tests {
         assert_eq!(parse_path("/v1/1_2_3_4/9735/"), Err(PathError::BadV1Path));
         assert_eq!(parse_path("/v1/1_2_3/9735"), Err(PathError::BadV1Address));
         assert_eq!(parse_path("/v1/1.2.3.4/9735"), Err(PathError::BadV1Address));
-        assert_eq!(parse_path("/v1/1_2_3_256/9735"), Err(PathError::BadV1Address));
-        assert_eq!(parse_path("/v1/01_2_3_4/9735"), Err(PathError::BadV1Address));
-        assert_eq!(parse_path("/v1/example_com/9735"), Err(PathError::BadV1Address));
+        assert_eq!(
+            parse_path("/v1/1_2_3_256/9735"),
+            Err(PathError::BadV1Address)
+        );
+        assert_eq!(
+            parse_path("/v1/01_2_3_4/9735"),
+            Err(PathError::BadV1Address)
+        );
+        assert_eq!(
+            parse_path("/v1/example_com/9735"),
+            Err(PathError::BadV1Address)
+        );
         assert_eq!(parse_path("/v1/1_2_3_4/0"), Err(PathError::BadPort));
         assert_eq!(parse_path("/v1/1_2_3_4/65536"), Err(PathError::BadPort));
         assert_eq!(parse_path("/v1/1_2_3_4/+80"), Err(PathError::BadPort));
@@ -446,12 +506,24 @@ mod tests {
 
     #[test]
     fn host_port_paths() {
-        assert_eq!(parse_path("/1.2.3.4:9735"), Ok(Target { host: ip4(1, 2, 3, 4), port: 9735 }));
+        assert_eq!(
+            parse_path("/1.2.3.4:9735"),
+            Ok(Target {
+                host: ip4(1, 2, 3, 4),
+                port: 9735
+            })
+        );
         assert_eq!(
             parse_path("/Node.Example.COM.:9735"),
-            Ok(Target { host: Host::Name("node.example.com".into()), port: 9735 })
+            Ok(Target {
+                host: Host::Name("node.example.com".into()),
+                port: 9735
+            })
         );
-        let v6 = Target { host: Host::Ip("2001:db8::1".parse().unwrap()), port: 9735 };
+        let v6 = Target {
+            host: Host::Ip("2001:db8::1".parse().unwrap()),
+            port: 9735,
+        };
         assert_eq!(parse_path("/[2001:db8::1]:9735"), Ok(v6.clone()));
         assert_eq!(parse_path("/%5B2001:db8::1%5d%3A9735"), Ok(v6));
         assert_eq!(parse_path("/"), Err(PathError::MissingTarget));
@@ -459,17 +531,29 @@ mod tests {
         assert_eq!(parse_path("/example.com"), Err(PathError::MissingPort));
         assert_eq!(parse_path("/example.com:"), Err(PathError::BadPort));
         assert_eq!(parse_path("/example.com:http"), Err(PathError::BadPort));
-        assert_eq!(parse_path("/example.com:9735/x"), Err(PathError::TrailingGarbage));
-        assert_eq!(parse_path("/2001:db8::1:9735"), Err(PathError::UnbracketedIpv6));
+        assert_eq!(
+            parse_path("/example.com:9735/x"),
+            Err(PathError::TrailingGarbage)
+        );
+        assert_eq!(
+            parse_path("/2001:db8::1:9735"),
+            Err(PathError::UnbracketedIpv6)
+        );
         assert_eq!(parse_path("/[2001:db8::1]"), Err(PathError::MissingPort));
-        assert_eq!(parse_path("/[2001:db8::1]x:1"), Err(PathError::TrailingGarbage));
+        assert_eq!(
+            parse_path("/[2001:db8::1]x:1"),
+            Err(PathError::TrailingGarbage)
+        );
         assert_eq!(parse_path("/[fe80::1%eth0]:1"), Err(PathError::BadIpv6));
         assert_eq!(parse_path("/[1.2.3.4]:1"), Err(PathError::BadIpv6));
         assert_eq!(parse_path("/exa%20mple.com:1"), Err(PathError::BadHostName));
         assert_eq!(parse_path("/-bad.com:1"), Err(PathError::BadHostName));
         assert_eq!(parse_path("/bad-.com:1"), Err(PathError::BadHostName));
         assert_eq!(parse_path("/a..b:1"), Err(PathError::BadHostName));
-        assert_eq!(parse_path("/under_score.com:1"), Err(PathError::BadHostName));
+        assert_eq!(
+            parse_path("/under_score.com:1"),
+            Err(PathError::BadHostName)
+        );
         assert_eq!(parse_path("/user@host.com:1"), Err(PathError::BadHostName));
         assert_eq!(parse_path("/2130706433:1"), Err(PathError::NumericHostName));
         assert_eq!(parse_path("/0x7f000001:1"), Err(PathError::NumericHostName));
@@ -492,7 +576,17 @@ mod tests {
 
     #[test]
     fn classifies_ipv4() {
-        for public in ["1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.0", "172.15.255.255", "172.32.0.0", "223.255.255.255", "192.0.3.1", "169.253.0.1"] {
+        for public in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "223.255.255.255",
+            "192.0.3.1",
+            "169.253.0.1",
+        ] {
             assert_eq!(reason(public), None, "{public}");
         }
         let cases = [
@@ -524,7 +618,14 @@ mod tests {
 
     #[test]
     fn classifies_ipv6() {
-        for public in ["2606:4700::1111", "2a00:1450::1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"] {
+        for public in [
+            "2606:4700::1111",
+            "2a00:1450::1",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert_eq!(reason(public), None, "{public}");
         }
         let cases = [
@@ -559,7 +660,10 @@ mod tests {
         let public: IpAddr = "1.1.1.1".parse().unwrap();
         let private: IpAddr = "10.0.0.1".parse().unwrap();
         assert_eq!(check_addresses(&[public], false), Ok(()));
-        assert_eq!(check_addresses(&[public, private], false), Err((private, "private (10.0.0.0/8)")));
+        assert_eq!(
+            check_addresses(&[public, private], false),
+            Err((private, "private (10.0.0.0/8)"))
+        );
         assert_eq!(check_addresses(&[public, private], true), Ok(()));
     }
 
@@ -569,7 +673,10 @@ mod tests {
         assert!(target_allowed(&[], &t("1.2.3.4:9735")));
         let list = vec![t("1.2.3.4:9735"), t("Node.Example:9736")];
         assert!(target_allowed(&list, &t("1.2.3.4:9735")));
-        assert!(target_allowed(&list, &parse_path("/v1/1_2_3_4/9735").unwrap()));
+        assert!(target_allowed(
+            &list,
+            &parse_path("/v1/1_2_3_4/9735").unwrap()
+        ));
         assert!(target_allowed(&list, &t("node.example.:9736")));
         assert!(!target_allowed(&list, &t("1.2.3.4:9736")));
         assert!(!target_allowed(&list, &t("node.example:9735")));
@@ -610,13 +717,24 @@ mod tests {
     #[test]
     fn ipv6_clients_counted_per_64() {
         let limits = ConnLimits::new(10, 1);
-        let _s = limits.try_acquire("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        let _s = limits
+            .try_acquire("2001:db8:1:2::1".parse().unwrap())
+            .unwrap();
         assert_eq!(
-            limits.try_acquire("2001:db8:1:2:ffff::9".parse().unwrap()).unwrap_err(),
+            limits
+                .try_acquire("2001:db8:1:2:ffff::9".parse().unwrap())
+                .unwrap_err(),
             LimitExceeded::PerIp
         );
-        assert!(limits.try_acquire("2001:db8:1:3::1".parse().unwrap()).is_ok());
-        let _m = limits.try_acquire("::ffff:1.2.3.4".parse().unwrap()).unwrap();
-        assert_eq!(limits.try_acquire("1.2.3.4".parse().unwrap()).unwrap_err(), LimitExceeded::PerIp);
+        assert!(limits
+            .try_acquire("2001:db8:1:3::1".parse().unwrap())
+            .is_ok());
+        let _m = limits
+            .try_acquire("::ffff:1.2.3.4".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            limits.try_acquire("1.2.3.4".parse().unwrap()).unwrap_err(),
+            LimitExceeded::PerIp
+        );
     }
 }

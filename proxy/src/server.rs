@@ -51,7 +51,10 @@ pub async fn run(config: Config, listener: TcpListener) -> io::Result<()> {
             }
             Err(e) => {
                 // Usually out of file descriptors: back off instead of spinning.
-                shared.config.logger.log(&format!("lnwasm-proxy: accept failed: {e}"));
+                shared
+                    .config
+                    .logger
+                    .log(&format!("lnwasm-proxy: accept failed: {e}"));
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -100,7 +103,11 @@ async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     match prepare(&shared.config, &mut stream, slot, &mut entry).await {
         Err(refusal) => {
             if let Some(status) = refusal.status {
-                let _ = timeout(CLOSE_GRACE, send_refusal(&mut stream, status, &refusal.reason, refusal.header)).await;
+                let _ = timeout(
+                    CLOSE_GRACE,
+                    send_refusal(&mut stream, status, &refusal.reason, refusal.header),
+                )
+                .await;
             }
             entry.status = refusal.status;
             entry.reason = refusal.reason;
@@ -118,7 +125,13 @@ async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
                     .read_buffer_size(RELAY_CHUNK)
                     .max_message_size(Some(shared.config.max_message_size))
                     .max_frame_size(Some(shared.config.max_message_size));
-                let ws = WebSocketStream::from_partially_read(stream, ready.leftover, Role::Server, Some(ws_config)).await;
+                let ws = WebSocketStream::from_partially_read(
+                    stream,
+                    ready.leftover,
+                    Role::Server,
+                    Some(ws_config),
+                )
+                .await;
                 let up = AtomicU64::new(0);
                 let down = AtomicU64::new(0);
                 let end = relay(ws, ready.upstream, shared.config.idle_timeout, &up, &down).await;
@@ -130,10 +143,10 @@ async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    shared
-        .config
-        .logger
-        .log(&format!("lnwasm-proxy: {entry} duration={secs:.3}s reason={:?}", entry.reason));
+    shared.config.logger.log(&format!(
+        "lnwasm-proxy: {entry} duration={secs:.3}s reason={:?}",
+        entry.reason
+    ));
 }
 
 /// A connection that passed every check, with the upstream TCP connection open.
@@ -154,11 +167,19 @@ struct Refusal {
 
 impl Refusal {
     fn http(status: u16, reason: impl Into<String>) -> Self {
-        Refusal { status: Some(status), reason: reason.into(), header: None }
+        Refusal {
+            status: Some(status),
+            reason: reason.into(),
+            header: None,
+        }
     }
 
     fn silent(reason: impl Into<String>) -> Self {
-        Refusal { status: None, reason: reason.into(), header: None }
+        Refusal {
+            status: None,
+            reason: reason.into(),
+            header: None,
+        }
     }
 
     fn with_header(mut self, header: &'static str) -> Self {
@@ -178,22 +199,30 @@ async fn prepare(
 ) -> Result<Ready, Refusal> {
     let req = match timeout(cfg.request_timeout, read_request(stream)).await {
         Err(_) => return Err(Refusal::http(408, "timed out waiting for the request")),
-        Ok(Err(ReadError::Closed)) => return Err(Refusal::silent("client closed before sending a request")),
+        Ok(Err(ReadError::Closed)) => {
+            return Err(Refusal::silent("client closed before sending a request"))
+        }
         Ok(Err(ReadError::Io(e))) => return Err(Refusal::silent(format!("client error: {e}"))),
-        Ok(Err(ReadError::TooLarge)) => return Err(Refusal::http(431, "request headers too large")),
+        Ok(Err(ReadError::TooLarge)) => {
+            return Err(Refusal::http(431, "request headers too large"))
+        }
         Ok(Err(ReadError::Malformed)) => return Err(Refusal::http(400, "malformed HTTP request")),
         Ok(Ok(req)) => req,
     };
     entry.target = quote_path(&req.path);
 
     if req.method != "GET" {
-        return Err(Refusal::http(405, "only GET WebSocket upgrades are served").with_header("Allow: GET"));
+        return Err(
+            Refusal::http(405, "only GET WebSocket upgrades are served").with_header("Allow: GET")
+        );
     }
     if !req.upgrade_websocket || !req.connection_upgrade {
-        return Err(Refusal::http(426, "expected a WebSocket upgrade request").with_header("Upgrade: websocket"));
+        return Err(Refusal::http(426, "expected a WebSocket upgrade request")
+            .with_header("Upgrade: websocket"));
     }
     if req.version.as_deref() != Some("13") {
-        return Err(Refusal::http(426, "unsupported WebSocket version").with_header("Sec-WebSocket-Version: 13"));
+        return Err(Refusal::http(426, "unsupported WebSocket version")
+            .with_header("Sec-WebSocket-Version: 13"));
     }
     let Some(key) = req.key.filter(|k| !k.is_empty()) else {
         return Err(Refusal::http(400, "missing Sec-WebSocket-Key"));
@@ -216,26 +245,31 @@ async fn prepare(
     let deadline = Instant::now() + cfg.connect_timeout;
     let addrs: Vec<SocketAddr> = match &target.host {
         Host::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
-        Host::Name(name) => match timeout_at(deadline, lookup_host((name.as_str(), target.port))).await {
-            Err(_) => return Err(Refusal::http(504, "timed out resolving target host")),
-            Ok(Err(_)) => return Err(Refusal::http(502, "cannot resolve target host")),
-            Ok(Ok(found)) => {
-                let mut addrs: Vec<SocketAddr> = Vec::new();
-                for a in found {
-                    if !addrs.contains(&a) {
-                        addrs.push(a);
+        Host::Name(name) => {
+            match timeout_at(deadline, lookup_host((name.as_str(), target.port))).await {
+                Err(_) => return Err(Refusal::http(504, "timed out resolving target host")),
+                Ok(Err(_)) => return Err(Refusal::http(502, "cannot resolve target host")),
+                Ok(Ok(found)) => {
+                    let mut addrs: Vec<SocketAddr> = Vec::new();
+                    for a in found {
+                        if !addrs.contains(&a) {
+                            addrs.push(a);
+                        }
                     }
+                    addrs
                 }
-                addrs
             }
-        },
+        }
     };
     if addrs.is_empty() {
         return Err(Refusal::http(502, "target host has no addresses"));
     }
     let ips: Vec<IpAddr> = addrs.iter().map(|a| a.ip()).collect();
     if let Err((ip, why)) = check_addresses(&ips, cfg.allow_private) {
-        return Err(Refusal::http(403, format!("target address {ip} refused: {why}")));
+        return Err(Refusal::http(
+            403,
+            format!("target address {ip} refused: {why}"),
+        ));
     }
 
     // Connect to exactly the addresses that were checked, in resolver order.
@@ -246,7 +280,12 @@ async fn prepare(
             Ok(Ok(upstream)) => {
                 let _ = upstream.set_nodelay(true);
                 entry.addr = Some(addr);
-                return Ok(Ready { upstream, leftover: req.leftover, key, slot });
+                return Ok(Ready {
+                    upstream,
+                    leftover: req.leftover,
+                    key,
+                    slot,
+                });
             }
             Ok(Err(e)) => last_err = Some(e),
         }
@@ -279,7 +318,12 @@ fn status_text(status: u16) -> &'static str {
     }
 }
 
-async fn send_refusal(stream: &mut TcpStream, status: u16, reason: &str, header: Option<&str>) -> io::Result<()> {
+async fn send_refusal(
+    stream: &mut TcpStream,
+    status: u16,
+    reason: &str,
+    header: Option<&str>,
+) -> io::Result<()> {
     let body = format!("{reason}\n");
     let extra = header.map(|h| format!("{h}\r\n")).unwrap_or_default();
     let response = format!(
@@ -312,7 +356,9 @@ enum ReadError {
 }
 
 fn has_token(value: &str, token: &str) -> bool {
-    value.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
+    value
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 async fn read_request(stream: &mut TcpStream) -> Result<Request, ReadError> {
@@ -454,7 +500,8 @@ async fn relay(
             return std::future::pending::<End>().await;
         };
         loop {
-            let deadline = base + Duration::from_millis(last_activity_ms.load(Ordering::Relaxed)) + limit;
+            let deadline =
+                base + Duration::from_millis(last_activity_ms.load(Ordering::Relaxed)) + limit;
             if Instant::now() >= deadline {
                 return End::Idle;
             }
@@ -478,7 +525,10 @@ async fn relay(
     match close {
         Some((code, reason)) => {
             // Start the closing handshake and wait briefly for the reply.
-            let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
             let _ = timeout(CLOSE_GRACE, async {
                 if ws_tx.send(Message::Close(Some(frame))).await.is_ok() {
                     while let Some(Ok(_)) = ws_rx.next().await {}
