@@ -31,6 +31,9 @@ OPTIONS:
     --idle-timeout <SECS>       Close connections with no bytes relayed either
                                 way for this long; 0 disables [default: 300]
     --connect-timeout <SECS>    Resolve-and-connect timeout [default: 10]
+    --trust-forwarded-for       Take the client IP (for limits and logs) from
+                                the last X-Forwarded-For entry; only behind a
+                                reverse proxy that sets it (e.g. for TLS)
     -h, --help                  Print this help
 ";
 
@@ -84,6 +87,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Largest WebSocket message (and frame) accepted from a client.
     pub max_message_size: usize,
+    /// Take the client IP from `X-Forwarded-For` (last entry), for use behind
+    /// a reverse proxy that terminates TLS.
+    pub trust_forwarded_for: bool,
     pub logger: Logger,
 }
 
@@ -99,6 +105,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
             max_message_size: 1 << 20,
+            trust_forwarded_for: false,
             logger: Logger::stderr(),
         }
     }
@@ -139,6 +146,12 @@ where
                     return Err("--allow-private takes no value".into());
                 }
                 config.allow_private = true;
+            }
+            "--trust-forwarded-for" => {
+                if inline.is_some() {
+                    return Err("--trust-forwarded-for takes no value".into());
+                }
+                config.trust_forwarded_for = true;
             }
             "--listen" => {
                 let v = value("--listen")?;
@@ -231,6 +244,7 @@ mod tests {
             "0",
             "--connect-timeout",
             "3",
+            "--trust-forwarded-for",
         ]);
         assert_eq!(listen, "[::]:443".parse().unwrap());
         assert!(c.allow_private);
@@ -244,6 +258,7 @@ mod tests {
         assert_eq!((c.max_conns, c.max_conns_per_ip), (10, 2));
         assert_eq!(c.idle_timeout, None);
         assert_eq!(c.connect_timeout, Duration::from_secs(3));
+        assert!(c.trust_forwarded_for);
     }
 
     #[test]

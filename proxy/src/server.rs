@@ -88,7 +88,10 @@ impl fmt::Display for LogEntry {
 
 async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     let started = Instant::now();
-    let slot = shared.limits.try_acquire(peer.ip());
+    // Counted from accept on, so clients that never finish their request
+    // still hold a place; behind a trusted reverse proxy the real client is
+    // only known once the request has been read.
+    let slot = (!shared.config.trust_forwarded_for).then(|| shared.limits.try_acquire(peer.ip()));
     let _ = stream.set_nodelay(true);
     let mut entry = LogEntry {
         client: peer.ip(),
@@ -100,7 +103,7 @@ async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
         reason: String::new(),
     };
 
-    match prepare(&shared.config, &mut stream, slot, &mut entry).await {
+    match prepare(&shared, &mut stream, slot, &mut entry).await {
         Err(refusal) => {
             if let Some(status) = refusal.status {
                 let _ = timeout(
@@ -192,11 +195,12 @@ impl Refusal {
 /// the TCP connection. The upgrade is only completed (by the caller) once
 /// this has succeeded, so connect failures surface as HTTP errors.
 async fn prepare(
-    cfg: &Config,
+    shared: &Shared,
     stream: &mut TcpStream,
-    slot: Result<ConnSlot, LimitExceeded>,
+    slot: Option<Result<ConnSlot, LimitExceeded>>,
     entry: &mut LogEntry,
 ) -> Result<Ready, Refusal> {
+    let cfg = &shared.config;
     let req = match timeout(cfg.request_timeout, read_request(stream)).await {
         Err(_) => return Err(Refusal::http(408, "timed out waiting for the request")),
         Ok(Err(ReadError::Closed)) => {
@@ -230,6 +234,12 @@ async fn prepare(
     if !origin_allowed(&cfg.allowed_origins, req.origin.as_deref()) {
         return Err(Refusal::http(403, "origin not allowed"));
     }
+    if cfg.trust_forwarded_for {
+        if let Some(ip) = req.forwarded_for {
+            entry.client = ip;
+        }
+    }
+    let slot = slot.unwrap_or_else(|| shared.limits.try_acquire(entry.client));
     let slot = slot.map_err(|e| match e {
         LimitExceeded::PerIp => Refusal::http(429, "too many connections from this address"),
         LimitExceeded::Total => Refusal::http(503, "proxy is at its connection limit"),
@@ -344,6 +354,9 @@ struct Request {
     version: Option<String>,
     key: Option<String>,
     origin: Option<String>,
+    /// The last address of the last `X-Forwarded-For` header (the one the
+    /// nearest reverse proxy appended), if it parses.
+    forwarded_for: Option<IpAddr>,
     /// Bytes received after the request head (early WebSocket frames).
     leftover: Vec<u8>,
 }
@@ -382,6 +395,7 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, ReadError> {
                     version: None,
                     key: None,
                     origin: None,
+                    forwarded_for: None,
                     leftover: Vec::new(),
                 };
                 for h in parsed.headers.iter() {
@@ -400,6 +414,9 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, ReadError> {
                         req.key = Some(value.to_string());
                     } else if name.eq_ignore_ascii_case("origin") {
                         req.origin = Some(value.to_string());
+                    } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+                        req.forwarded_for =
+                            value.rsplit(',').next().and_then(|v| v.trim().parse().ok());
                     }
                 }
                 req.leftover = buf[len..].to_vec();

@@ -741,3 +741,52 @@ async fn oversized_messages_end_the_connection() {
     }
     proxy.log_line(&["client error", "up=1024 down=1024"]).await;
 }
+
+#[tokio::test]
+async fn forwarded_for_is_used_only_when_trusted() {
+    let (echo, _) = echo_server().await;
+    let path = format!("/127.0.0.1:{}", echo.port());
+    let head = |xff: &str| {
+        upgrade_head(&path, None).replacen(
+            "\r\n\r\n",
+            &format!("\r\nX-Forwarded-For: {xff}\r\n\r\n"),
+            1,
+        )
+    };
+
+    // Trusted: limits and logs follow the forwarded address.
+    let config = Config {
+        trust_forwarded_for: true,
+        max_conns_per_ip: 1,
+        ..private_ok()
+    };
+    let proxy = Proxy::start(config).await;
+    let mut a = raw_upgrade(proxy.addr, &head("198.51.100.9, 203.0.113.1"), b"")
+        .await
+        .open();
+    let mut b = raw_upgrade(proxy.addr, &head("203.0.113.2"), b"")
+        .await
+        .open();
+    let (status, _) = raw_upgrade(proxy.addr, &head("203.0.113.1"), b"")
+        .await
+        .refused();
+    assert_eq!(status, 429);
+    echo_round_trip(&mut a, b"a").await;
+    echo_round_trip(&mut b, b"b").await;
+    proxy.log_line(&["client=203.0.113.1 ", "status=429"]).await;
+
+    // Not trusted (the default): the header is ignored.
+    let proxy = Proxy::start(Config {
+        max_conns_per_ip: 1,
+        ..private_ok()
+    })
+    .await;
+    let _a = raw_upgrade(proxy.addr, &head("203.0.113.1"), b"")
+        .await
+        .open();
+    let (status, _) = raw_upgrade(proxy.addr, &head("203.0.113.2"), b"")
+        .await
+        .refused();
+    assert_eq!(status, 429);
+    proxy.log_line(&["client=127.0.0.1 ", "status=429"]).await;
+}
