@@ -7,11 +7,11 @@ use lnwasm::util::from_hex;
 pub const VECTORS: &str = include_str!("../vectors/bolt03-vectors.md");
 
 /// The text between the heading that starts with `from` and the next
-/// top-level heading (`# `).
+/// appendix heading.
 pub fn section(from: &str) -> &'static str {
     let start = VECTORS.find(from).unwrap_or_else(|| panic!("section {from} missing"));
     let rest = &VECTORS[start + from.len()..];
-    let end = rest.find("\n# ").unwrap_or(rest.len());
+    let end = rest.find("\n# Appendix").unwrap_or(rest.len());
     &rest[..end]
 }
 
@@ -20,6 +20,7 @@ pub fn section(from: &str) -> &'static str {
 pub fn kv(line: &str) -> Option<(&str, &str)> {
     let l = line.trim();
     let l = l.strip_prefix("# ").unwrap_or(l);
+    let l = l.strip_prefix("INTERNAL: ").unwrap_or(l);
     let (k, v) = if let Some(i) = l.find(": ") {
         let j = l.find(" = ");
         match j {
