@@ -384,3 +384,106 @@ fn appendix_b_funding() {
     assert_eq!(tx.compute_txid().to_string(), value(b, "txid"));
     assert_eq!(int(value(b, "funding output")), 0);
 }
+
+/// Inputs a peer controls (feerate, amounts, HTLC list, commitment number)
+/// never panic: out-of-range values are errors or well-defined results.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn builder_rejects_bad_input_without_panicking() {
+    use lnwasm::error::ErrorCode;
+    for ty in [ChannelType::StaticRemoteKey, ChannelType::Anchors] {
+        let s = setup(ty);
+        let base = CommitmentSpec {
+            commitment_number: 42,
+            per_commitment_point: s.point,
+            to_broadcaster: Msat(6_988_000_000),
+            to_countersignatory: Msat(3_000_000_000),
+            htlcs: (0..5).map(|i| s.htlcs[i].0).collect(),
+            feerate: FeeratePerKw(u32::MAX),
+        };
+        // Maximal feerate: the opener's whole balance goes to fees.
+        let c = CommitmentTx::build(&s.params, Side::Holder, &base).unwrap();
+        assert!(c.find_output(CommitmentOutputKind::ToLocal).is_none());
+        assert!(c.find_output(CommitmentOutputKind::ToRemote).is_some());
+        assert!(c.htlc_output_indices().iter().all(|o| o.is_none()) || ty == ChannelType::Anchors);
+        for i in 0..5 {
+            if c.htlc_output_index(i).is_none() {
+                assert_eq!(c.htlc_tx(i).unwrap_err(), TxError::HtlcNotInTransaction);
+            }
+        }
+        assert_eq!(c.htlc_tx(99).unwrap_err(), TxError::HtlcNotInTransaction);
+
+        let bad = CommitmentSpec { to_broadcaster: Msat(6_988_000_001), ..base.clone() };
+        assert_eq!(CommitmentTx::build(&s.params, Side::Holder, &bad), Err(TxError::BalanceMismatch));
+        let bad = CommitmentSpec { to_broadcaster: Msat(u64::MAX), ..base.clone() };
+        assert_eq!(CommitmentTx::build(&s.params, Side::Holder, &bad), Err(TxError::AmountOverflow));
+        let bad = CommitmentSpec { commitment_number: 1 << 48, ..base.clone() };
+        let e = CommitmentTx::build(&s.params, Side::Holder, &bad).unwrap_err();
+        assert_eq!(e.code(), "COMMITMENT_NUMBER_OUT_OF_RANGE");
+        let bad = CommitmentSpec {
+            to_broadcaster: Msat(0),
+            to_countersignatory: Msat(0),
+            htlcs: vec![
+                Htlc { direction: HtlcDirection::Offered, amount: Msat(10_000), payment_hash: PaymentHash([0; 32]), cltv_expiry: 1 };
+                1000
+            ],
+            ..base.clone()
+        };
+        assert_eq!(CommitmentTx::build(&s.params, Side::Holder, &bad), Err(TxError::TooManyHtlcs));
+        // Opener without even the anchors' value.
+        let poor = CommitmentSpec {
+            to_broadcaster: Msat(100_000),
+            to_countersignatory: Msat(9_999_900_000),
+            htlcs: vec![],
+            feerate: FeeratePerKw(253),
+            ..base.clone()
+        };
+        let r = CommitmentTx::build(&s.params, Side::Holder, &poor);
+        if ty == ChannelType::Anchors {
+            assert_eq!(r, Err(TxError::FeeExceedsBalance));
+        } else {
+            assert!(r.is_ok());
+        }
+        // Key errors surface with their own codes.
+        let e = TxError::from(KeyError::InvalidPublicKey);
+        assert_eq!(e.code(), "INVALID_PUBLIC_KEY");
+    }
+}
+
+/// The peer's commitment as we build it equals its own, and signatures made
+/// on either side verify on the other.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn both_views_agree() {
+    for ty in [ChannelType::StaticRemoteKey, ChannelType::Anchors] {
+        let s = setup(ty);
+        let ours = s.params.clone();
+        let theirs = ChannelParams {
+            opener: Side::Counterparty,
+            holder: ours.counterparty,
+            counterparty: ours.holder,
+            ..ours.clone()
+        };
+        let spec = CommitmentSpec {
+            commitment_number: 42,
+            per_commitment_point: s.point,
+            to_broadcaster: Msat(6_988_000_000),
+            to_countersignatory: Msat(3_000_000_000),
+            htlcs: (0..5).map(|i| s.htlcs[i].0).collect(),
+            feerate: FeeratePerKw(644),
+        };
+        let a = CommitmentTx::build(&ours, Side::Holder, &spec).unwrap();
+        let b = CommitmentTx::build(&theirs, Side::Counterparty, &spec).unwrap();
+        assert_eq!(a.tx(), b.tx());
+        assert_eq!(a.htlc_output_indices(), b.htlc_output_indices());
+        // The remote signs on its side; we check it on ours.
+        let sig = b.sign(&s.remote_funding).unwrap();
+        a.verify(&sig, Side::Counterparty).unwrap();
+        assert_eq!(a.verify(&sig, Side::Holder), Err(TxError::InvalidSignature));
+        for (ha, hb) in a.htlc_txs().unwrap().iter().zip(b.htlc_txs().unwrap()) {
+            let cs = hb.sign_as_countersignatory(&s.remote_htlc).unwrap();
+            ha.verify_countersignatory(&cs).unwrap();
+            assert_eq!(ha.verify_broadcaster(&cs), Err(TxError::InvalidSignature));
+        }
+    }
+}

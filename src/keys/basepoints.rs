@@ -159,8 +159,12 @@ pub fn derive_privkey(basepoint_secret: &SecretKey, per_commitment_point: &Publi
     basepoint_secret.add_tweak(&tweak).map_err(|_| KeyError::TweakOutOfRange)
 }
 
-/// `revocation_basepoint * SHA256(revocation_basepoint || per_commitment_point)
-///  + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint)`.
+/// `revocationpubkey`:
+///
+/// ```text
+/// revocation_basepoint * SHA256(revocation_basepoint || per_commitment_point)
+///   + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint)
+/// ```
 pub fn derive_revocation_pubkey(
     revocation_basepoint: &PublicKey,
     per_commitment_point: &PublicKey,
@@ -172,8 +176,13 @@ pub fn derive_revocation_pubkey(
     a.combine(&b).map_err(|_| KeyError::TweakOutOfRange)
 }
 
-/// `revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)
-///  + per_commitment_secret * SHA256(per_commitment_point || revocation_basepoint)`:
+/// `revocationprivkey`:
+///
+/// ```text
+/// revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)
+///   + per_commitment_secret * SHA256(per_commitment_point || revocation_basepoint)
+/// ```
+///
 /// the secret of [`derive_revocation_pubkey`], known once the peer revealed
 /// its per-commitment secret.
 pub fn derive_revocation_privkey(

@@ -8,13 +8,14 @@
 //!   per-commitment seed). A channel's keys are re-derived from the seed plus
 //!   its [`ChannelKeyIndex`], so a static channel backup only needs to record
 //!   that index.
-//! * [`basepoints`](self) per-commitment derivation (BOLT 3 "Key Derivation"):
+//! * Per-commitment key derivation (BOLT 3 "Key Derivation"):
 //!   [`derive_pubkey`], [`derive_privkey`], [`derive_revocation_pubkey`],
 //!   [`derive_revocation_privkey`], and typed wrappers such as
-//!   [`HtlcBasepoint::derive`].
-//! * [`shachain`](self) per-commitment secrets: [`CommitmentSeed`] generates
-//!   them, [`CommitmentSecretStore`] is the 49-slot receiver storage that
-//!   rejects a secret inconsistent with the ones already received.
+//!   [`HtlcBasepoint::derive`]. Each key role is its own newtype
+//!   ([`RevocationBasepoint`], [`DelayedPubkey`], [`PerCommitmentPoint`], ...).
+//! * Per-commitment secrets (shachain): [`CommitmentSeed`] generates them,
+//!   [`CommitmentSecretStore`] is the 49-slot receiver storage that rejects a
+//!   secret inconsistent with the ones already received.
 
 mod basepoints;
 mod shachain;

@@ -37,7 +37,7 @@ impl ChannelKeyIndex {
     /// The largest valid index.
     pub const MAX: u32 = (1 << 31) - 1;
 
-    /// `None` if `index` does not fit in 31 bits.
+    /// Errors if `index` does not fit in 31 bits.
     pub fn new(index: u32) -> Result<Self, KeyError> {
         if index > Self::MAX {
             return Err(KeyError::InvalidChannelIndex);
