@@ -9,7 +9,8 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::sighash::SighashCache;
 use bitcoin::transaction::Version;
 use bitcoin::{
-    Amount, EcdsaSighashType, Network, OutPoint, Script, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+    Amount, EcdsaSighashType, Network, OutPoint, Script, ScriptBuf, Sequence, Transaction, TxIn,
+    TxOut, Witness,
 };
 use lnwasm::keys::*;
 use lnwasm::tx::*;
@@ -47,18 +48,34 @@ fn ok(tx: &Transaction, parents: &[&Transaction], what: &str) {
 }
 
 fn rejected(tx: &Transaction, parents: &[&Transaction], what: &str) {
-    assert!(verify(tx, parents).is_err(), "{what}: interpreter accepted an invalid spend");
+    assert!(
+        verify(tx, parents).is_err(),
+        "{what}: interpreter accepted an invalid spend"
+    );
 }
 
 /// Re-signs input `idx` (P2WSH, SIGHASH_ALL) after `tx` was modified,
 /// replacing witness element `elem`.
-fn resign(tx: &mut Transaction, idx: usize, prev: &TxOut, key: &SecretKey, elem: usize, ty: EcdsaSighashType) {
+fn resign(
+    tx: &mut Transaction,
+    idx: usize,
+    prev: &TxOut,
+    key: &SecretKey,
+    elem: usize,
+    ty: EcdsaSighashType,
+) {
     let items: Vec<Vec<u8>> = tx.input[idx].witness.to_vec();
     let ws = Script::from_bytes(items.last().unwrap());
-    let h = SighashCache::new(&*tx).p2wsh_signature_hash(idx, ws, prev.value, ty).unwrap();
+    let h = SighashCache::new(&*tx)
+        .p2wsh_signature_hash(idx, ws, prev.value, ty)
+        .unwrap();
     let sig = SECP256K1.sign_ecdsa(&secp256k1::Message::from_digest(h.to_byte_array()), key);
     let mut items = items;
-    items[elem] = bitcoin::ecdsa::Signature { signature: sig, sighash_type: ty }.to_vec();
+    items[elem] = bitcoin::ecdsa::Signature {
+        signature: sig,
+        sighash_type: ty,
+    }
+    .to_vec();
     tx.input[idx].witness = Witness::from_slice(&items);
 }
 
@@ -69,7 +86,12 @@ fn set_witness_elem(tx: &mut Transaction, idx: usize, elem: usize, data: &[u8]) 
 }
 
 fn prevout(parents: &[&Transaction], op: OutPoint) -> TxOut {
-    parents.iter().find(|p| p.compute_txid() == op.txid).unwrap().output[op.vout as usize].clone()
+    parents
+        .iter()
+        .find(|p| p.compute_txid() == op.txid)
+        .unwrap()
+        .output[op.vout as usize]
+        .clone()
 }
 
 fn dest() -> ScriptBuf {
@@ -93,18 +115,44 @@ const ALICE_DELAY: u16 = 144;
 const BOB_DELAY: u16 = 30;
 
 fn fixture(ty: ChannelType) -> Fixture {
-    let alice = WalletKeys::from_seed(&[1; 32], Network::Regtest).unwrap().channel_keys(ChannelKeyIndex::new(3).unwrap()).unwrap();
-    let bob = WalletKeys::from_seed(&[2; 32], Network::Regtest).unwrap().channel_keys(ChannelKeyIndex::new(0).unwrap()).unwrap();
+    let alice = WalletKeys::from_seed(&[1; 32], Network::Regtest)
+        .unwrap()
+        .channel_keys(ChannelKeyIndex::new(3).unwrap())
+        .unwrap();
+    let bob = WalletKeys::from_seed(&[2; 32], Network::Regtest)
+        .unwrap()
+        .channel_keys(ChannelKeyIndex::new(0).unwrap())
+        .unwrap();
     let (ak, bk) = (alice.pubkeys(), bob.pubkeys());
     let funding_tx = Transaction {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
-        input: vec![TxIn { previous_output: OutPoint::null(), script_sig: ScriptBuf::new(), sequence: Sequence::MAX, witness: Witness::new() }],
-        output: vec![funding_output(Sat(FUNDING), &ak.funding_pubkey, &bk.funding_pubkey)],
+        input: vec![TxIn {
+            previous_output: OutPoint::null(),
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![funding_output(
+            Sat(FUNDING),
+            &ak.funding_pubkey,
+            &bk.funding_pubkey,
+        )],
     };
-    let outpoint = OutPoint { txid: funding_tx.compute_txid(), vout: 0 };
-    let pa_alice = PartyParams { keys: ak, dust_limit: Sat(546), to_self_delay: ALICE_DELAY };
-    let pa_bob = PartyParams { keys: bk, dust_limit: Sat(546), to_self_delay: BOB_DELAY };
+    let outpoint = OutPoint {
+        txid: funding_tx.compute_txid(),
+        vout: 0,
+    };
+    let pa_alice = PartyParams {
+        keys: ak,
+        dust_limit: Sat(546),
+        to_self_delay: ALICE_DELAY,
+    };
+    let pa_bob = PartyParams {
+        keys: bk,
+        dust_limit: Sat(546),
+        to_self_delay: BOB_DELAY,
+    };
     let pa = ChannelParams {
         funding_outpoint: outpoint,
         funding_amount: Sat(FUNDING),
@@ -113,14 +161,26 @@ fn fixture(ty: ChannelType) -> Fixture {
         holder: pa_alice,
         counterparty: pa_bob,
     };
-    let pb = ChannelParams { opener: Side::Counterparty, holder: pa_bob, counterparty: pa_alice, ..pa.clone() };
+    let pb = ChannelParams {
+        opener: Side::Counterparty,
+        holder: pa_bob,
+        counterparty: pa_alice,
+        ..pa.clone()
+    };
     let htlcs = vec![
         (true, 50_000, 600_000, [0x11; 32]),  // Alice offered
         (false, 40_000, 600_010, [0x22; 32]), // Alice received
         (true, 30_000, 600_020, [0x33; 32]),  // Alice offered
         (false, 100, 600_030, [0x44; 32]),    // dust, trimmed
     ];
-    Fixture { alice, bob, pa, pb, funding_tx, htlcs }
+    Fixture {
+        alice,
+        bob,
+        pa,
+        pb,
+        funding_tx,
+        htlcs,
+    }
 }
 
 impl Fixture {
@@ -131,7 +191,11 @@ impl Fixture {
         let (offered_by_alice, amount, cltv, preimage) = self.htlcs[i];
         let offered = offered_by_alice == alice_broadcasts;
         Htlc {
-            direction: if offered { HtlcDirection::Offered } else { HtlcDirection::Received },
+            direction: if offered {
+                HtlcDirection::Offered
+            } else {
+                HtlcDirection::Received
+            },
             amount: Msat(amount * 1000),
             payment_hash: PaymentHash(sha256::Hash::hash(&preimage).to_byte_array()),
             cltv_expiry: cltv,
@@ -206,7 +270,11 @@ fn commitment_spends_funding() {
 
         // Bob's commitment, as Alice builds it, is also valid.
         let bc = fx.bob_commitment_alice_view(N);
-        ok(&fx.signed_bob_commitment(&bc), &[&fx.funding_tx], "peer commitment");
+        ok(
+            &fx.signed_bob_commitment(&bc),
+            &[&fx.funding_tx],
+            "peer commitment",
+        );
 
         // Negative: a third key's signature in place of Bob's.
         let wrong = SecretKey::from_slice(&[0x99; 32]).unwrap();
@@ -220,7 +288,11 @@ fn commitment_spends_funding() {
         let b = c.sign(fx.bob.funding_secret()).unwrap();
         let mut bad = c.tx().clone();
         bad.input[0].witness = c.funding().witness(&b, &a);
-        rejected(&bad, &[&fx.funding_tx], "commitment with swapped signatures");
+        rejected(
+            &bad,
+            &[&fx.funding_tx],
+            "commitment with swapped signatures",
+        );
     });
 }
 
@@ -249,7 +321,10 @@ fn htlc_second_stage_and_delayed_sweeps() {
                     // Negative: the broadcaster moves nLockTime before the
                     // expiry. The script has no CLTV of its own: the
                     // countersignatory's signature commits to nLockTime.
-                    assert_eq!(signed.lock_time, LockTime::from_consensus(h.htlc().cltv_expiry));
+                    assert_eq!(
+                        signed.lock_time,
+                        LockTime::from_consensus(h.htlc().cltv_expiry)
+                    );
                     let mut early = signed.clone();
                     early.lock_time = LockTime::from_consensus(h.htlc().cltv_expiry - 1);
                     resign(&mut early, 0, &prev, &alice_htlc, 2, EcdsaSighashType::All);
@@ -267,12 +342,26 @@ fn htlc_second_stage_and_delayed_sweeps() {
                 let mut bad = signed.clone();
                 bad.input[0].sequence = Sequence(0);
                 resign(&mut bad, 0, &prev, &alice_htlc, 2, EcdsaSighashType::All);
-                resign(&mut bad, 0, &prev, &bob_htlc, 1, h.countersignatory_sighash_type());
+                resign(
+                    &mut bad,
+                    0,
+                    &prev,
+                    &bob_htlc,
+                    1,
+                    h.countersignatory_sighash_type(),
+                );
                 rejected(&bad, &[&commit], &format!("{what} sequence 0"));
             }
             // Negative: the broadcaster's signature by a wrong key.
             let mut bad = signed.clone();
-            resign(&mut bad, 0, &prev, fx.alice.funding_secret(), 2, EcdsaSighashType::All);
+            resign(
+                &mut bad,
+                0,
+                &prev,
+                fx.alice.funding_secret(),
+                2,
+                EcdsaSighashType::All,
+            );
             rejected(&bad, &[&commit], &format!("{what} wrong key"));
 
             // Fee bumping: add a wallet input and a change output. Under
@@ -283,48 +372,93 @@ fn htlc_second_stage_and_delayed_sweeps() {
             let wallet_tx = Transaction {
                 version: Version::TWO,
                 lock_time: LockTime::ZERO,
-                input: vec![TxIn { previous_output: OutPoint::null(), script_sig: ScriptBuf::new(), sequence: Sequence::MAX, witness: Witness::new() }],
-                output: vec![TxOut { value: Amount::from_sat(100_000), script_pubkey: script::p2wpkh(&wallet_pk) }],
+                input: vec![TxIn {
+                    previous_output: OutPoint::null(),
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::MAX,
+                    witness: Witness::new(),
+                }],
+                output: vec![TxOut {
+                    value: Amount::from_sat(100_000),
+                    script_pubkey: script::p2wpkh(&wallet_pk),
+                }],
             };
             let mut bumped = signed.clone();
             bumped.input.push(TxIn {
-                previous_output: OutPoint { txid: wallet_tx.compute_txid(), vout: 0 },
+                previous_output: OutPoint {
+                    txid: wallet_tx.compute_txid(),
+                    vout: 0,
+                },
                 script_sig: ScriptBuf::new(),
                 sequence: Sequence::MAX,
                 witness: Witness::new(),
             });
-            bumped.output.push(TxOut { value: Amount::from_sat(90_000), script_pubkey: dest() });
+            bumped.output.push(TxOut {
+                value: Amount::from_sat(90_000),
+                script_pubkey: dest(),
+            });
             resign(&mut bumped, 0, &prev, &alice_htlc, 2, EcdsaSighashType::All);
             let sh = SighashCache::new(&bumped)
-                .p2wpkh_signature_hash(1, &wallet_tx.output[0].script_pubkey, Amount::from_sat(100_000), EcdsaSighashType::All)
+                .p2wpkh_signature_hash(
+                    1,
+                    &wallet_tx.output[0].script_pubkey,
+                    Amount::from_sat(100_000),
+                    EcdsaSighashType::All,
+                )
                 .unwrap();
-            let sig = SECP256K1.sign_ecdsa(&secp256k1::Message::from_digest(sh.to_byte_array()), &wallet_key);
+            let sig = SECP256K1.sign_ecdsa(
+                &secp256k1::Message::from_digest(sh.to_byte_array()),
+                &wallet_key,
+            );
             let mut w = Witness::new();
             w.push(bitcoin::ecdsa::Signature::sighash_all(sig).to_vec());
             w.push(wallet_pk.serialize());
             bumped.input[1].witness = w;
             if ty == ChannelType::Anchors {
-                ok(&bumped, &[&commit, &wallet_tx], &format!("{what} with fee input"));
+                ok(
+                    &bumped,
+                    &[&commit, &wallet_tx],
+                    &format!("{what} with fee input"),
+                );
             } else {
-                rejected(&bumped, &[&commit, &wallet_tx], &format!("{what} with fee input (SIGHASH_ALL)"));
+                rejected(
+                    &bumped,
+                    &[&commit, &wallet_tx],
+                    &format!("{what} with fee input (SIGHASH_ALL)"),
+                );
             }
 
             // Second stage: sweep the HTLC transaction's output after the CSV.
-            let mut sweep = Sweep::build(vec![h.delayed_output()], dest(), FeeratePerKw(1000)).unwrap();
+            let mut sweep =
+                Sweep::build(vec![h.delayed_output()], dest(), FeeratePerKw(1000)).unwrap();
             sweep.sign_input(0, Some(&delayed)).unwrap();
             let swept = sweep.tx().clone();
             assert_eq!(swept.input[0].sequence, Sequence(u32::from(ALICE_DELAY)));
             ok(&swept, &[&signed], &format!("{what} delayed sweep"));
             let mut early = swept.clone();
             early.input[0].sequence = Sequence(u32::from(ALICE_DELAY) - 1);
-            resign(&mut early, 0, &signed.output[0], &delayed, 0, EcdsaSighashType::All);
-            rejected(&early, &[&signed], &format!("{what} delayed sweep too early"));
+            resign(
+                &mut early,
+                0,
+                &signed.output[0],
+                &delayed,
+                0,
+                EcdsaSighashType::All,
+            );
+            rejected(
+                &early,
+                &[&signed],
+                &format!("{what} delayed sweep too early"),
+            );
         }
 
         // Delayed to_local of our own commitment.
         let out = c.delayed_to_local_output().unwrap();
         let mut sweep = Sweep::build(vec![out.clone()], dest(), FeeratePerKw(1000)).unwrap();
-        assert_eq!(sweep.sign_input(0, Some(fx.alice.funding_secret())), Err(TxError::WrongKey));
+        assert_eq!(
+            sweep.sign_input(0, Some(fx.alice.funding_secret())),
+            Err(TxError::WrongKey)
+        );
         sweep.sign_input(0, Some(&delayed)).unwrap();
         let tx = sweep.tx().clone();
         ok(&tx, &[&commit], "to_local sweep");
@@ -340,10 +474,16 @@ fn htlc_second_stage_and_delayed_sweeps() {
         if let SpendKind::DelayedToLocal { key, .. } = &mut lie.kind {
             *key = PublicKey::from_secret_key(SECP256K1, &wrong);
         }
-        let tx = Sweep::build(vec![lie], dest(), FeeratePerKw(1000)).unwrap().sign_all(&[Some(&wrong)]).unwrap();
+        let tx = Sweep::build(vec![lie], dest(), FeeratePerKw(1000))
+            .unwrap()
+            .sign_all(&[Some(&wrong)])
+            .unwrap();
         rejected(&tx, &[&commit], "to_local sweep wrong key");
         // Negative: the revocation branch with a key from a secret not yet revealed.
-        let wrong_rev = fx.bob.revocation_key(&fx.alice.per_commitment_secret(N + 1).unwrap()).unwrap();
+        let wrong_rev = fx
+            .bob
+            .revocation_key(&fx.alice.per_commitment_secret(N + 1).unwrap())
+            .unwrap();
         let lie = SpendableOutput {
             kind: SpendKind::RevokedToLocal {
                 witness_script: out.witness_script().unwrap().clone(),
@@ -351,8 +491,15 @@ fn htlc_second_stage_and_delayed_sweeps() {
             },
             ..out
         };
-        let tx = Sweep::build(vec![lie], dest(), FeeratePerKw(1000)).unwrap().sign_all(&[Some(&wrong_rev)]).unwrap();
-        rejected(&tx, &[&commit], "to_local revocation path with wrong secret");
+        let tx = Sweep::build(vec![lie], dest(), FeeratePerKw(1000))
+            .unwrap()
+            .sign_all(&[Some(&wrong_rev)])
+            .unwrap();
+        rejected(
+            &tx,
+            &[&commit],
+            "to_local revocation path with wrong secret",
+        );
     });
 }
 
@@ -378,14 +525,23 @@ fn claims_on_peer_commitment() {
             let prev = prevout(&[&commit], tx.input[0].previous_output);
             let mut bad = tx.clone();
             bad.input[0].sequence = Sequence(0);
-            resign(&mut bad, 0, &prev, fx.alice.payment_base_secret(), 0, EcdsaSighashType::All);
+            resign(
+                &mut bad,
+                0,
+                &prev,
+                fx.alice.payment_base_secret(),
+                0,
+                EcdsaSighashType::All,
+            );
             rejected(&bad, &[&commit], "anchors to_remote without CSV 1");
         }
         // Negative: to_remote by a wrong key.
         let wrong = SecretKey::from_slice(&[0x98; 32]).unwrap();
         let mut lie = out.clone();
         match &mut lie.kind {
-            SpendKind::ToRemoteAnchors { key, .. } => *key = PublicKey::from_secret_key(SECP256K1, &wrong),
+            SpendKind::ToRemoteAnchors { key, .. } => {
+                *key = PublicKey::from_secret_key(SECP256K1, &wrong)
+            }
             SpendKind::ToRemoteP2wpkh { .. } => {
                 // P2WPKH commits to the key hash: sign, then swap the key in the witness.
             }
@@ -398,9 +554,15 @@ fn claims_on_peer_commitment() {
                 rejected(&t, &[&commit], "to_remote wrong key");
             }
             _ => {
-                tx.sign_input(0, Some(fx.alice.payment_base_secret())).unwrap();
+                tx.sign_input(0, Some(fx.alice.payment_base_secret()))
+                    .unwrap();
                 let mut t = tx.into_tx();
-                set_witness_elem(&mut t, 0, 1, &PublicKey::from_secret_key(SECP256K1, &wrong).serialize());
+                set_witness_elem(
+                    &mut t,
+                    0,
+                    1,
+                    &PublicKey::from_secret_key(SECP256K1, &wrong).serialize(),
+                );
                 rejected(&t, &[&commit], "to_remote wrong key");
             }
         }
@@ -411,7 +573,10 @@ fn claims_on_peer_commitment() {
         for i in 0..3 {
             let preimage = fx.htlcs[i].3;
             let out = c.countersignatory_htlc_output(i, Some(&preimage)).unwrap();
-            let tx = Sweep::build(vec![out.clone()], dest(), FeeratePerKw(1000)).unwrap().sign_all(&[Some(&alice_htlc)]).unwrap();
+            let tx = Sweep::build(vec![out.clone()], dest(), FeeratePerKw(1000))
+                .unwrap()
+                .sign_all(&[Some(&alice_htlc)])
+                .unwrap();
             ok(&tx, &[&commit], &format!("{ty:?} claim htlc #{i}"));
             let prev = prevout(&[&commit], tx.input[0].previous_output);
             match &out.kind {
@@ -431,7 +596,10 @@ fn claims_on_peer_commitment() {
                     let mut bad = tx.clone();
                     set_witness_elem(&mut bad, 0, 1, &[0x56; 32]);
                     rejected(&bad, &[&commit], "htlc success wrong preimage");
-                    assert_eq!(c.countersignatory_htlc_output(i, Some(&[0x56; 32])), Err(TxError::PreimageMismatch));
+                    assert_eq!(
+                        c.countersignatory_htlc_output(i, Some(&[0x56; 32])),
+                        Err(TxError::PreimageMismatch)
+                    );
                 }
                 _ => unreachable!(),
             }
@@ -442,7 +610,10 @@ fn claims_on_peer_commitment() {
                 rejected(&bad, &[&commit], "anchors htlc claim without CSV 1");
             }
             // Wrong key: Alice's HTLC key for another commitment.
-            let wrong = fx.alice.htlc_key(&fx.bob.per_commitment_point(N + 1).unwrap()).unwrap();
+            let wrong = fx
+                .alice
+                .htlc_key(&fx.bob.per_commitment_point(N + 1).unwrap())
+                .unwrap();
             let mut bad = tx.clone();
             resign(&mut bad, 0, &prev, &wrong, 0, EcdsaSighashType::All);
             rejected(&bad, &[&commit], "htlc claim wrong key");
@@ -450,10 +621,21 @@ fn claims_on_peer_commitment() {
         }
         // All claims at once, with the to_remote: one transaction.
         claims.push(out);
-        let keys = [Some(&alice_htlc), Some(&alice_htlc), Some(&alice_htlc), Some(fx.alice.payment_base_secret())];
-        let tx = Sweep::build(claims, dest(), FeeratePerKw(2000)).unwrap().sign_all(&keys).unwrap();
+        let keys = [
+            Some(&alice_htlc),
+            Some(&alice_htlc),
+            Some(&alice_htlc),
+            Some(fx.alice.payment_base_secret()),
+        ];
+        let tx = Sweep::build(claims, dest(), FeeratePerKw(2000))
+            .unwrap()
+            .sign_all(&keys)
+            .unwrap();
         ok(&tx, &[&commit], "batched claims");
-        assert_eq!(c.countersignatory_htlc_output(3, None), Err(TxError::HtlcNotInTransaction));
+        assert_eq!(
+            c.countersignatory_htlc_output(3, None),
+            Err(TxError::HtlcNotInTransaction)
+        );
     });
 }
 
@@ -462,7 +644,10 @@ fn anchors_spends() {
     let fx = fixture(ChannelType::Anchors);
     let c = fx.alice_commitment(N);
     let commit = fx.signed_alice_commitment(&c);
-    for (owner, key) in [(Side::Holder, fx.alice.funding_secret()), (Side::Counterparty, fx.bob.funding_secret())] {
+    for (owner, key) in [
+        (Side::Holder, fx.alice.funding_secret()),
+        (Side::Counterparty, fx.bob.funding_secret()),
+    ] {
         // The owner with its funding key (CPFP): plus a wallet input in practice;
         // here the anchor alone is spent to a zero-value OP_RETURN-free output.
         let out = c.anchor_output(owner, false).unwrap();
@@ -470,11 +655,24 @@ fn anchors_spends() {
         let mut tx = Transaction {
             version: Version::TWO,
             lock_time: LockTime::ZERO,
-            input: vec![TxIn { previous_output: out.outpoint, script_sig: ScriptBuf::new(), sequence: Sequence::MAX, witness: Witness::new() }],
-            output: vec![TxOut { value: Amount::from_sat(300), script_pubkey: dest() }],
+            input: vec![TxIn {
+                previous_output: out.outpoint,
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(300),
+                script_pubkey: dest(),
+            }],
         };
         // Sign through a Sweep to get the witness layout, then reuse it.
-        let sweep = Sweep::build(vec![out.clone()], ScriptBuf::new_op_return([]), FeeratePerKw(0)).unwrap();
+        let sweep = Sweep::build(
+            vec![out.clone()],
+            ScriptBuf::new_op_return([]),
+            FeeratePerKw(0),
+        )
+        .unwrap();
         let signed = sweep.clone().sign_all(&[Some(key)]).unwrap();
         ok(&signed, &[&commit], "anchor by owner");
         tx.input[0].witness = signed.input[0].witness.clone();
@@ -482,19 +680,65 @@ fn anchors_spends() {
         resign(&mut tx, 0, &prev, key, 0, EcdsaSighashType::All);
         ok(&tx, &[&commit], "anchor by owner, custom tx");
         // Wrong key: the other party's funding key.
-        let other = if owner == Side::Holder { fx.bob.funding_secret() } else { fx.alice.funding_secret() };
+        let other = if owner == Side::Holder {
+            fx.bob.funding_secret()
+        } else {
+            fx.alice.funding_secret()
+        };
         let mut bad = tx.clone();
         resign(&mut bad, 0, &prev, other, 0, EcdsaSighashType::All);
         rejected(&bad, &[&commit], "anchor wrong key");
 
+        // CPFP: the anchor plus a wallet UTXO paying the fee, in one sweep.
+        let wallet_key = SecretKey::from_slice(&[0x32; 32]).unwrap();
+        let wallet_pk = PublicKey::from_secret_key(SECP256K1, &wallet_key);
+        let wallet_tx = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::null(),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(50_000),
+                script_pubkey: script::p2wpkh(&wallet_pk),
+            }],
+        };
+        let wallet_utxo = SpendableOutput {
+            outpoint: OutPoint {
+                txid: wallet_tx.compute_txid(),
+                vout: 0,
+            },
+            value: Sat(50_000),
+            kind: SpendKind::ToRemoteP2wpkh { key: wallet_pk },
+        };
+        let cpfp =
+            Sweep::build(vec![out.clone(), wallet_utxo], dest(), FeeratePerKw(10_000)).unwrap();
+        assert!(cpfp.fee().0 >= 10 * cpfp.tx().weight().to_wu() - 10 * 4 * 8);
+        let tx = cpfp.sign_all(&[Some(key), Some(&wallet_key)]).unwrap();
+        ok(
+            &tx,
+            &[&commit, &wallet_tx],
+            "anchor CPFP with a wallet input",
+        );
+
         // Anyone after 16 blocks.
         let anyone = c.anchor_output(owner, true).unwrap();
-        let tx = Sweep::build(vec![anyone], ScriptBuf::new_op_return([]), FeeratePerKw(0)).unwrap().sign_all(&[None]).unwrap();
+        let tx = Sweep::build(vec![anyone], ScriptBuf::new_op_return([]), FeeratePerKw(0))
+            .unwrap()
+            .sign_all(&[None])
+            .unwrap();
         assert_eq!(tx.input[0].sequence, Sequence(16));
         ok(&tx, &[&commit], "anchor after 16 blocks");
         let mut early = tx.clone();
         early.input[0].sequence = Sequence(15);
-        rejected(&early, &[&commit], "anchor anyone-can-spend before 16 blocks");
+        rejected(
+            &early,
+            &[&commit],
+            "anchor anyone-can-spend before 16 blocks",
+        );
     }
     // Single anchor when only the opener has an output and there are no HTLCs.
     let spec = CommitmentSpec {
@@ -509,7 +753,11 @@ fn anchors_spends() {
     assert_eq!(c.tx().output.len(), 2);
     assert!(c.anchor_output(Side::Holder, false).is_some());
     assert!(c.anchor_output(Side::Counterparty, false).is_none());
-    ok(&fx.signed_alice_commitment(&c), &[&fx.funding_tx], "single-anchor commitment");
+    ok(
+        &fx.signed_alice_commitment(&c),
+        &[&fx.funding_tx],
+        "single-anchor commitment",
+    );
 }
 
 #[test]
@@ -520,7 +768,9 @@ fn justice_takes_everything() {
         let revoked_secret = fx.alice.per_commitment_secret(N).unwrap();
         let mut store = CommitmentSecretStore::new();
         for n in 0..=N {
-            store.insert(n, &fx.alice.per_commitment_secret(n).unwrap()).unwrap();
+            store
+                .insert(n, &fx.alice.per_commitment_secret(n).unwrap())
+                .unwrap();
         }
         assert_eq!(store.get(N), Some(revoked_secret));
         let alice_commit = fx.alice_commitment(N);
@@ -546,22 +796,33 @@ fn justice_takes_everything() {
         assert_eq!(justice.input.len() + anchors, commit.output.len());
 
         // Negative: revocation key from the wrong (next) secret.
-        let wrong = fx.bob.revocation_key(&fx.alice.per_commitment_secret(N + 1).unwrap()).unwrap();
-        assert_eq!(sweep.clone().sign_all(&[Some(&wrong); 5]), Err(TxError::WrongKey));
+        let wrong = fx
+            .bob
+            .revocation_key(&fx.alice.per_commitment_secret(N + 1).unwrap())
+            .unwrap();
+        assert_eq!(
+            sweep.clone().sign_all(&[Some(&wrong); 5]),
+            Err(TxError::WrongKey)
+        );
         let lying: Vec<SpendableOutput> = inputs[..n_revoked]
             .iter()
             .map(|i| {
                 let mut i = i.clone();
                 let wpk = PublicKey::from_secret_key(SECP256K1, &wrong);
                 match &mut i.kind {
-                    SpendKind::RevokedToLocal { key, .. } | SpendKind::RevokedHtlc { key, .. } => *key = wpk,
+                    SpendKind::RevokedToLocal { key, .. } | SpendKind::RevokedHtlc { key, .. } => {
+                        *key = wpk
+                    }
                     _ => unreachable!(),
                 }
                 i
             })
             .collect();
         for one in lying {
-            let tx = Sweep::build(vec![one], dest(), FeeratePerKw(5000)).unwrap().sign_all(&[Some(&wrong)]).unwrap();
+            let tx = Sweep::build(vec![one], dest(), FeeratePerKw(5000))
+                .unwrap()
+                .sign_all(&[Some(&wrong)])
+                .unwrap();
             rejected(&tx, &[&commit], "revocation path with wrong secret");
         }
 
@@ -572,7 +833,9 @@ fn justice_takes_everything() {
         for h in alice_commit.htlc_txs().unwrap() {
             let cs = h.sign_as_countersignatory(&bob_htlc).unwrap();
             let bs = h.sign_as_broadcaster(&alice_htlc).unwrap();
-            let signed = h.finalize(&cs, &bs, Some(&fx.htlcs[h.htlc_index()].3)).unwrap();
+            let signed = h
+                .finalize(&cs, &bs, Some(&fx.htlcs[h.htlc_index()].3))
+                .unwrap();
             // Bob's copy of the same HTLC transaction gives the same output.
             let bob_h = c.htlc_tx(h.htlc_index()).unwrap();
             assert_eq!(bob_h.txid(), signed.compute_txid());
@@ -582,8 +845,19 @@ fn justice_takes_everything() {
                 .unwrap();
             ok(&tx, &[&signed], "justice on second-stage HTLC tx");
             let mut bad = tx.clone();
-            resign(&mut bad, 0, &signed.output[0], &wrong, 0, EcdsaSighashType::All);
-            rejected(&bad, &[&signed], "justice on second-stage with wrong secret");
+            resign(
+                &mut bad,
+                0,
+                &signed.output[0],
+                &wrong,
+                0,
+                EcdsaSighashType::All,
+            );
+            rejected(
+                &bad,
+                &[&signed],
+                "justice on second-stage with wrong secret",
+            );
         }
     });
 }
@@ -594,7 +868,10 @@ fn mutual_close() {
         let fx = fixture(ty);
         let a_script = dest();
         let b_script = script::p2wpkh(&fx.bob.pubkeys().payment_basepoint.0);
-        for variant in [ClosingVariant::Legacy, ClosingVariant::Simple { locktime: 800_000 }] {
+        for variant in [
+            ClosingVariant::Legacy,
+            ClosingVariant::Simple { locktime: 800_000 },
+        ] {
             let spec = ClosingSpec {
                 holder: (Msat(6_000_000_000), Some(a_script.clone())),
                 counterparty: (Msat(4_000_000_000), Some(b_script.clone())),
@@ -609,7 +886,11 @@ fn mutual_close() {
             let b = c.sign(fx.bob.funding_secret()).unwrap();
             let tx = c.finalize(&a, &b).unwrap();
             ok(&tx, &[&fx.funding_tx], "closing");
-            let expected_seq = if variant == ClosingVariant::Legacy { Sequence::MAX } else { Sequence(0xffff_fffd) };
+            let expected_seq = if variant == ClosingVariant::Legacy {
+                Sequence::MAX
+            } else {
+                Sequence(0xffff_fffd)
+            };
             assert_eq!(tx.input[0].sequence, expected_seq);
             let mut bad = tx.clone();
             bad.output[0].value = Amount::from_sat(bad.output[0].value.to_sat() + 1);
@@ -634,11 +915,25 @@ fn mutual_close() {
         };
         let c = ClosingTx::build(&fx.pa, &spec).unwrap();
         assert_eq!(c.tx().output.len(), 1);
-        let tx = c.finalize(&c.sign(fx.alice.funding_secret()).unwrap(), &c.sign(fx.bob.funding_secret()).unwrap()).unwrap();
+        let tx = c
+            .finalize(
+                &c.sign(fx.alice.funding_secret()).unwrap(),
+                &c.sign(fx.bob.funding_secret()).unwrap(),
+            )
+            .unwrap();
         ok(&tx, &[&fx.funding_tx], "closing with one output");
-        let bad = ClosingSpec { fee: Sat(FUNDING), ..spec.clone() };
-        assert_eq!(ClosingTx::build(&fx.pa, &bad), Err(TxError::FeeExceedsBalance));
-        let none = ClosingSpec { holder: (spec.holder.0, None), ..spec };
+        let bad = ClosingSpec {
+            fee: Sat(FUNDING),
+            ..spec.clone()
+        };
+        assert_eq!(
+            ClosingTx::build(&fx.pa, &bad),
+            Err(TxError::FeeExceedsBalance)
+        );
+        let none = ClosingSpec {
+            holder: (spec.holder.0, None),
+            ..spec
+        };
         assert_eq!(ClosingTx::build(&fx.pa, &none), Err(TxError::NoOutputs));
     });
 }

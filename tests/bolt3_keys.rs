@@ -23,7 +23,12 @@ fn appendix_d_generation() {
         let seed = CommitmentSeed(hex32(value(case, "seed")));
         let index = int(value(case, "I"));
         let expected = hex32(value(case, "output"));
-        assert_eq!(seed.secret_at_index(index).unwrap().0, expected, "{}", value(case, "name"));
+        assert_eq!(
+            seed.secret_at_index(index).unwrap().0,
+            expected,
+            "{}",
+            value(case, "name")
+        );
         // The same through the commitment-number API.
         let n = index_to_commitment_number(index).unwrap();
         assert_eq!(seed.secret(n).unwrap().0, expected);
@@ -43,7 +48,9 @@ fn appendix_d_storage() {
         let lines: Vec<_> = case.lines().filter_map(kv).collect();
         let mut inserted = vec![];
         for w in lines.windows(3) {
-            let [(ki, i), (ks, s), (ko, o)] = w else { unreachable!() };
+            let [(ki, i), (ks, s), (ko, o)] = w else {
+                unreachable!()
+            };
             if (*ki, *ks, *ko) != ("I", "secret", "output") {
                 continue;
             }
@@ -59,7 +66,10 @@ fn appendix_d_storage() {
                 "ERROR" => {
                     assert_eq!(r, Err(KeyError::SecretMismatch), "{name}: {index}");
                     assert_eq!(r.unwrap_err().code(), "COMMITMENT_SECRET_MISMATCH");
-                    assert!(store == before, "a rejected secret must leave the store unchanged");
+                    assert!(
+                        store == before,
+                        "a rejected secret must leave the store unchanged"
+                    );
                     errors += 1;
                 }
                 other => panic!("unknown output {other}"),
@@ -89,20 +99,32 @@ fn store_long_run_and_ordering() {
     }
     assert_eq!(store.get(1100), None);
     // Out of order: skipping a number, or repeating one.
-    assert_eq!(store.insert(1101, &seed.secret(1101).unwrap()), Err(KeyError::UnexpectedIndex));
-    assert_eq!(store.insert(5, &seed.secret(5).unwrap()), Err(KeyError::UnexpectedIndex));
+    assert_eq!(
+        store.insert(1101, &seed.secret(1101).unwrap()),
+        Err(KeyError::UnexpectedIndex)
+    );
+    assert_eq!(
+        store.insert(5, &seed.secret(5).unwrap()),
+        Err(KeyError::UnexpectedIndex)
+    );
     // A wrong secret at an odd index (slot 0) cannot be checked yet; the
     // next secret, at an even index, must derive it and so is rejected.
     let mut s1 = store.clone();
     s1.insert(1100, &PerCommitmentSecret([9; 32])).unwrap();
-    assert_eq!(s1.insert(1101, &seed.secret(1101).unwrap()), Err(KeyError::SecretMismatch));
+    assert_eq!(
+        s1.insert(1101, &seed.secret(1101).unwrap()),
+        Err(KeyError::SecretMismatch)
+    );
     // A different seed is caught once a slot above the ones it filled is reached.
     let other = CommitmentSeed([0x43; 32]);
     let mut s2 = store.clone();
     let r = (1100..1200).try_for_each(|n| s2.insert(n, &other.secret(n).unwrap()));
     assert_eq!(r, Err(KeyError::SecretMismatch));
     // Range checks.
-    assert_eq!(seed.secret(SHACHAIN_MAX_INDEX + 1), Err(KeyError::IndexOutOfRange));
+    assert_eq!(
+        seed.secret(SHACHAIN_MAX_INDEX + 1),
+        Err(KeyError::IndexOutOfRange)
+    );
     assert_eq!(store.get(u64::MAX), None);
     assert!(CommitmentSecretStore::from_bytes(&[0u8; 10]).is_err());
     let round = CommitmentSecretStore::from_bytes(&store.to_bytes()).unwrap();
@@ -122,26 +144,79 @@ fn appendix_e_key_derivation() {
     let pcs = PerCommitmentSecret(hex32(value(text, "per_commitment_secret")));
     let base_point = PublicKey::from_slice(&hex(value(text, "base_point"))).unwrap();
     let point = PerCommitmentPoint::from_slice(&hex(value(text, "per_commitment_point"))).unwrap();
-    assert_eq!(PublicKey::from_secret_key(SECP256K1, &base_secret), base_point);
+    assert_eq!(
+        PublicKey::from_secret_key(SECP256K1, &base_secret),
+        base_point
+    );
     assert_eq!(pcs.point().unwrap(), point);
 
     let localpubkey = hex(value(text, "localpubkey"));
-    assert_eq!(derive_pubkey(&base_point, &point.0).unwrap().serialize().to_vec(), localpubkey);
-    assert_eq!(PaymentBasepoint(base_point).derive(&point).unwrap().serialize().to_vec(), localpubkey);
-    assert_eq!(HtlcBasepoint(base_point).derive(&point).unwrap().serialize().to_vec(), localpubkey);
-    assert_eq!(DelayedPaymentBasepoint(base_point).derive(&point).unwrap().serialize().to_vec(), localpubkey);
+    assert_eq!(
+        derive_pubkey(&base_point, &point.0)
+            .unwrap()
+            .serialize()
+            .to_vec(),
+        localpubkey
+    );
+    assert_eq!(
+        PaymentBasepoint(base_point)
+            .derive(&point)
+            .unwrap()
+            .serialize()
+            .to_vec(),
+        localpubkey
+    );
+    assert_eq!(
+        HtlcBasepoint(base_point)
+            .derive(&point)
+            .unwrap()
+            .serialize()
+            .to_vec(),
+        localpubkey
+    );
+    assert_eq!(
+        DelayedPaymentBasepoint(base_point)
+            .derive(&point)
+            .unwrap()
+            .serialize()
+            .to_vec(),
+        localpubkey
+    );
 
     let localprivkey = hex32(value(text, "localprivkey"));
-    assert_eq!(derive_privkey(&base_secret, &point.0).unwrap().secret_bytes(), localprivkey);
+    assert_eq!(
+        derive_privkey(&base_secret, &point.0)
+            .unwrap()
+            .secret_bytes(),
+        localprivkey
+    );
 
     let revocationpubkey = hex(value(text, "revocationpubkey"));
-    assert_eq!(derive_revocation_pubkey(&base_point, &point.0).unwrap().serialize().to_vec(), revocationpubkey);
-    assert_eq!(RevocationBasepoint(base_point).derive(&point).unwrap().serialize().to_vec(), revocationpubkey);
+    assert_eq!(
+        derive_revocation_pubkey(&base_point, &point.0)
+            .unwrap()
+            .serialize()
+            .to_vec(),
+        revocationpubkey
+    );
+    assert_eq!(
+        RevocationBasepoint(base_point)
+            .derive(&point)
+            .unwrap()
+            .serialize()
+            .to_vec(),
+        revocationpubkey
+    );
 
     let revocationprivkey = hex32(value(text, "revocationprivkey"));
     let rk = derive_revocation_privkey(&base_secret, &pcs).unwrap();
     assert_eq!(rk.secret_bytes(), revocationprivkey);
-    assert_eq!(PublicKey::from_secret_key(SECP256K1, &rk).serialize().to_vec(), revocationpubkey);
+    assert_eq!(
+        PublicKey::from_secret_key(SECP256K1, &rk)
+            .serialize()
+            .to_vec(),
+        revocationpubkey
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -153,8 +228,13 @@ fn malformed_secrets_are_errors() {
     assert_eq!(over.point().unwrap_err().code(), "INVALID_SECRET_KEY");
     let base = SecretKey::from_slice(&[1; 32]).unwrap();
     assert!(derive_revocation_privkey(&base, &over).is_err());
-    assert!(FundingPubkey::from_slice(&[2; 33]).is_err() || FundingPubkey::from_slice(&[2; 33]).is_ok());
-    assert_eq!(FundingPubkey::from_slice(&[5; 33]), Err(KeyError::InvalidPublicKey));
+    assert!(
+        FundingPubkey::from_slice(&[2; 33]).is_err() || FundingPubkey::from_slice(&[2; 33]).is_ok()
+    );
+    assert_eq!(
+        FundingPubkey::from_slice(&[5; 33]),
+        Err(KeyError::InvalidPublicKey)
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -173,7 +253,10 @@ fn wallet_derivation_is_deterministic_and_separated() {
     let k0b = w2.channel_keys(i0).unwrap();
     let k1 = w.channel_keys(i1).unwrap();
     assert_eq!(k0.pubkeys(), k0b.pubkeys());
-    assert_eq!(k0.per_commitment_point(5).unwrap(), k0b.per_commitment_point(5).unwrap());
+    assert_eq!(
+        k0.per_commitment_point(5).unwrap(),
+        k0b.per_commitment_point(5).unwrap()
+    );
     assert_ne!(k0.pubkeys(), k1.pubkeys());
     let p = k0.pubkeys();
     let all = [
@@ -193,15 +276,37 @@ fn wallet_derivation_is_deterministic_and_separated() {
     // Derived private keys match the derived public keys.
     let point = k1.per_commitment_point(3).unwrap();
     let dk = k0.delayed_payment_key(&point).unwrap();
-    assert_eq!(PublicKey::from_secret_key(SECP256K1, &dk), p.delayed_payment_basepoint.derive(&point).unwrap().0);
+    assert_eq!(
+        PublicKey::from_secret_key(SECP256K1, &dk),
+        p.delayed_payment_basepoint.derive(&point).unwrap().0
+    );
     let hk = k0.htlc_key(&point).unwrap();
-    assert_eq!(PublicKey::from_secret_key(SECP256K1, &hk), p.htlc_basepoint.derive(&point).unwrap().0);
+    assert_eq!(
+        PublicKey::from_secret_key(SECP256K1, &hk),
+        p.htlc_basepoint.derive(&point).unwrap().0
+    );
     let secret = k1.per_commitment_secret(3).unwrap();
     let rk = k0.revocation_key(&secret).unwrap();
-    assert_eq!(PublicKey::from_secret_key(SECP256K1, &rk), p.revocation_basepoint.derive(&point).unwrap().0);
+    assert_eq!(
+        PublicKey::from_secret_key(SECP256K1, &rk),
+        p.revocation_basepoint.derive(&point).unwrap().0
+    );
 
-    assert_eq!(WalletKeys::from_seed(&[0; 15], Network::Bitcoin).unwrap_err(), KeyError::InvalidSeedLength);
-    assert_eq!(WalletKeys::from_seed(&[0; 65], Network::Bitcoin).unwrap_err().code(), "INVALID_SEED_LENGTH");
-    assert_eq!(ChannelKeyIndex::new(1 << 31), Err(KeyError::InvalidChannelIndex));
-    assert!(w.channel_keys(ChannelKeyIndex::new(ChannelKeyIndex::MAX).unwrap()).is_ok());
+    assert_eq!(
+        WalletKeys::from_seed(&[0; 15], Network::Bitcoin).unwrap_err(),
+        KeyError::InvalidSeedLength
+    );
+    assert_eq!(
+        WalletKeys::from_seed(&[0; 65], Network::Bitcoin)
+            .unwrap_err()
+            .code(),
+        "INVALID_SEED_LENGTH"
+    );
+    assert_eq!(
+        ChannelKeyIndex::new(1 << 31),
+        Err(KeyError::InvalidChannelIndex)
+    );
+    assert!(w
+        .channel_keys(ChannelKeyIndex::new(ChannelKeyIndex::MAX).unwrap())
+        .is_ok());
 }

@@ -69,16 +69,37 @@ fn setup(channel_type: ChannelType) -> Setup {
         delayed_payment_basepoint: DelayedPaymentBasepoint(pubkey(&unused2)),
         htlc_basepoint: HtlcBasepoint(pubkey(&remote_payment)),
     };
-    assert_eq!(pk_hex(&local_keys.funding_pubkey.0), value(c, "local_funding_pubkey"));
-    assert_eq!(pk_hex(&remote_keys.funding_pubkey.0), value(c, "remote_funding_pubkey"));
-    assert_eq!(pk_hex(&local_keys.payment_basepoint.0), value(c, "local_payment_basepoint"));
-    assert_eq!(pk_hex(&remote_keys.payment_basepoint.0), value(c, "remote_payment_basepoint"));
-    assert_eq!(pk_hex(&remote_keys.revocation_basepoint.0), value(c, "remote_revocation_basepoint"));
-    assert_eq!(pk_hex(&local_keys.delayed_payment_basepoint.0), value(c, "local_delayed_payment_basepoint"));
+    assert_eq!(
+        pk_hex(&local_keys.funding_pubkey.0),
+        value(c, "local_funding_pubkey")
+    );
+    assert_eq!(
+        pk_hex(&remote_keys.funding_pubkey.0),
+        value(c, "remote_funding_pubkey")
+    );
+    assert_eq!(
+        pk_hex(&local_keys.payment_basepoint.0),
+        value(c, "local_payment_basepoint")
+    );
+    assert_eq!(
+        pk_hex(&remote_keys.payment_basepoint.0),
+        value(c, "remote_payment_basepoint")
+    );
+    assert_eq!(
+        pk_hex(&remote_keys.revocation_basepoint.0),
+        value(c, "remote_revocation_basepoint")
+    );
+    assert_eq!(
+        pk_hex(&local_keys.delayed_payment_basepoint.0),
+        value(c, "local_delayed_payment_basepoint")
+    );
 
     let txid: Txid = value(c, "funding_tx_id").parse().unwrap();
     let params = ChannelParams {
-        funding_outpoint: OutPoint { txid, vout: int(value(c, "funding_output_index")) as u32 },
+        funding_outpoint: OutPoint {
+            txid,
+            vout: int(value(c, "funding_output_index")) as u32,
+        },
         funding_amount: Sat(int(value(c, "funding_amount_satoshi"))),
         channel_type,
         opener: Side::Holder,
@@ -87,7 +108,11 @@ fn setup(channel_type: ChannelType) -> Setup {
             dust_limit: Sat(int(value(c, "local_dust_limit_satoshi"))),
             to_self_delay: int(value(c, "local_delay")) as u16,
         },
-        counterparty: PartyParams { keys: remote_keys, dust_limit: Sat(546), to_self_delay: 144 },
+        counterparty: PartyParams {
+            keys: remote_keys,
+            dust_limit: Sat(546),
+            to_self_delay: 144,
+        },
     };
     let mut htlcs = vec![];
     for i in 0..7 {
@@ -108,7 +133,10 @@ fn setup(channel_type: ChannelType) -> Setup {
         ));
     }
     let local_htlc = derive_privkey(&local_payment, &point.0).unwrap();
-    assert_eq!(lnwasm::util::to_hex(&local_htlc.secret_bytes()), &value(c, "local_privkey")[..64]);
+    assert_eq!(
+        lnwasm::util::to_hex(&local_htlc.secret_bytes()),
+        &value(c, "local_privkey")[..64]
+    );
     let remote_htlc = derive_privkey(&remote_payment, &point.0).unwrap();
     let s = Setup {
         params,
@@ -121,10 +149,22 @@ fn setup(channel_type: ChannelType) -> Setup {
         htlcs,
     };
     let keys = CommitmentKeys::derive(&s.params, Side::Holder, &s.point).unwrap();
-    assert_eq!(pk_hex(&keys.broadcaster_htlc_key.0), value(c, "local_htlcpubkey"));
-    assert_eq!(pk_hex(&keys.countersignatory_htlc_key.0), value(c, "remote_htlcpubkey"));
-    assert_eq!(pk_hex(&keys.broadcaster_delayed_key.0), value(c, "local_delayedpubkey"));
-    assert_eq!(pk_hex(&keys.revocation_key.0), value(c, "local_revocation_pubkey"));
+    assert_eq!(
+        pk_hex(&keys.broadcaster_htlc_key.0),
+        value(c, "local_htlcpubkey")
+    );
+    assert_eq!(
+        pk_hex(&keys.countersignatory_htlc_key.0),
+        value(c, "remote_htlcpubkey")
+    );
+    assert_eq!(
+        pk_hex(&keys.broadcaster_delayed_key.0),
+        value(c, "local_delayedpubkey")
+    );
+    assert_eq!(
+        pk_hex(&keys.revocation_key.0),
+        value(c, "local_revocation_pubkey")
+    );
     assert_eq!(s.params.obscuring_factor(), 0x2bb038521914);
     s
 }
@@ -177,10 +217,16 @@ fn check(s: &Setup, channel_type: ChannelType, v: &CommitVector) -> usize {
         htlcs: set.iter().map(|&i| s.htlcs[i].0).collect(),
         feerate: FeeratePerKw(v.feerate),
     };
-    let c = CommitmentTx::build(&params, Side::Holder, &spec).unwrap_or_else(|e| panic!("{}: {e}", v.name));
+    let c = CommitmentTx::build(&params, Side::Holder, &spec)
+        .unwrap_or_else(|e| panic!("{}: {e}", v.name));
     let local_sig = c.sign(&s.local_funding).unwrap();
     let remote_sig = c.sign(&s.remote_funding).unwrap();
-    assert_eq!(sig_hex(&remote_sig), v.remote_sig, "{}: remote signature", v.name);
+    assert_eq!(
+        sig_hex(&remote_sig),
+        v.remote_sig,
+        "{}: remote signature",
+        v.name
+    );
     if let Some(l) = &v.local_sig {
         assert_eq!(&sig_hex(&local_sig), l, "{}: local signature", v.name);
     }
@@ -190,10 +236,18 @@ fn check(s: &Setup, channel_type: ChannelType, v: &CommitVector) -> usize {
         assert_eq!(c.fee(), Sat(f), "{}: fee", v.name);
     }
     // Wrong signatures are refused.
-    assert_eq!(c.finalize(&remote_sig, &local_sig), Err(TxError::InvalidSignature));
+    assert_eq!(
+        c.finalize(&remote_sig, &local_sig),
+        Err(TxError::InvalidSignature)
+    );
 
     let htlc_txs = c.htlc_txs().unwrap();
-    assert_eq!(htlc_txs.len(), v.htlcs.len(), "{}: number of HTLC txs", v.name);
+    assert_eq!(
+        htlc_txs.len(),
+        v.htlcs.len(),
+        "{}: number of HTLC txs",
+        v.name
+    );
     for (h, hv) in htlc_txs.iter().zip(&v.htlcs) {
         let spec_index = set[h.htlc_index()];
         if let Some(n) = hv.htlc_index {
@@ -201,15 +255,28 @@ fn check(s: &Setup, channel_type: ChannelType, v: &CommitVector) -> usize {
         }
         let rsig = h.sign_as_countersignatory(&s.remote_htlc).unwrap();
         let lsig = h.sign_as_broadcaster(&s.local_htlc).unwrap();
-        assert_eq!(sig_hex(&rsig), hv.remote_sig, "{}: remote HTLC signature", v.name);
+        assert_eq!(
+            sig_hex(&rsig),
+            hv.remote_sig,
+            "{}: remote HTLC signature",
+            v.name
+        );
         if let Some(l) = &hv.local_sig {
             assert_eq!(&sig_hex(&lsig), l, "{}: local HTLC signature", v.name);
         }
         let preimage = s.htlcs[spec_index].1;
         let signed = h.finalize(&rsig, &lsig, Some(&preimage)).unwrap();
-        assert_eq!(serialize_hex(&signed), hv.tx, "{}: HTLC tx for htlc #{spec_index}", v.name);
+        assert_eq!(
+            serialize_hex(&signed),
+            hv.tx,
+            "{}: HTLC tx for htlc #{spec_index}",
+            v.name
+        );
         if h.kind() == HtlcTxKind::Success {
-            assert_eq!(h.finalize(&rsig, &lsig, Some(&[9; 32])), Err(TxError::PreimageMismatch));
+            assert_eq!(
+                h.finalize(&rsig, &lsig, Some(&[9; 32])),
+                Err(TxError::PreimageMismatch)
+            );
         }
     }
     htlc_txs.len()
@@ -228,8 +295,19 @@ fn parse_appendix_c() -> Vec<CommitVector> {
                 "remote_htlc_signature" => rs = Some(val.to_string()),
                 "local_htlc_signature" => ls = Some(val.to_string()),
                 _ if k.starts_with("htlc_success_tx") || k.starts_with("htlc_timeout_tx") => {
-                    let n = k.split('#').nth(1).unwrap().trim_end_matches(')').parse().unwrap();
-                    htlcs.push(HtlcVector { remote_sig: rs.take().unwrap(), local_sig: ls.take(), htlc_index: Some(n), tx: val.to_string() });
+                    let n = k
+                        .split('#')
+                        .nth(1)
+                        .unwrap()
+                        .trim_end_matches(')')
+                        .parse()
+                        .unwrap();
+                    htlcs.push(HtlcVector {
+                        remote_sig: rs.take().unwrap(),
+                        local_sig: ls.take(),
+                        htlc_index: Some(n),
+                        tx: val.to_string(),
+                    });
                 }
                 _ => {}
             }
@@ -245,7 +323,10 @@ fn parse_appendix_c() -> Vec<CommitVector> {
             remote_sig: value(block, "remote_signature").to_string(),
             local_sig: Some(value(block, "local_signature").to_string()),
             tx: value(block, "output commit_tx").to_string(),
-            actual_fee: lines.iter().find(|(k, _)| *k == "actual commitment transaction fee").map(|(_, v)| int(v)),
+            actual_fee: lines
+                .iter()
+                .find(|(k, _)| *k == "actual commitment transaction fee")
+                .map(|(_, v)| int(v)),
             htlcs,
         });
     }
@@ -259,7 +340,9 @@ fn parse_appendix_f() -> Vec<CommitVector> {
     let mut in_htlcs = false;
     for line in json.lines() {
         let l = line.trim().trim_end_matches(',');
-        let Some((k, v)) = l.split_once(": ") else { continue };
+        let Some((k, v)) = l.split_once(": ") else {
+            continue;
+        };
         let k = k.trim_matches('"');
         let v = v.trim_matches('"');
         match k {
@@ -291,7 +374,9 @@ fn parse_appendix_f() -> Vec<CommitVector> {
                 htlc_index: None,
                 tx: String::new(),
             }),
-            "ResolutionTxHex" => out.last_mut().unwrap().htlcs.last_mut().unwrap().tx = v.to_string(),
+            "ResolutionTxHex" => {
+                out.last_mut().unwrap().htlcs.last_mut().unwrap().tx = v.to_string()
+            }
             "ExpectedCommitmentTxHex" => {
                 in_htlcs = false;
                 out.last_mut().unwrap().tx = v.to_string();
@@ -337,7 +422,9 @@ fn appendix_b_funding() {
     use bitcoin::script::{Builder, PushBytesBuf};
     use bitcoin::sighash::SighashCache;
     use bitcoin::transaction::Version;
-    use bitcoin::{Amount, EcdsaSighashType, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+    use bitcoin::{
+        Amount, EcdsaSighashType, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+    };
 
     let b = section("# Appendix B");
     let local = FundingPubkey::from_slice(&hex(value(b, "local_funding_pubkey"))).unwrap();
@@ -347,9 +434,13 @@ fn appendix_b_funding() {
         value(b, "funding witness script")
     );
     // Key order does not matter.
-    assert_eq!(script::funding_script(&remote, &local), script::funding_script(&local, &remote));
+    assert_eq!(
+        script::funding_script(&remote, &local),
+        script::funding_script(&local, &remote)
+    );
 
-    let coinbase: Transaction = bitcoin::consensus::deserialize(&hex(value(b, "Block 1 coinbase transaction"))).unwrap();
+    let coinbase: Transaction =
+        bitcoin::consensus::deserialize(&hex(value(b, "Block 1 coinbase transaction"))).unwrap();
     let key = sk(value(b, "Block 1 coinbase privkey"));
     let pubkey = PublicKey::from_secret_key(SECP256K1, &key);
     let input_txid: Txid = value(b, "input txid").parse().unwrap();
@@ -358,7 +449,10 @@ fn appendix_b_funding() {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
         input: vec![TxIn {
-            previous_output: OutPoint { txid: input_txid, vout: int(value(b, "input index")) as u32 },
+            previous_output: OutPoint {
+                txid: input_txid,
+                vout: int(value(b, "input index")) as u32,
+            },
             script_sig: ScriptBuf::new(),
             sequence: Sequence::MAX,
             witness: Witness::new(),
@@ -372,8 +466,13 @@ fn appendix_b_funding() {
         ],
     };
     let prev_spk = &coinbase.output[0].script_pubkey;
-    let sighash = SighashCache::new(&tx).legacy_signature_hash(0, prev_spk, EcdsaSighashType::All.to_u32()).unwrap();
-    let sig = SECP256K1.sign_ecdsa(&secp256k1::Message::from_digest(sighash.to_byte_array()), &key);
+    let sighash = SighashCache::new(&tx)
+        .legacy_signature_hash(0, prev_spk, EcdsaSighashType::All.to_u32())
+        .unwrap();
+    let sig = SECP256K1.sign_ecdsa(
+        &secp256k1::Message::from_digest(sighash.to_byte_array()),
+        &key,
+    );
     let mut sig_bytes = sig.serialize_der().to_vec();
     sig_bytes.push(1);
     tx.input[0].script_sig = Builder::new()
@@ -413,23 +512,46 @@ fn builder_rejects_bad_input_without_panicking() {
         }
         assert_eq!(c.htlc_tx(99).unwrap_err(), TxError::HtlcNotInTransaction);
 
-        let bad = CommitmentSpec { to_broadcaster: Msat(6_988_000_001), ..base.clone() };
-        assert_eq!(CommitmentTx::build(&s.params, Side::Holder, &bad), Err(TxError::BalanceMismatch));
-        let bad = CommitmentSpec { to_broadcaster: Msat(u64::MAX), ..base.clone() };
-        assert_eq!(CommitmentTx::build(&s.params, Side::Holder, &bad), Err(TxError::AmountOverflow));
-        let bad = CommitmentSpec { commitment_number: 1 << 48, ..base.clone() };
+        let bad = CommitmentSpec {
+            to_broadcaster: Msat(6_988_000_001),
+            ..base.clone()
+        };
+        assert_eq!(
+            CommitmentTx::build(&s.params, Side::Holder, &bad),
+            Err(TxError::BalanceMismatch)
+        );
+        let bad = CommitmentSpec {
+            to_broadcaster: Msat(u64::MAX),
+            ..base.clone()
+        };
+        assert_eq!(
+            CommitmentTx::build(&s.params, Side::Holder, &bad),
+            Err(TxError::AmountOverflow)
+        );
+        let bad = CommitmentSpec {
+            commitment_number: 1 << 48,
+            ..base.clone()
+        };
         let e = CommitmentTx::build(&s.params, Side::Holder, &bad).unwrap_err();
         assert_eq!(e.code(), "COMMITMENT_NUMBER_OUT_OF_RANGE");
         let bad = CommitmentSpec {
             to_broadcaster: Msat(0),
             to_countersignatory: Msat(0),
             htlcs: vec![
-                Htlc { direction: HtlcDirection::Offered, amount: Msat(10_000), payment_hash: PaymentHash([0; 32]), cltv_expiry: 1 };
+                Htlc {
+                    direction: HtlcDirection::Offered,
+                    amount: Msat(10_000),
+                    payment_hash: PaymentHash([0; 32]),
+                    cltv_expiry: 1
+                };
                 1000
             ],
             ..base.clone()
         };
-        assert_eq!(CommitmentTx::build(&s.params, Side::Holder, &bad), Err(TxError::TooManyHtlcs));
+        assert_eq!(
+            CommitmentTx::build(&s.params, Side::Holder, &bad),
+            Err(TxError::TooManyHtlcs)
+        );
         // Opener without even the anchors' value.
         let poor = CommitmentSpec {
             to_broadcaster: Msat(100_000),

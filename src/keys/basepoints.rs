@@ -146,17 +146,27 @@ fn scalar(bytes: [u8; 32]) -> Result<Scalar, KeyError> {
 
 /// `basepoint + SHA256(per_commitment_point || basepoint) * G`
 /// (`localpubkey`, `local_htlcpubkey`, `remote_htlcpubkey`, `local_delayedpubkey`).
-pub fn derive_pubkey(basepoint: &PublicKey, per_commitment_point: &PublicKey) -> Result<PublicKey, KeyError> {
+pub fn derive_pubkey(
+    basepoint: &PublicKey,
+    per_commitment_point: &PublicKey,
+) -> Result<PublicKey, KeyError> {
     let tweak = scalar(sha256_two(per_commitment_point, basepoint))?;
-    basepoint.add_exp_tweak(SECP256K1, &tweak).map_err(|_| KeyError::TweakOutOfRange)
+    basepoint
+        .add_exp_tweak(SECP256K1, &tweak)
+        .map_err(|_| KeyError::TweakOutOfRange)
 }
 
 /// `basepoint_secret + SHA256(per_commitment_point || basepoint)`: the secret
 /// of [`derive_pubkey`].
-pub fn derive_privkey(basepoint_secret: &SecretKey, per_commitment_point: &PublicKey) -> Result<SecretKey, KeyError> {
+pub fn derive_privkey(
+    basepoint_secret: &SecretKey,
+    per_commitment_point: &PublicKey,
+) -> Result<SecretKey, KeyError> {
     let basepoint = PublicKey::from_secret_key(SECP256K1, basepoint_secret);
     let tweak = scalar(sha256_two(per_commitment_point, &basepoint))?;
-    basepoint_secret.add_tweak(&tweak).map_err(|_| KeyError::TweakOutOfRange)
+    basepoint_secret
+        .add_tweak(&tweak)
+        .map_err(|_| KeyError::TweakOutOfRange)
 }
 
 /// `revocationpubkey`:
@@ -171,8 +181,12 @@ pub fn derive_revocation_pubkey(
 ) -> Result<PublicKey, KeyError> {
     let t1 = scalar(sha256_two(revocation_basepoint, per_commitment_point))?;
     let t2 = scalar(sha256_two(per_commitment_point, revocation_basepoint))?;
-    let a = revocation_basepoint.mul_tweak(SECP256K1, &t1).map_err(|_| KeyError::TweakOutOfRange)?;
-    let b = per_commitment_point.mul_tweak(SECP256K1, &t2).map_err(|_| KeyError::TweakOutOfRange)?;
+    let a = revocation_basepoint
+        .mul_tweak(SECP256K1, &t1)
+        .map_err(|_| KeyError::TweakOutOfRange)?;
+    let b = per_commitment_point
+        .mul_tweak(SECP256K1, &t2)
+        .map_err(|_| KeyError::TweakOutOfRange)?;
     a.combine(&b).map_err(|_| KeyError::TweakOutOfRange)
 }
 
@@ -194,9 +208,12 @@ pub fn derive_revocation_privkey(
     let point = PublicKey::from_secret_key(SECP256K1, &pcs);
     let t1 = scalar(sha256_two(&basepoint, &point))?;
     let t2 = scalar(sha256_two(&point, &basepoint))?;
-    let a = revocation_basepoint_secret.mul_tweak(&t1).map_err(|_| KeyError::TweakOutOfRange)?;
+    let a = revocation_basepoint_secret
+        .mul_tweak(&t1)
+        .map_err(|_| KeyError::TweakOutOfRange)?;
     let b = pcs.mul_tweak(&t2).map_err(|_| KeyError::TweakOutOfRange)?;
-    a.add_tweak(&Scalar::from(b)).map_err(|_| KeyError::TweakOutOfRange)
+    a.add_tweak(&Scalar::from(b))
+        .map_err(|_| KeyError::TweakOutOfRange)
 }
 
 /// The public keys one party contributes to a channel (sent in

@@ -93,7 +93,9 @@ pub struct CommitmentSecretStore {
 
 impl core::fmt::Debug for CommitmentSecretStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("CommitmentSecretStore").field("last_index", &self.last).finish_non_exhaustive()
+        f.debug_struct("CommitmentSecretStore")
+            .field("last_index", &self.last)
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,11 +116,18 @@ fn where_to_put_secret(index: u64) -> usize {
 impl CommitmentSecretStore {
     /// An empty store.
     pub fn new() -> Self {
-        Self { slots: [None; 49], last: None }
+        Self {
+            slots: [None; 49],
+            last: None,
+        }
     }
 
     /// `insert_secret(secret, I)` of BOLT 3, for a raw shachain index.
-    pub fn insert_at_index(&mut self, index: u64, secret: &PerCommitmentSecret) -> Result<(), KeyError> {
+    pub fn insert_at_index(
+        &mut self,
+        index: u64,
+        secret: &PerCommitmentSecret,
+    ) -> Result<(), KeyError> {
         if index > SHACHAIN_MAX_INDEX {
             return Err(KeyError::IndexOutOfRange);
         }
@@ -133,13 +142,20 @@ impl CommitmentSecretStore {
                 return Err(KeyError::SecretMismatch);
             }
         }
-        self.slots[pos] = Some(Slot { index, secret: secret.0 });
+        self.slots[pos] = Some(Slot {
+            index,
+            secret: secret.0,
+        });
         self.last = Some(index);
         Ok(())
     }
 
     /// Stores the peer's secret for `commitment_number` (see [`Self::insert_at_index`]).
-    pub fn insert(&mut self, commitment_number: u64, secret: &PerCommitmentSecret) -> Result<(), KeyError> {
+    pub fn insert(
+        &mut self,
+        commitment_number: u64,
+        secret: &PerCommitmentSecret,
+    ) -> Result<(), KeyError> {
         self.insert_at_index(commitment_number_to_index(commitment_number)?, secret)
     }
 
@@ -149,7 +165,11 @@ impl CommitmentSecretStore {
             let Some(slot) = slot else { continue };
             let mask = if b >= 64 { 0 } else { !((1u64 << b) - 1) };
             if index & mask == slot.index {
-                return Some(PerCommitmentSecret(shachain_derive(&slot.secret, b as u32, index)));
+                return Some(PerCommitmentSecret(shachain_derive(
+                    &slot.secret,
+                    b as u32,
+                    index,
+                )));
             }
         }
         None
@@ -193,7 +213,11 @@ impl CommitmentSecretStore {
         if bytes.len() != 8 + 49 * 41 {
             return Err(KeyError::InvalidStoreEncoding);
         }
-        let last = u64::from_be_bytes(bytes[..8].try_into().map_err(|_| KeyError::InvalidStoreEncoding)?);
+        let last = u64::from_be_bytes(
+            bytes[..8]
+                .try_into()
+                .map_err(|_| KeyError::InvalidStoreEncoding)?,
+        );
         let mut store = Self::new();
         store.last = if last == u64::MAX { None } else { Some(last) };
         if last != u64::MAX && last > SHACHAIN_MAX_INDEX {
@@ -203,7 +227,11 @@ impl CommitmentSecretStore {
             match chunk[0] {
                 0 => {}
                 1 => {
-                    let index = u64::from_be_bytes(chunk[1..9].try_into().map_err(|_| KeyError::InvalidStoreEncoding)?);
+                    let index = u64::from_be_bytes(
+                        chunk[1..9]
+                            .try_into()
+                            .map_err(|_| KeyError::InvalidStoreEncoding)?,
+                    );
                     if index > SHACHAIN_MAX_INDEX || where_to_put_secret(index) != pos {
                         return Err(KeyError::InvalidStoreEncoding);
                     }
@@ -219,7 +247,9 @@ impl CommitmentSecretStore {
             let Some(hi) = store.slots[pos] else { continue };
             let mask = if pos >= 64 { 0 } else { !((1u64 << pos) - 1) };
             for lo in store.slots[..pos].iter().flatten() {
-                if lo.index & mask == hi.index && shachain_derive(&hi.secret, pos as u32, lo.index) != lo.secret {
+                if lo.index & mask == hi.index
+                    && shachain_derive(&hi.secret, pos as u32, lo.index) != lo.secret
+                {
                     return Err(KeyError::InvalidStoreEncoding);
                 }
             }

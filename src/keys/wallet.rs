@@ -98,8 +98,15 @@ impl WalletKeys {
     }
 
     fn derive(&self, path: &[u32]) -> Result<SecretKey, KeyError> {
-        let path = path.iter().map(|&i| hardened(i)).collect::<Result<Vec<_>, _>>()?;
-        Ok(self.ln_root.derive_priv(SECP256K1, &path).map_err(|_| KeyError::Bip32Derivation)?.private_key)
+        let path = path
+            .iter()
+            .map(|&i| hardened(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .ln_root
+            .derive_priv(SECP256K1, &path)
+            .map_err(|_| KeyError::Bip32Derivation)?
+            .private_key)
     }
 
     /// The node's identity secret key.
@@ -140,7 +147,9 @@ pub struct ChannelKeys {
 
 impl fmt::Debug for ChannelKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChannelKeys").field("pubkeys", &self.pubkeys()).finish_non_exhaustive()
+        f.debug_struct("ChannelKeys")
+            .field("pubkeys", &self.pubkeys())
+            .finish_non_exhaustive()
     }
 }
 
@@ -154,7 +163,14 @@ impl ChannelKeys {
         htlc_base: SecretKey,
         commitment_seed: CommitmentSeed,
     ) -> Self {
-        Self { funding, revocation_base, payment_base, delayed_payment_base, htlc_base, commitment_seed }
+        Self {
+            funding,
+            revocation_base,
+            payment_base,
+            delayed_payment_base,
+            htlc_base,
+            commitment_seed,
+        }
     }
 
     /// The public half, as sent in `open_channel` / `accept_channel`.
@@ -163,7 +179,9 @@ impl ChannelKeys {
             funding_pubkey: FundingPubkey::from_secret(&self.funding),
             revocation_basepoint: RevocationBasepoint::from_secret(&self.revocation_base),
             payment_basepoint: PaymentBasepoint::from_secret(&self.payment_base),
-            delayed_payment_basepoint: DelayedPaymentBasepoint::from_secret(&self.delayed_payment_base),
+            delayed_payment_basepoint: DelayedPaymentBasepoint::from_secret(
+                &self.delayed_payment_base,
+            ),
             htlc_basepoint: HtlcBasepoint::from_secret(&self.htlc_base),
         }
     }

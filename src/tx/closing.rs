@@ -56,28 +56,46 @@ fn is_op_return(s: &ScriptBuf) -> bool {
 impl ClosingTx {
     /// Builds the closing transaction.
     pub fn build(params: &ChannelParams, spec: &ClosingSpec) -> Result<Self, TxError> {
-        let total = spec.holder.0 .0.checked_add(spec.counterparty.0 .0).ok_or(TxError::AmountOverflow)?;
+        let total = spec
+            .holder
+            .0
+             .0
+            .checked_add(spec.counterparty.0 .0)
+            .ok_or(TxError::AmountOverflow)?;
         if total > params.funding_amount.0.saturating_mul(1000) {
             return Err(TxError::BalanceMismatch);
         }
         let simple = matches!(spec.variant, ClosingVariant::Simple { .. });
         let mut outputs = Vec::new();
-        for (side, (balance, script)) in [(Side::Holder, &spec.holder), (Side::Counterparty, &spec.counterparty)] {
+        for (side, (balance, script)) in [
+            (Side::Holder, &spec.holder),
+            (Side::Counterparty, &spec.counterparty),
+        ] {
             let mut sat = balance.0 / 1000;
             if side == spec.fee_payer {
-                sat = sat.checked_sub(spec.fee.0).ok_or(TxError::FeeExceedsBalance)?;
+                sat = sat
+                    .checked_sub(spec.fee.0)
+                    .ok_or(TxError::FeeExceedsBalance)?;
             }
             let Some(script) = script else { continue };
             if simple && is_op_return(script) {
-                outputs.push(TxOut { value: Amount::ZERO, script_pubkey: script.clone() });
+                outputs.push(TxOut {
+                    value: Amount::ZERO,
+                    script_pubkey: script.clone(),
+                });
             } else if sat >= spec.dust_limit.0 {
-                outputs.push(TxOut { value: Amount::from_sat(sat), script_pubkey: script.clone() });
+                outputs.push(TxOut {
+                    value: Amount::from_sat(sat),
+                    script_pubkey: script.clone(),
+                });
             }
         }
         if outputs.is_empty() {
             return Err(TxError::NoOutputs);
         }
-        outputs.sort_by(|a, b| (a.value, a.script_pubkey.as_bytes()).cmp(&(b.value, b.script_pubkey.as_bytes())));
+        outputs.sort_by(|a, b| {
+            (a.value, a.script_pubkey.as_bytes()).cmp(&(b.value, b.script_pubkey.as_bytes()))
+        });
         let (lock_time, sequence) = match spec.variant {
             ClosingVariant::Legacy => (0, Sequence::MAX),
             ClosingVariant::Simple { locktime } => (locktime, Sequence::ENABLE_RBF_NO_LOCKTIME),
@@ -93,7 +111,10 @@ impl ClosingTx {
             }],
             output: outputs,
         };
-        Ok(Self { tx, funding: FundingInfo::new(params) })
+        Ok(Self {
+            tx,
+            funding: FundingInfo::new(params),
+        })
     }
 
     /// The unsigned transaction.
@@ -112,7 +133,12 @@ impl ClosingTx {
         self.funding.verify(&self.tx, sig, side)
     }
     /// The signed transaction, after checking both signatures.
-    pub fn finalize(&self, holder_sig: &Signature, counterparty_sig: &Signature) -> Result<Transaction, TxError> {
-        self.funding.finalize(self.tx.clone(), holder_sig, counterparty_sig)
+    pub fn finalize(
+        &self,
+        holder_sig: &Signature,
+        counterparty_sig: &Signature,
+    ) -> Result<Transaction, TxError> {
+        self.funding
+            .finalize(self.tx.clone(), holder_sig, counterparty_sig)
     }
 }

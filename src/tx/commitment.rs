@@ -12,7 +12,10 @@ use super::htlc::HtlcTx;
 use super::params::*;
 use super::script::*;
 use super::TxError;
-use crate::keys::{DelayedPubkey, FundingPubkey, HtlcPubkey, PerCommitmentPoint, RevocationPubkey, SHACHAIN_MAX_INDEX};
+use crate::keys::{
+    DelayedPubkey, FundingPubkey, HtlcPubkey, PerCommitmentPoint, RevocationPubkey,
+    SHACHAIN_MAX_INDEX,
+};
 use crate::types::{Msat, PaymentHash, Sat};
 
 /// Direction of an HTLC, relative to the commitment's broadcaster.
@@ -76,7 +79,11 @@ pub struct CommitmentKeys {
 
 impl CommitmentKeys {
     /// Derives the keys of `broadcaster`'s commitment with `point`.
-    pub fn derive(params: &ChannelParams, broadcaster: Side, point: &PerCommitmentPoint) -> Result<Self, TxError> {
+    pub fn derive(
+        params: &ChannelParams,
+        broadcaster: Side,
+        point: &PerCommitmentPoint,
+    ) -> Result<Self, TxError> {
         let b = &params.party(broadcaster).keys;
         let c = &params.party(broadcaster.other()).keys;
         Ok(Self {
@@ -148,16 +155,26 @@ impl CommitmentTx {
     /// if the commitment number is out of range, if there are more than
     /// [`MAX_HTLCS`] HTLCs, if a key derivation fails, or, under anchors, if
     /// the opener cannot even pay for the anchors.
-    pub fn build(params: &ChannelParams, broadcaster: Side, spec: &CommitmentSpec) -> Result<Self, TxError> {
+    pub fn build(
+        params: &ChannelParams,
+        broadcaster: Side,
+        spec: &CommitmentSpec,
+    ) -> Result<Self, TxError> {
         if spec.commitment_number > SHACHAIN_MAX_INDEX {
             return Err(TxError::CommitmentNumberOutOfRange);
         }
         if spec.htlcs.len() > MAX_HTLCS {
             return Err(TxError::TooManyHtlcs);
         }
-        let mut total = spec.to_broadcaster.0.checked_add(spec.to_countersignatory.0).ok_or(TxError::AmountOverflow)?;
+        let mut total = spec
+            .to_broadcaster
+            .0
+            .checked_add(spec.to_countersignatory.0)
+            .ok_or(TxError::AmountOverflow)?;
         for h in &spec.htlcs {
-            total = total.checked_add(h.amount.0).ok_or(TxError::AmountOverflow)?;
+            total = total
+                .checked_add(h.amount.0)
+                .ok_or(TxError::AmountOverflow)?;
         }
         if Some(total) != params.funding_amount.0.checked_mul(1000) {
             return Err(TxError::BalanceMismatch);
@@ -208,12 +225,26 @@ impl CommitmentTx {
             });
         }
         let untrimmed = outs.len() as u64;
-        let base_weight = if anchors { COMMITMENT_WEIGHT_ANCHORS } else { COMMITMENT_WEIGHT_STATIC };
-        let fee = spec.feerate.fee(base_weight + HTLC_OUTPUT_WEIGHT * untrimmed)?;
-        let anchor_total = if anchors { 2 * ANCHOR_OUTPUT_VALUE.0 } else { 0 };
+        let base_weight = if anchors {
+            COMMITMENT_WEIGHT_ANCHORS
+        } else {
+            COMMITMENT_WEIGHT_STATIC
+        };
+        let fee = spec
+            .feerate
+            .fee(base_weight + HTLC_OUTPUT_WEIGHT * untrimmed)?;
+        let anchor_total = if anchors {
+            2 * ANCHOR_OUTPUT_VALUE.0
+        } else {
+            0
+        };
 
         let (mut to_b, mut to_c) = (spec.to_broadcaster.0, spec.to_countersignatory.0);
-        let funder = if params.opener == broadcaster { &mut to_b } else { &mut to_c };
+        let funder = if params.opener == broadcaster {
+            &mut to_b
+        } else {
+            &mut to_c
+        };
         if *funder < anchor_total * 1000 {
             return Err(TxError::FeeExceedsBalance);
         }
@@ -223,7 +254,11 @@ impl CommitmentTx {
         let has_local = to_b >= dust;
         let has_remote = to_c >= dust;
         if has_local {
-            let script = to_local_script(&keys.revocation_key, bparams.to_self_delay, &keys.broadcaster_delayed_key);
+            let script = to_local_script(
+                &keys.revocation_key,
+                bparams.to_self_delay,
+                &keys.broadcaster_delayed_key,
+            );
             outs.push(Out {
                 kind: CommitmentOutputKind::ToLocal,
                 value: to_b,
@@ -239,7 +274,13 @@ impl CommitmentTx {
             } else {
                 (p2wpkh(&keys.countersignatory_payment_key), None)
             };
-            outs.push(Out { kind: CommitmentOutputKind::ToRemote, value: to_c, script_pubkey: spk, witness_script: ws, cltv: 0 });
+            outs.push(Out {
+                kind: CommitmentOutputKind::ToRemote,
+                value: to_c,
+                script_pubkey: spk,
+                witness_script: ws,
+                cltv: 0,
+            });
         }
         if anchors {
             let mut add_anchor = |kind, key: &FundingPubkey| {
@@ -253,15 +294,25 @@ impl CommitmentTx {
                 });
             };
             if has_local || untrimmed > 0 {
-                add_anchor(CommitmentOutputKind::BroadcasterAnchor, &keys.broadcaster_funding_key);
+                add_anchor(
+                    CommitmentOutputKind::BroadcasterAnchor,
+                    &keys.broadcaster_funding_key,
+                );
             }
             if has_remote || untrimmed > 0 {
-                add_anchor(CommitmentOutputKind::CountersignatoryAnchor, &keys.countersignatory_funding_key);
+                add_anchor(
+                    CommitmentOutputKind::CountersignatoryAnchor,
+                    &keys.countersignatory_funding_key,
+                );
             }
         }
         // BIP 69 with the CLTV tie-break (a stable sort keeps the rest deterministic).
         outs.sort_by(|a, b| {
-            (a.value, a.script_pubkey.as_bytes(), a.cltv).cmp(&(b.value, b.script_pubkey.as_bytes(), b.cltv))
+            (a.value, a.script_pubkey.as_bytes(), a.cltv).cmp(&(
+                b.value,
+                b.script_pubkey.as_bytes(),
+                b.cltv,
+            ))
         });
 
         let obscured = spec.commitment_number ^ params.obscuring_factor();
@@ -276,7 +327,10 @@ impl CommitmentTx {
             }],
             output: outs
                 .iter()
-                .map(|o| TxOut { value: Amount::from_sat(o.value), script_pubkey: o.script_pubkey.clone() })
+                .map(|o| TxOut {
+                    value: Amount::from_sat(o.value),
+                    script_pubkey: o.script_pubkey.clone(),
+                })
                 .collect(),
         };
         let mut htlc_outputs = vec![None; spec.htlcs.len()];
@@ -294,7 +348,10 @@ impl CommitmentTx {
             keys,
             to_self_delay: bparams.to_self_delay,
             funding: FundingInfo::new(params),
-            outputs: outs.into_iter().map(|o| (o.kind, o.witness_script)).collect(),
+            outputs: outs
+                .into_iter()
+                .map(|o| (o.kind, o.witness_script))
+                .collect(),
             htlcs: spec.htlcs.clone(),
             htlc_outputs,
         })
@@ -352,7 +409,10 @@ impl CommitmentTx {
     }
     /// Output index of the first output of `kind`.
     pub fn find_output(&self, kind: CommitmentOutputKind) -> Option<u32> {
-        self.outputs.iter().position(|o| o.0 == kind).map(|i| i as u32)
+        self.outputs
+            .iter()
+            .position(|o| o.0 == kind)
+            .map(|i| i as u32)
     }
     /// Output index of each HTLC of the spec (`None` if trimmed).
     pub fn htlc_output_indices(&self) -> &[Option<u32>] {
@@ -367,7 +427,13 @@ impl CommitmentTx {
     pub fn htlcs_in_output_order(&self) -> Vec<usize> {
         self.outputs
             .iter()
-            .filter_map(|o| if let CommitmentOutputKind::Htlc(i) = o.0 { Some(i) } else { None })
+            .filter_map(|o| {
+                if let CommitmentOutputKind::Htlc(i) = o.0 {
+                    Some(i)
+                } else {
+                    None
+                }
+            })
             .collect()
     }
 
@@ -381,8 +447,13 @@ impl CommitmentTx {
         self.funding.verify(&self.tx, sig, side)
     }
     /// The fully signed transaction, after checking both signatures.
-    pub fn finalize(&self, holder_sig: &Signature, counterparty_sig: &Signature) -> Result<Transaction, TxError> {
-        self.funding.finalize(self.tx.clone(), holder_sig, counterparty_sig)
+    pub fn finalize(
+        &self,
+        holder_sig: &Signature,
+        counterparty_sig: &Signature,
+    ) -> Result<Transaction, TxError> {
+        self.funding
+            .finalize(self.tx.clone(), holder_sig, counterparty_sig)
     }
 
     /// The HTLC-success or HTLC-timeout transaction of HTLC `htlc_index`.
@@ -391,22 +462,39 @@ impl CommitmentTx {
     }
     /// All HTLC transactions, in output order.
     pub fn htlc_txs(&self) -> Result<Vec<HtlcTx>, TxError> {
-        self.htlcs_in_output_order().into_iter().map(|i| self.htlc_tx(i)).collect()
+        self.htlcs_in_output_order()
+            .into_iter()
+            .map(|i| self.htlc_tx(i))
+            .collect()
     }
 
     pub(crate) fn outpoint(&self, vout: u32) -> OutPoint {
-        OutPoint { txid: self.txid(), vout }
+        OutPoint {
+            txid: self.txid(),
+            vout,
+        }
     }
     pub(crate) fn value(&self, vout: u32) -> Sat {
-        Sat(self.tx.output.get(vout as usize).map(|o| o.value.to_sat()).unwrap_or(0))
+        Sat(self
+            .tx
+            .output
+            .get(vout as usize)
+            .map(|o| o.value.to_sat())
+            .unwrap_or(0))
     }
 }
 
 /// (HTLC-timeout fee, HTLC-success fee) at `feerate`; zero under anchors.
-pub(crate) fn htlc_tx_fees(channel_type: ChannelType, feerate: FeeratePerKw) -> Result<(Sat, Sat), TxError> {
+pub(crate) fn htlc_tx_fees(
+    channel_type: ChannelType,
+    feerate: FeeratePerKw,
+) -> Result<(Sat, Sat), TxError> {
     if channel_type.has_anchors() {
         Ok((Sat(0), Sat(0)))
     } else {
-        Ok((feerate.fee(HTLC_TIMEOUT_WEIGHT_STATIC)?, feerate.fee(HTLC_SUCCESS_WEIGHT_STATIC)?))
+        Ok((
+            feerate.fee(HTLC_TIMEOUT_WEIGHT_STATIC)?,
+            feerate.fee(HTLC_SUCCESS_WEIGHT_STATIC)?,
+        ))
     }
 }

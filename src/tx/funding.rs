@@ -13,7 +13,10 @@ use crate::types::Sat;
 
 /// The funding output: P2WSH of the sorted 2-of-2 of the funding keys.
 pub fn funding_output(amount: Sat, a: &FundingPubkey, b: &FundingPubkey) -> TxOut {
-    TxOut { value: Amount::from_sat(amount.0), script_pubkey: ScriptBuf::new_p2wsh(&funding_script(a, b).wscript_hash()) }
+    TxOut {
+        value: Amount::from_sat(amount.0),
+        script_pubkey: ScriptBuf::new_p2wsh(&funding_script(a, b).wscript_hash()),
+    }
 }
 
 /// What is needed to sign the funding input (input 0) of a commitment or
@@ -42,7 +45,12 @@ impl FundingInfo {
     /// The BIP 143 SIGHASH_ALL hash of input 0 of `tx`.
     pub fn sighash(&self, tx: &Transaction) -> Result<[u8; 32], TxError> {
         SighashCache::new(tx)
-            .p2wsh_signature_hash(0, &self.witness_script, Amount::from_sat(self.amount.0), EcdsaSighashType::All)
+            .p2wsh_signature_hash(
+                0,
+                &self.witness_script,
+                Amount::from_sat(self.amount.0),
+                EcdsaSighashType::All,
+            )
             .map(sighash_bytes)
             .map_err(|_| TxError::InputIndexOutOfRange)
     }
@@ -65,8 +73,11 @@ impl FundingInfo {
     pub fn witness(&self, holder_sig: &Signature, counterparty_sig: &Signature) -> Witness {
         let h = witness_sig(holder_sig, EcdsaSighashType::All);
         let c = witness_sig(counterparty_sig, EcdsaSighashType::All);
-        let (first, second) =
-            if self.holder_key.serialize() <= self.counterparty_key.serialize() { (h, c) } else { (c, h) };
+        let (first, second) = if self.holder_key.serialize() <= self.counterparty_key.serialize() {
+            (h, c)
+        } else {
+            (c, h)
+        };
         let mut w = Witness::new();
         w.push([]);
         w.push(first);
@@ -85,7 +96,10 @@ impl FundingInfo {
         self.verify(&tx, holder_sig, Side::Holder)?;
         self.verify(&tx, counterparty_sig, Side::Counterparty)?;
         let w = self.witness(holder_sig, counterparty_sig);
-        tx.input.get_mut(0).ok_or(TxError::InputIndexOutOfRange)?.witness = w;
+        tx.input
+            .get_mut(0)
+            .ok_or(TxError::InputIndexOutOfRange)?
+            .witness = w;
         Ok(tx)
     }
 }

@@ -4,7 +4,10 @@ use bitcoin::absolute::LockTime;
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::sighash::SighashCache;
 use bitcoin::transaction::Version;
-use bitcoin::{Amount, EcdsaSighashType, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
+use bitcoin::{
+    Amount, EcdsaSighashType, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid,
+    Witness,
+};
 use secp256k1::ecdsa::Signature;
 use secp256k1::SecretKey;
 
@@ -12,7 +15,7 @@ use super::commitment::{htlc_tx_fees, CommitmentTx, Htlc, HtlcDirection};
 use super::params::ChannelType;
 use super::script::to_local_script;
 use super::{sighash_bytes, sign_hash, verify_hash, witness_sig, TxError};
-use crate::keys::{HtlcPubkey, RevocationPubkey, DelayedPubkey};
+use crate::keys::{DelayedPubkey, HtlcPubkey, RevocationPubkey};
 use crate::types::Sat;
 
 /// Which second-stage transaction.
@@ -51,23 +54,41 @@ pub struct HtlcTx {
 
 impl HtlcTx {
     pub(crate) fn new(c: &CommitmentTx, htlc_index: usize) -> Result<Self, TxError> {
-        let vout = c.htlc_output_index(htlc_index).ok_or(TxError::HtlcNotInTransaction)?;
-        let htlc = *c.htlcs.get(htlc_index).ok_or(TxError::HtlcNotInTransaction)?;
-        let input_script = c.witness_script(vout as usize).ok_or(TxError::HtlcNotInTransaction)?.clone();
+        let vout = c
+            .htlc_output_index(htlc_index)
+            .ok_or(TxError::HtlcNotInTransaction)?;
+        let htlc = *c
+            .htlcs
+            .get(htlc_index)
+            .ok_or(TxError::HtlcNotInTransaction)?;
+        let input_script = c
+            .witness_script(vout as usize)
+            .ok_or(TxError::HtlcNotInTransaction)?
+            .clone();
         let (timeout_fee, success_fee) = htlc_tx_fees(c.channel_type, c.feerate)?;
         let (kind, fee, lock_time) = match htlc.direction {
             HtlcDirection::Offered => (HtlcTxKind::Timeout, timeout_fee, htlc.cltv_expiry),
             HtlcDirection::Received => (HtlcTxKind::Success, success_fee, 0),
         };
         let input_value = c.value(vout);
-        let out_value = input_value.0.checked_sub(fee.0).ok_or(TxError::OutputBelowDust)?;
+        let out_value = input_value
+            .0
+            .checked_sub(fee.0)
+            .ok_or(TxError::OutputBelowDust)?;
         let k = &c.keys;
-        let output_script = to_local_script(&k.revocation_key, c.to_self_delay, &k.broadcaster_delayed_key);
+        let output_script = to_local_script(
+            &k.revocation_key,
+            c.to_self_delay,
+            &k.broadcaster_delayed_key,
+        );
         let tx = Transaction {
             version: Version::TWO,
             lock_time: LockTime::from_consensus(lock_time),
             input: vec![TxIn {
-                previous_output: OutPoint { txid: c.txid(), vout },
+                previous_output: OutPoint {
+                    txid: c.txid(),
+                    vout,
+                },
                 script_sig: ScriptBuf::new(),
                 sequence: Sequence(if c.channel_type.has_anchors() { 1 } else { 0 }),
                 witness: Witness::new(),
@@ -134,7 +155,12 @@ impl HtlcTx {
 
     fn sighash(&self, ty: EcdsaSighashType) -> Result<[u8; 32], TxError> {
         SighashCache::new(&self.tx)
-            .p2wsh_signature_hash(0, &self.input_script, Amount::from_sat(self.input_value.0), ty)
+            .p2wsh_signature_hash(
+                0,
+                &self.input_script,
+                Amount::from_sat(self.input_value.0),
+                ty,
+            )
             .map(sighash_bytes)
             .map_err(|_| TxError::InputIndexOutOfRange)
     }
@@ -142,11 +168,18 @@ impl HtlcTx {
     /// The countersignatory's signature (sent in `commitment_signed`), made
     /// with its HTLC key for this commitment.
     pub fn sign_as_countersignatory(&self, htlc_key: &SecretKey) -> Result<Signature, TxError> {
-        Ok(sign_hash(self.sighash(self.countersignatory_sighash_type())?, htlc_key))
+        Ok(sign_hash(
+            self.sighash(self.countersignatory_sighash_type())?,
+            htlc_key,
+        ))
     }
     /// Checks the countersignatory's signature.
     pub fn verify_countersignatory(&self, sig: &Signature) -> Result<(), TxError> {
-        verify_hash(self.sighash(self.countersignatory_sighash_type())?, sig, &self.countersignatory_htlc_key.0)
+        verify_hash(
+            self.sighash(self.countersignatory_sighash_type())?,
+            sig,
+            &self.countersignatory_htlc_key.0,
+        )
     }
     /// The broadcaster's SIGHASH_ALL signature with its HTLC key.
     pub fn sign_as_broadcaster(&self, htlc_key: &SecretKey) -> Result<Signature, TxError> {
@@ -154,7 +187,11 @@ impl HtlcTx {
     }
     /// Checks the broadcaster's signature.
     pub fn verify_broadcaster(&self, sig: &Signature) -> Result<(), TxError> {
-        verify_hash(self.sighash(EcdsaSighashType::All)?, sig, &self.broadcaster_htlc_key.0)
+        verify_hash(
+            self.sighash(EcdsaSighashType::All)?,
+            sig,
+            &self.broadcaster_htlc_key.0,
+        )
     }
 
     /// The signed transaction: witness
@@ -181,7 +218,10 @@ impl HtlcTx {
         };
         let mut w = Witness::new();
         w.push([]);
-        w.push(witness_sig(countersignatory_sig, self.countersignatory_sighash_type()));
+        w.push(witness_sig(
+            countersignatory_sig,
+            self.countersignatory_sighash_type(),
+        ));
         w.push(witness_sig(broadcaster_sig, EcdsaSighashType::All));
         w.push(last);
         w.push(self.input_script.as_bytes());

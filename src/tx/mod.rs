@@ -145,7 +145,11 @@ pub(crate) fn sign_hash(sighash: [u8; 32], key: &SecretKey) -> Signature {
 }
 
 /// Verifies a signature over a 32-byte signature hash.
-pub(crate) fn verify_hash(sighash: [u8; 32], sig: &Signature, key: &PublicKey) -> Result<(), TxError> {
+pub(crate) fn verify_hash(
+    sighash: [u8; 32],
+    sig: &Signature,
+    key: &PublicKey,
+) -> Result<(), TxError> {
     SECP256K1
         .verify_ecdsa(&Message::from_digest(sighash), sig, key)
         .map_err(|_| TxError::InvalidSignature)
@@ -153,7 +157,11 @@ pub(crate) fn verify_hash(sighash: [u8; 32], sig: &Signature, key: &PublicKey) -
 
 /// DER signature followed by the sighash-type byte, as it goes in a witness.
 pub(crate) fn witness_sig(sig: &Signature, sighash_type: bitcoin::EcdsaSighashType) -> Vec<u8> {
-    bitcoin::ecdsa::Signature { signature: *sig, sighash_type }.to_vec()
+    bitcoin::ecdsa::Signature {
+        signature: *sig,
+        sighash_type,
+    }
+    .to_vec()
 }
 
 pub(crate) fn sighash_bytes(h: bitcoin::sighash::SegwitV0Sighash) -> [u8; 32] {

@@ -118,7 +118,10 @@ impl ChannelParams {
 
     /// The funding output's witness script.
     pub fn funding_script(&self) -> ScriptBuf {
-        funding_script(&self.holder.keys.funding_pubkey, &self.counterparty.keys.funding_pubkey)
+        funding_script(
+            &self.holder.keys.funding_pubkey,
+            &self.counterparty.keys.funding_pubkey,
+        )
     }
 
     /// Lower 48 bits of `SHA256(opener payment_basepoint || accepter payment_basepoint)`.

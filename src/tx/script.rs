@@ -23,7 +23,10 @@ pub fn funding_script(a: &FundingPubkey, b: &FundingPubkey) -> ScriptBuf {
 }
 
 /// The two funding keys in script order (`pubkey1`, `pubkey2`).
-pub fn sorted<'a>(a: &'a FundingPubkey, b: &'a FundingPubkey) -> (&'a FundingPubkey, &'a FundingPubkey) {
+pub fn sorted<'a>(
+    a: &'a FundingPubkey,
+    b: &'a FundingPubkey,
+) -> (&'a FundingPubkey, &'a FundingPubkey) {
     if a.serialize() <= b.serialize() {
         (a, b)
     } else {
@@ -34,7 +37,11 @@ pub fn sorted<'a>(a: &'a FundingPubkey, b: &'a FundingPubkey) -> (&'a FundingPub
 /// The `to_local` script, also the output script of HTLC-success and
 /// HTLC-timeout transactions:
 /// `OP_IF <revocationpubkey> OP_ELSE to_self_delay OP_CSV OP_DROP <local_delayedpubkey> OP_ENDIF OP_CHECKSIG`.
-pub fn to_local_script(revocation: &RevocationPubkey, to_self_delay: u16, delayed: &DelayedPubkey) -> ScriptBuf {
+pub fn to_local_script(
+    revocation: &RevocationPubkey,
+    to_self_delay: u16,
+    delayed: &DelayedPubkey,
+) -> ScriptBuf {
     Builder::new()
         .push_opcode(OP_IF)
         .push_slice(revocation.serialize())
@@ -111,7 +118,11 @@ pub fn offered_htlc_script(
         .push_opcode(OP_EQUALVERIFY)
         .push_opcode(OP_CHECKSIG)
         .push_opcode(OP_ENDIF);
-    let b = if anchors { b.push_int(1).push_opcode(OP_CSV).push_opcode(OP_DROP) } else { b };
+    let b = if anchors {
+        b.push_int(1).push_opcode(OP_CSV).push_opcode(OP_DROP)
+    } else {
+        b
+    };
     b.push_opcode(OP_ENDIF).into_script()
 }
 
@@ -153,6 +164,10 @@ pub fn received_htlc_script(
         .push_opcode(OP_DROP)
         .push_opcode(OP_CHECKSIG)
         .push_opcode(OP_ENDIF);
-    let b = if anchors { b.push_int(1).push_opcode(OP_CSV).push_opcode(OP_DROP) } else { b };
+    let b = if anchors {
+        b.push_int(1).push_opcode(OP_CSV).push_opcode(OP_DROP)
+    } else {
+        b
+    };
     b.push_opcode(OP_ENDIF).into_script()
 }

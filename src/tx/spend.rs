@@ -23,7 +23,9 @@ use bitcoin::absolute::LockTime;
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::sighash::SighashCache;
 use bitcoin::transaction::Version;
-use bitcoin::{Amount, EcdsaSighashType, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+use bitcoin::{
+    Amount, EcdsaSighashType, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+};
 use secp256k1::ecdsa::Signature;
 use secp256k1::{PublicKey, SecretKey, SECP256K1};
 
@@ -40,25 +42,53 @@ pub enum SpendKind {
     /// Our `to_local` on our own commitment, or the output of our
     /// HTLC-success / HTLC-timeout transaction: `<delayed_sig> <>` with
     /// nSequence = `to_self_delay`.
-    DelayedToLocal { witness_script: ScriptBuf, to_self_delay: u16, key: PublicKey },
+    DelayedToLocal {
+        witness_script: ScriptBuf,
+        to_self_delay: u16,
+        key: PublicKey,
+    },
     /// The same script on the peer's revoked commitment or revoked HTLC
     /// transaction: `<revocation_sig> 1`.
-    RevokedToLocal { witness_script: ScriptBuf, key: PublicKey },
+    RevokedToLocal {
+        witness_script: ScriptBuf,
+        key: PublicKey,
+    },
     /// An HTLC output of the peer's revoked commitment:
     /// `<revocation_sig> <revocationpubkey>`.
-    RevokedHtlc { witness_script: ScriptBuf, key: PublicKey },
+    RevokedHtlc {
+        witness_script: ScriptBuf,
+        key: PublicKey,
+    },
     /// Our `to_remote` P2WPKH on the peer's commitment (static_remotekey).
+    /// Also spends any other P2WPKH output of ours, such as a wallet UTXO
+    /// that pays the fee of an anchor (CPFP) spend in the same [`Sweep`].
     ToRemoteP2wpkh { key: PublicKey },
     /// Our `to_remote` on the peer's anchors commitment: `<sig>`, nSequence 1.
-    ToRemoteAnchors { witness_script: ScriptBuf, key: PublicKey },
+    ToRemoteAnchors {
+        witness_script: ScriptBuf,
+        key: PublicKey,
+    },
     /// An HTLC we offered, on the peer's commitment, after it expired:
     /// `<sig> <>` with nLockTime >= `cltv_expiry` (and nSequence 1 under anchors).
-    RemoteHtlcTimeout { witness_script: ScriptBuf, cltv_expiry: u32, anchors: bool, key: PublicKey },
+    RemoteHtlcTimeout {
+        witness_script: ScriptBuf,
+        cltv_expiry: u32,
+        anchors: bool,
+        key: PublicKey,
+    },
     /// An HTLC the peer offered us, on the peer's commitment:
     /// `<sig> <preimage>` (nSequence 1 under anchors).
-    RemoteHtlcSuccess { witness_script: ScriptBuf, preimage: [u8; 32], anchors: bool, key: PublicKey },
+    RemoteHtlcSuccess {
+        witness_script: ScriptBuf,
+        preimage: [u8; 32],
+        anchors: bool,
+        key: PublicKey,
+    },
     /// Our anchor: `<sig>` with our funding key.
-    Anchor { witness_script: ScriptBuf, key: PublicKey },
+    Anchor {
+        witness_script: ScriptBuf,
+        key: PublicKey,
+    },
     /// Any anchor, by anyone, 16 blocks after the commitment confirmed:
     /// `<>` with nSequence 16.
     AnchorAfterDelay { witness_script: ScriptBuf },
@@ -81,9 +111,8 @@ impl SpendableOutput {
         match &self.kind {
             SpendKind::DelayedToLocal { to_self_delay, .. } => Sequence(u32::from(*to_self_delay)),
             SpendKind::ToRemoteAnchors { .. } => Sequence(1),
-            SpendKind::RemoteHtlcTimeout { anchors: true, .. } | SpendKind::RemoteHtlcSuccess { anchors: true, .. } => {
-                Sequence(1)
-            }
+            SpendKind::RemoteHtlcTimeout { anchors: true, .. }
+            | SpendKind::RemoteHtlcSuccess { anchors: true, .. } => Sequence(1),
             SpendKind::AnchorAfterDelay { .. } => Sequence(16),
             _ => SEQ_DEFAULT,
         }
@@ -130,9 +159,12 @@ impl SpendableOutput {
     pub fn script_pubkey(&self) -> ScriptBuf {
         match &self.kind {
             SpendKind::ToRemoteP2wpkh { key } => p2wpkh(key),
-            _ => ScriptBuf::new_p2wsh(&self.witness_script().map(|s| s.wscript_hash()).unwrap_or_else(|| {
-                bitcoin::WScriptHash::all_zeros()
-            })),
+            _ => ScriptBuf::new_p2wsh(
+                &self
+                    .witness_script()
+                    .map(|s| s.wscript_hash())
+                    .unwrap_or_else(|| bitcoin::WScriptHash::all_zeros()),
+            ),
         }
     }
 
@@ -183,15 +215,25 @@ impl Sweep {
     /// [`SpendKind::RemoteHtlcTimeout`] inputs (0 otherwise); each nSequence
     /// is what its branch needs. The fee is `feerate` times the weight of
     /// the signed transaction, counting 73-byte signatures.
-    pub fn build(inputs: Vec<SpendableOutput>, destination: ScriptBuf, feerate: FeeratePerKw) -> Result<Self, TxError> {
+    pub fn build(
+        inputs: Vec<SpendableOutput>,
+        destination: ScriptBuf,
+        feerate: FeeratePerKw,
+    ) -> Result<Self, TxError> {
         if inputs.is_empty() {
             return Err(TxError::NoInputs);
         }
         let mut total: u64 = 0;
         for i in &inputs {
-            total = total.checked_add(i.value.0).ok_or(TxError::AmountOverflow)?;
+            total = total
+                .checked_add(i.value.0)
+                .ok_or(TxError::AmountOverflow)?;
         }
-        let lock_time = inputs.iter().map(SpendableOutput::min_locktime).max().unwrap_or(0);
+        let lock_time = inputs
+            .iter()
+            .map(SpendableOutput::min_locktime)
+            .max()
+            .unwrap_or(0);
         let mut tx = Transaction {
             version: Version::TWO,
             lock_time: LockTime::from_consensus(lock_time),
@@ -204,7 +246,10 @@ impl Sweep {
                     witness: i.witness(&[0u8; 73]),
                 })
                 .collect(),
-            output: vec![TxOut { value: Amount::from_sat(total), script_pubkey: destination }],
+            output: vec![TxOut {
+                value: Amount::from_sat(total),
+                script_pubkey: destination,
+            }],
         };
         let fee = feerate.fee(tx.weight().to_wu())?;
         let value = total.checked_sub(fee.0).ok_or(TxError::OutputBelowDust)?;
@@ -234,7 +279,10 @@ impl Sweep {
 
     /// The SIGHASH_ALL signature hash of input `index`.
     pub fn sighash(&self, index: usize) -> Result<[u8; 32], TxError> {
-        let input = self.inputs.get(index).ok_or(TxError::InputIndexOutOfRange)?;
+        let input = self
+            .inputs
+            .get(index)
+            .ok_or(TxError::InputIndexOutOfRange)?;
         let value = Amount::from_sat(input.value.0);
         let mut cache = SighashCache::new(&self.tx);
         match input.witness_script() {
@@ -253,7 +301,10 @@ impl Sweep {
     /// [`signing_key`](SpendableOutput::signing_key)) and sets its witness.
     /// `key` is ignored for [`SpendKind::AnchorAfterDelay`].
     pub fn sign_input(&mut self, index: usize, key: Option<&SecretKey>) -> Result<(), TxError> {
-        let input = self.inputs.get(index).ok_or(TxError::InputIndexOutOfRange)?;
+        let input = self
+            .inputs
+            .get(index)
+            .ok_or(TxError::InputIndexOutOfRange)?;
         let witness = match input.signing_key() {
             None => input.witness(&[]),
             Some(expected) => {
@@ -307,10 +358,17 @@ impl CommitmentTx {
         let vout = self.find_output(CommitmentOutputKind::ToRemote)?;
         let key = self.keys.countersignatory_payment_key;
         let kind = match self.witness_script(vout as usize) {
-            Some(ws) => SpendKind::ToRemoteAnchors { witness_script: ws.clone(), key },
+            Some(ws) => SpendKind::ToRemoteAnchors {
+                witness_script: ws.clone(),
+                key,
+            },
             None => SpendKind::ToRemoteP2wpkh { key },
         };
-        Some(SpendableOutput { outpoint: self.outpoint(vout), value: self.value(vout), kind })
+        Some(SpendableOutput {
+            outpoint: self.outpoint(vout),
+            value: self.value(vout),
+            kind,
+        })
     }
 
     /// The anchor of `owner` (anchors only). With `after_delay` it is the
@@ -318,18 +376,31 @@ impl CommitmentTx {
     /// `owner` signs with its funding key.
     pub fn anchor_output(&self, owner: Side, after_delay: bool) -> Option<SpendableOutput> {
         let (kind, key) = if owner == self.broadcaster {
-            (CommitmentOutputKind::BroadcasterAnchor, self.keys.broadcaster_funding_key)
+            (
+                CommitmentOutputKind::BroadcasterAnchor,
+                self.keys.broadcaster_funding_key,
+            )
         } else {
-            (CommitmentOutputKind::CountersignatoryAnchor, self.keys.countersignatory_funding_key)
+            (
+                CommitmentOutputKind::CountersignatoryAnchor,
+                self.keys.countersignatory_funding_key,
+            )
         };
         let vout = self.find_output(kind)?;
         let witness_script = self.witness_script(vout as usize)?.clone();
         let kind = if after_delay {
             SpendKind::AnchorAfterDelay { witness_script }
         } else {
-            SpendKind::Anchor { witness_script, key: key.0 }
+            SpendKind::Anchor {
+                witness_script,
+                key: key.0,
+            }
         };
-        Some(SpendableOutput { outpoint: self.outpoint(vout), value: self.value(vout), kind })
+        Some(SpendableOutput {
+            outpoint: self.outpoint(vout),
+            value: self.value(vout),
+            kind,
+        })
     }
 
     /// An HTLC of the peer's commitment, claimed directly by the
@@ -341,9 +412,17 @@ impl CommitmentTx {
         htlc_index: usize,
         preimage: Option<&[u8; 32]>,
     ) -> Result<SpendableOutput, TxError> {
-        let vout = self.htlc_output_index(htlc_index).ok_or(TxError::HtlcNotInTransaction)?;
-        let htlc = self.htlcs.get(htlc_index).ok_or(TxError::HtlcNotInTransaction)?;
-        let witness_script = self.witness_script(vout as usize).ok_or(TxError::HtlcNotInTransaction)?.clone();
+        let vout = self
+            .htlc_output_index(htlc_index)
+            .ok_or(TxError::HtlcNotInTransaction)?;
+        let htlc = self
+            .htlcs
+            .get(htlc_index)
+            .ok_or(TxError::HtlcNotInTransaction)?;
+        let witness_script = self
+            .witness_script(vout as usize)
+            .ok_or(TxError::HtlcNotInTransaction)?
+            .clone();
         let anchors = self.channel_type.has_anchors();
         let key = self.keys.countersignatory_htlc_key.0;
         let kind = match htlc.direction {
@@ -352,13 +431,25 @@ impl CommitmentTx {
                 if sha256::Hash::hash(p).to_byte_array() != htlc.payment_hash.0 {
                     return Err(TxError::PreimageMismatch);
                 }
-                SpendKind::RemoteHtlcSuccess { witness_script, preimage: *p, anchors, key }
+                SpendKind::RemoteHtlcSuccess {
+                    witness_script,
+                    preimage: *p,
+                    anchors,
+                    key,
+                }
             }
-            HtlcDirection::Received => {
-                SpendKind::RemoteHtlcTimeout { witness_script, cltv_expiry: htlc.cltv_expiry, anchors, key }
-            }
+            HtlcDirection::Received => SpendKind::RemoteHtlcTimeout {
+                witness_script,
+                cltv_expiry: htlc.cltv_expiry,
+                anchors,
+                key,
+            },
         };
-        Ok(SpendableOutput { outpoint: self.outpoint(vout), value: self.value(vout), kind })
+        Ok(SpendableOutput {
+            outpoint: self.outpoint(vout),
+            value: self.value(vout),
+            kind,
+        })
     }
 
     /// Every output of this (revoked) commitment that the revocation key
@@ -371,12 +462,22 @@ impl CommitmentTx {
         for (vout, (kind, ws)) in self.outputs.iter().enumerate() {
             let Some(ws) = ws else { continue };
             let kind = match kind {
-                CommitmentOutputKind::ToLocal => SpendKind::RevokedToLocal { witness_script: ws.clone(), key },
-                CommitmentOutputKind::Htlc(_) => SpendKind::RevokedHtlc { witness_script: ws.clone(), key },
+                CommitmentOutputKind::ToLocal => SpendKind::RevokedToLocal {
+                    witness_script: ws.clone(),
+                    key,
+                },
+                CommitmentOutputKind::Htlc(_) => SpendKind::RevokedHtlc {
+                    witness_script: ws.clone(),
+                    key,
+                },
                 _ => continue,
             };
             let vout = vout as u32;
-            out.push(SpendableOutput { outpoint: self.outpoint(vout), value: self.value(vout), kind });
+            out.push(SpendableOutput {
+                outpoint: self.outpoint(vout),
+                value: self.value(vout),
+                kind,
+            });
         }
         out
     }
@@ -386,7 +487,13 @@ impl HtlcTx {
     /// The output of this (published) HTLC transaction, swept by the
     /// broadcaster after `to_self_delay`.
     pub fn delayed_output(&self) -> SpendableOutput {
-        self.delayed_output_at(OutPoint { txid: self.txid(), vout: 0 }, Sat(self.tx.output[0].value.to_sat()))
+        self.delayed_output_at(
+            OutPoint {
+                txid: self.txid(),
+                vout: 0,
+            },
+            Sat(self.tx.output[0].value.to_sat()),
+        )
     }
     /// As [`Self::delayed_output`], for an HTLC transaction that was
     /// published with extra fee inputs/outputs (anchors) at `outpoint`.
@@ -404,7 +511,13 @@ impl HtlcTx {
     /// The output of this HTLC transaction of a revoked commitment, taken
     /// with the revocation key.
     pub fn revoked_output(&self) -> SpendableOutput {
-        self.revoked_output_at(OutPoint { txid: self.txid(), vout: 0 }, Sat(self.tx.output[0].value.to_sat()))
+        self.revoked_output_at(
+            OutPoint {
+                txid: self.txid(),
+                vout: 0,
+            },
+            Sat(self.tx.output[0].value.to_sat()),
+        )
     }
     /// As [`Self::revoked_output`] at an explicit outpoint (anchors: the
     /// broadcaster may have added inputs and outputs).
@@ -412,7 +525,10 @@ impl HtlcTx {
         SpendableOutput {
             outpoint,
             value,
-            kind: SpendKind::RevokedToLocal { witness_script: self.output_script.clone(), key: self.revocation_key.0 },
+            kind: SpendKind::RevokedToLocal {
+                witness_script: self.output_script.clone(),
+                key: self.revocation_key.0,
+            },
         }
     }
 }

@@ -9,7 +9,9 @@ pub const VECTORS: &str = include_str!("../vectors/bolt03-vectors.md");
 /// The text between the heading that starts with `from` and the next
 /// appendix heading.
 pub fn section(from: &str) -> &'static str {
-    let start = VECTORS.find(from).unwrap_or_else(|| panic!("section {from} missing"));
+    let start = VECTORS
+        .find(from)
+        .unwrap_or_else(|| panic!("section {from} missing"));
     let rest = &VECTORS[start + from.len()..];
     let end = rest.find("\n# Appendix").unwrap_or(rest.len());
     &rest[..end]
@@ -53,7 +55,11 @@ pub fn hex(s: &str) -> Vec<u8> {
 
 pub fn hex32(s: &str) -> [u8; 32] {
     let v = hex(s);
-    let v = if v.len() == 33 && v[32] == 1 { &v[..32] } else { &v[..] };
+    let v = if v.len() == 33 && v[32] == 1 {
+        &v[..32]
+    } else {
+        &v[..]
+    };
     v.try_into().expect("32 bytes")
 }
 
