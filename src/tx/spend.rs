@@ -157,14 +157,11 @@ impl SpendableOutput {
 
     /// The output's scriptPubKey.
     pub fn script_pubkey(&self) -> ScriptBuf {
-        match &self.kind {
-            SpendKind::ToRemoteP2wpkh { key } => p2wpkh(key),
-            _ => ScriptBuf::new_p2wsh(
-                &self
-                    .witness_script()
-                    .map(|s| s.wscript_hash())
-                    .unwrap_or_else(|| bitcoin::WScriptHash::all_zeros()),
-            ),
+        match (&self.kind, self.witness_script()) {
+            (SpendKind::ToRemoteP2wpkh { key }, _) => p2wpkh(key),
+            (_, Some(ws)) => ScriptBuf::new_p2wsh(&ws.wscript_hash()),
+            // Every other kind has a witness script.
+            (_, None) => ScriptBuf::new(),
         }
     }
 
