@@ -7,7 +7,9 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use lnwasm::error::ErrorCode;
-use lnwasm::noise::{Handshake, NoiseError, Transport, ACT_ONE_LEN, ACT_THREE_LEN, ACT_TWO_LEN, HEADER_LEN};
+use lnwasm::noise::{
+    Handshake, NoiseError, Transport, ACT_ONE_LEN, ACT_THREE_LEN, ACT_TWO_LEN, HEADER_LEN,
+};
 use lnwasm::util::{from_hex, to_hex};
 
 const VECTORS: &str = include_str!("vectors/bolt08-vectors.md");
@@ -22,10 +24,19 @@ struct Case {
 
 impl Case {
     fn get(&self, k: &str) -> &str {
-        &self.lines.iter().find(|(n, _)| n == k).unwrap_or_else(|| panic!("{}: no {k}", self.name)).1
+        &self
+            .lines
+            .iter()
+            .find(|(n, _)| n == k)
+            .unwrap_or_else(|| panic!("{}: no {k}", self.name))
+            .1
     }
     fn all(&self, k: &str) -> Vec<&str> {
-        self.lines.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect()
+        self.lines
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -44,7 +55,10 @@ fn cases() -> Vec<Case> {
             continue;
         };
         if k == "name" {
-            out.push(Case { name: v.to_string(), lines: Vec::new() });
+            out.push(Case {
+                name: v.to_string(),
+                lines: Vec::new(),
+            });
         } else if let Some(c) = out.last_mut() {
             c.lines.push((k.trim().to_string(), v.trim().to_string()));
         }
@@ -90,7 +104,9 @@ fn expected_error(s: &str) -> NoiseError {
 
 fn same_error(got: NoiseError, want: NoiseError) -> bool {
     match (got, want) {
-        (NoiseError::BadActLength { act: a, .. }, NoiseError::BadActLength { act: b, .. }) => a == b,
+        (NoiseError::BadActLength { act: a, .. }, NoiseError::BadActLength { act: b, .. }) => {
+            a == b
+        }
         _ => got == want,
     }
 }
@@ -109,7 +125,13 @@ fn split_keys(s: &str) -> ([u8; 32], [u8; 32]) {
 
 /// Two transports agree on keys iff what one encrypts the other decrypts,
 /// in both directions, across key rotations.
-fn assert_transport_keys(t: &mut Transport, send: [u8; 32], recv: [u8; 32], ck: [u8; 32], remote: PublicKey) {
+fn assert_transport_keys(
+    t: &mut Transport,
+    send: [u8; 32],
+    recv: [u8; 32],
+    ck: [u8; 32],
+    remote: PublicKey,
+) {
     let mut mirror = Transport::from_keys(recv, send, ck, remote);
     let mut twin = Transport::from_keys(send, recv, ck, remote);
     for i in 0..1002u32 {
@@ -127,7 +149,10 @@ const FINAL_CK: &str = "0x919219dbb2920afa8db80f9a51787a840bcf111ed8d588caf9ab4b
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn initiator_vectors() {
-    let cases: Vec<Case> = cases().into_iter().filter(|c| c.name.starts_with("transport-initiator")).collect();
+    let cases: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| c.name.starts_with("transport-initiator"))
+        .collect();
     assert_eq!(cases.len(), 5);
     for c in &cases {
         let ls = sk(c.get("ls.priv"));
@@ -138,18 +163,32 @@ fn initiator_vectors() {
         let outputs = c.all("output");
         let (hs, act1) = Handshake::initiator(&ls, &rs, &e);
         assert_eq!(act1.len(), ACT_ONE_LEN);
-        assert_eq!(to_hex(&act1), outputs[0].trim_start_matches("0x"), "{}", c.name);
+        assert_eq!(
+            to_hex(&act1),
+            outputs[0].trim_start_matches("0x"),
+            "{}",
+            c.name
+        );
         let act2 = hex(c.get("input"));
         let res = hs.process_act_two(&act2);
         if outputs[1].starts_with("ERROR") {
             let err = res.expect_err(&c.name);
-            assert!(same_error(err, expected_error(outputs[1])), "{}: {err:?}", c.name);
+            assert!(
+                same_error(err, expected_error(outputs[1])),
+                "{}: {err:?}",
+                c.name
+            );
             assert!(err.code().starts_with("HANDSHAKE_"));
             continue;
         }
         let (act3, mut t) = res.unwrap();
         assert_eq!(act3.len(), ACT_THREE_LEN);
-        assert_eq!(to_hex(&act3), outputs[1].trim_start_matches("0x"), "{}", c.name);
+        assert_eq!(
+            to_hex(&act3),
+            outputs[1].trim_start_matches("0x"),
+            "{}",
+            c.name
+        );
         assert_eq!(t.remote_static(), rs);
         let (send, recv) = split_keys(outputs[2]);
         assert_transport_keys(&mut t, send, recv, key32(FINAL_CK), rs);
@@ -159,9 +198,13 @@ fn initiator_vectors() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn responder_vectors() {
-    let cases: Vec<Case> = cases().into_iter().filter(|c| c.name.starts_with("transport-responder")).collect();
+    let cases: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| c.name.starts_with("transport-responder"))
+        .collect();
     assert_eq!(cases.len(), 10);
-    let initiator_static = pk("0x034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa");
+    let initiator_static =
+        pk("0x034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa");
     for c in &cases {
         let ls = sk(c.get("ls.priv"));
         let e = sk(c.get("e.priv"));
@@ -172,16 +215,29 @@ fn responder_vectors() {
         let res = hs.process_act_one(&hex(inputs[0]));
         if outputs[0].starts_with("ERROR") {
             let err = res.map(|_| ()).expect_err(&c.name);
-            assert!(same_error(err, expected_error(outputs[0])), "{}: {err:?}", c.name);
+            assert!(
+                same_error(err, expected_error(outputs[0])),
+                "{}: {err:?}",
+                c.name
+            );
             continue;
         }
         let (hs, act2) = res.unwrap();
         assert_eq!(act2.len(), ACT_TWO_LEN);
-        assert_eq!(to_hex(&act2), outputs[0].trim_start_matches("0x"), "{}", c.name);
+        assert_eq!(
+            to_hex(&act2),
+            outputs[0].trim_start_matches("0x"),
+            "{}",
+            c.name
+        );
         let res = hs.process_act_three(&hex(inputs[1]));
         if outputs[1].starts_with("ERROR") {
             let err = res.expect_err(&c.name);
-            assert!(same_error(err, expected_error(outputs[1])), "{}: {err:?}", c.name);
+            assert!(
+                same_error(err, expected_error(outputs[1])),
+                "{}: {err:?}",
+                c.name
+            );
             continue;
         }
         let mut t = res.unwrap();
@@ -194,7 +250,10 @@ fn responder_vectors() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn message_encryption_and_rotation_vector() {
-    let c = cases().into_iter().find(|c| c.name == "transport-message test").unwrap();
+    let c = cases()
+        .into_iter()
+        .find(|c| c.name == "transport-message test")
+        .unwrap();
     let remote = pk("0x028d7500dd4c12685d1f568b4c2b5048e8534b873319f3a8daa612b469132ec7f7");
     let (sk_, rk_, ck) = (key32(c.get("sk")), key32(c.get("rk")), key32(c.get("ck")));
     let mut sender = Transport::from_keys(sk_, rk_, ck, remote);
@@ -204,7 +263,10 @@ fn message_encryption_and_rotation_vector() {
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix("output ")?.parse().ok()?, hex(v))))
         .collect();
-    assert_eq!(expected.iter().map(|e| e.0).collect::<Vec<_>>(), [0, 1, 500, 501, 1000, 1001]);
+    assert_eq!(
+        expected.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [0, 1, 500, 501, 1000, 1001]
+    );
     let mut stream = Vec::new();
     for i in 0..=1001usize {
         let frame = sender.encrypt(b"hello").unwrap();
@@ -241,7 +303,9 @@ fn keys() -> (SecretKey, SecretKey, SecretKey, SecretKey) {
 fn connected_pair() -> (Transport, Transport) {
     let (ils, rls, ie, re) = keys();
     let (hs_i, act1) = Handshake::initiator(&ils, &pubkey_of(&rls), &ie);
-    let (hs_r, act2) = Handshake::responder(&rls, &re).process_act_one(&act1).unwrap();
+    let (hs_r, act2) = Handshake::responder(&rls, &re)
+        .process_act_one(&act1)
+        .unwrap();
     let (act3, ti) = hs_i.process_act_two(&act2).unwrap();
     let tr = hs_r.process_act_three(&act3).unwrap();
     assert_eq!(tr.remote_static(), pubkey_of(&ils));
@@ -276,10 +340,16 @@ fn full_handshake_and_both_directions() {
     }
     let tail = ti.encrypt(b"ghij").unwrap();
     chunk.extend_from_slice(&tail[..10]);
-    assert_eq!(tr.decrypt(&chunk).unwrap(), vec![b"a".to_vec(), b"bc".to_vec(), b"def".to_vec()]);
+    assert_eq!(
+        tr.decrypt(&chunk).unwrap(),
+        vec![b"a".to_vec(), b"bc".to_vec(), b"def".to_vec()]
+    );
     assert_eq!(tr.pending_bytes(), 10);
     assert_eq!(tr.decrypt(&tail[10..]).unwrap(), vec![b"ghij".to_vec()]);
-    assert_eq!(ti.encrypt(&vec![0; 65536]), Err(NoiseError::MessageTooLarge(65536)));
+    assert_eq!(
+        ti.encrypt(&vec![0; 65536]),
+        Err(NoiseError::MessageTooLarge(65536))
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -320,7 +390,9 @@ fn truncated_and_garbage_acts() {
     let (ils, rls, ie, re) = keys();
     let rs = pubkey_of(&rls);
     let (_, act1) = Handshake::initiator(&ils, &rs, &ie);
-    let (hs_r, act2) = Handshake::responder(&rls, &re).process_act_one(&act1).unwrap();
+    let (hs_r, act2) = Handshake::responder(&rls, &re)
+        .process_act_one(&act1)
+        .unwrap();
     let (hs_i, _) = Handshake::initiator(&ils, &rs, &ie);
     let (act3, _) = hs_i.process_act_two(&act2).unwrap();
     for n in 0..=ACT_THREE_LEN + 1 {
@@ -328,23 +400,40 @@ fn truncated_and_garbage_acts() {
         // Every wrong-length act is refused by length; right-length garbage by content.
         let r1 = Handshake::responder(&rls, &re).process_act_one(&buf);
         let r2 = Handshake::initiator(&ils, &rs, &ie).0.process_act_two(&buf);
-        let r3 = Handshake::responder(&rls, &re).process_act_one(&act1).unwrap().0.process_act_three(&buf);
+        let r3 = Handshake::responder(&rls, &re)
+            .process_act_one(&act1)
+            .unwrap()
+            .0
+            .process_act_three(&buf);
         assert!(r1.is_err() && r2.is_err() && r3.is_err(), "{n}");
         if n != ACT_ONE_LEN {
-            assert_eq!(r1.map(|_| ()).unwrap_err(), NoiseError::BadActLength { act: 1, len: n });
+            assert_eq!(
+                r1.map(|_| ()).unwrap_err(),
+                NoiseError::BadActLength { act: 1, len: n }
+            );
         }
         if n < act1.len() {
-            assert!(Handshake::responder(&rls, &re).process_act_one(&act1[..n]).is_err());
-            assert!(Handshake::initiator(&ils, &rs, &ie).0.process_act_two(&act2[..n]).is_err());
+            assert!(Handshake::responder(&rls, &re)
+                .process_act_one(&act1[..n])
+                .is_err());
+            assert!(Handshake::initiator(&ils, &rs, &ie)
+                .0
+                .process_act_two(&act2[..n])
+                .is_err());
         }
         if n < act3.len() {
-            let hs = Handshake::responder(&rls, &re).process_act_one(&act1).unwrap().0;
+            let hs = Handshake::responder(&rls, &re)
+                .process_act_one(&act1)
+                .unwrap()
+                .0;
             assert!(hs.process_act_three(&act3[..n]).is_err());
         }
     }
     // Version 0 with garbage inside still fails cleanly.
     let mut bad = [0u8; ACT_ONE_LEN];
     bad[1] = 2;
-    assert!(Handshake::responder(&rls, &re).process_act_one(&bad).is_err());
+    assert!(Handshake::responder(&rls, &re)
+        .process_act_one(&bad)
+        .is_err());
     assert!(hs_r.process_act_three(&[0u8; ACT_THREE_LEN]).is_err());
 }

@@ -48,8 +48,8 @@ fn largest_alloc(f: impl FnOnce()) -> usize {
 }
 
 const TYPES: [u16; 29] = [
-    1, 16, 17, 18, 19, 32, 33, 34, 35, 36, 38, 39, 128, 130, 131, 132, 133, 134, 135, 136, 256, 257, 258, 259, 261,
-    262, 263, 264, 265,
+    1, 16, 17, 18, 19, 32, 33, 34, 35, 36, 38, 39, 128, 130, 131, 132, 133, 134, 135, 136, 256,
+    257, 258, 259, 261, 262, 263, 264, 265,
 ];
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -83,6 +83,11 @@ fn hostile_length_prefixes_do_not_allocate() {
         let biggest = largest_alloc(|| {
             let _ = std::hint::black_box(Message::decode(std::hint::black_box(input)));
         });
-        assert!(biggest <= 2 * n + 64, "{} bytes of type {:?} allocated {biggest}", n, &input[..2.min(n)]);
+        assert!(
+            biggest <= 2 * n + 64,
+            "{} bytes of type {:?} allocated {biggest}",
+            n,
+            &input[..2.min(n)]
+        );
     }
 }

@@ -25,7 +25,10 @@ struct JsonObj {
 
 impl JsonObj {
     fn get(&self, k: &str) -> Option<&str> {
-        self.fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -36,7 +39,9 @@ fn flat_objects(json: &str) -> Vec<JsonObj> {
         let body = chunk.split('}').next().unwrap();
         let mut obj = JsonObj::default();
         for line in body.split(',') {
-            let Some((k, v)) = line.split_once(':') else { continue };
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
             let k = k.trim().trim_matches('"').to_string();
             let v = v.trim().trim_matches('"').to_string();
             obj.fields.push((k, v));
@@ -85,7 +90,10 @@ fn bigsize_decoding_vectors() {
                     WireError::ShortRead
                 };
                 assert_eq!(got, Err(want), "{name}");
-                assert_eq!(got.unwrap_err().to_string().contains("canonical"), e.contains("canonical"));
+                assert_eq!(
+                    got.unwrap_err().to_string().contains("canonical"),
+                    e.contains("canonical")
+                );
             }
         }
     }
@@ -98,7 +106,12 @@ fn bigsize_encoding_vectors() {
     assert_eq!(objs.len(), 8);
     for o in objs {
         let v: u64 = o.get("value").unwrap().parse().unwrap();
-        assert_eq!(to_hex(&bigsize_to_vec(v)), o.get("bytes").unwrap(), "{}", o.get("name").unwrap());
+        assert_eq!(
+            to_hex(&bigsize_to_vec(v)),
+            o.get("bytes").unwrap(),
+            "{}",
+            o.get("name").unwrap()
+        );
         let mut w = Writer::new();
         w.bigsize(v);
         assert_eq!(w.finish().unwrap(), bigsize_to_vec(v));
@@ -153,18 +166,24 @@ fn decode_n1(bytes: &[u8]) -> Result<N1, WireError> {
 fn encode_n1(n: &N1) -> Vec<u8> {
     let mut w = Writer::new();
     let mut b = TlvBuilder::new();
-    b.add_opt(1, n.tlv1.map(|v| {
-        let mut w = Writer::new();
-        w.truncated(v);
-        w.finish().unwrap()
-    }));
+    b.add_opt(
+        1,
+        n.tlv1.map(|v| {
+            let mut w = Writer::new();
+            w.truncated(v);
+            w.finish().unwrap()
+        }),
+    );
     b.add_opt(2, n.tlv2.map(|s| s.0.to_be_bytes().to_vec()));
-    b.add_opt(3, n.tlv3.as_ref().map(|(p, a, c)| {
-        let mut v = hex(p);
-        v.extend_from_slice(&a.to_be_bytes());
-        v.extend_from_slice(&c.to_be_bytes());
-        v
-    }));
+    b.add_opt(
+        3,
+        n.tlv3.as_ref().map(|(p, a, c)| {
+            let mut v = hex(p);
+            v.extend_from_slice(&a.to_be_bytes());
+            v.extend_from_slice(&c.to_be_bytes());
+            v
+        }),
+    );
     b.add_opt(254, n.tlv4.map(|c| c.to_be_bytes().to_vec()));
     b.write(&n.extra, &mut w);
     w.finish().unwrap()
@@ -202,15 +221,30 @@ fn tlv_cases() -> Vec<TlvCase> {
     let (mut n1, mut n2) = (true, true);
     for line in BIGSIZE_TLV[start..].lines() {
         let t = line.trim();
-        if (t.starts_with("The following") || t.starts_with("In addition")) && t.contains("stream") {
+        if (t.starts_with("The following") || t.starts_with("In addition")) && t.contains("stream")
+        {
             let either = t.contains("any namespace") || t.contains("either namespace");
             n1 = either || t.contains("`n1`");
             n2 = either || t.contains("`n2`");
             assert!(n1 || n2, "unclassified paragraph: {t}");
         } else if let Some(rest) = t.strip_prefix("1. Invalid stream: ") {
-            cases.push(TlvCase { stream: hex(rest), valid: false, n1, n2, values: None, line: t.into() });
+            cases.push(TlvCase {
+                stream: hex(rest),
+                valid: false,
+                n1,
+                n2,
+                values: None,
+                line: t.into(),
+            });
         } else if let Some(rest) = t.strip_prefix("1. Valid stream: ") {
-            cases.push(TlvCase { stream: hex(rest), valid: true, n1, n2, values: None, line: t.into() });
+            cases.push(TlvCase {
+                stream: hex(rest),
+                valid: true,
+                n1,
+                n2,
+                values: None,
+                line: t.into(),
+            });
         } else if let Some(rest) = t.strip_prefix("2. Values: ") {
             cases.last_mut().unwrap().values = Some(rest.to_string());
         }
@@ -230,7 +264,11 @@ fn value_of<'a>(values: &'a str, key: &str) -> Option<&'a str> {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn tlv_vectors() {
     let cases = tlv_cases();
-    assert_eq!(cases.iter().filter(|c| !c.valid).count(), 9 + 4 + 20 + 4 + 1, "{cases:#?}");
+    assert_eq!(
+        cases.iter().filter(|c| !c.valid).count(),
+        9 + 4 + 20 + 4 + 1,
+        "{cases:#?}"
+    );
     assert_eq!(cases.iter().filter(|c| c.valid).count(), 7 + 12);
     for c in &cases {
         if c.n1 {
@@ -273,8 +311,14 @@ fn tlv_vectors() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn tlv_specific_errors() {
     let e = |s: &str| decode_n1(&hex(s)).unwrap_err();
-    assert_eq!(e("0208000000000000022601012a"), WireError::TlvNotAscending(1));
-    assert_eq!(e("0208000000000000023102080000000000000451"), WireError::TlvDuplicate(2));
+    assert_eq!(
+        e("0208000000000000022601012a"),
+        WireError::TlvNotAscending(1)
+    );
+    assert_eq!(
+        e("0208000000000000023102080000000000000451"),
+        WireError::TlvDuplicate(2)
+    );
     assert_eq!(e("1f000f012a"), WireError::TlvNotAscending(15));
     assert_eq!(e("1f001f012a"), WireError::TlvDuplicate(31));
     assert_eq!(e("1200"), WireError::UnknownEvenTlv(18));
@@ -290,14 +334,20 @@ fn tlv_specific_errors() {
         WireError::InvalidPoint
     );
     assert_eq!(WireError::TlvDuplicate(2).code(), "TLV_DUPLICATE");
-    assert_eq!(decode_n2(&hex("ffffffffffffffffff000000")).unwrap_err(), WireError::TlvNotAscending(0));
+    assert_eq!(
+        decode_n2(&hex("ffffffffffffffffff000000")).unwrap_err(),
+        WireError::TlvNotAscending(0)
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn tlv_stream_concatenation_rules() {
     let cases = tlv_cases();
-    let valid_n1: Vec<&TlvCase> = cases.iter().filter(|c| c.valid && c.n1 && !c.stream.is_empty()).collect();
+    let valid_n1: Vec<&TlvCase> = cases
+        .iter()
+        .filter(|c| c.valid && c.n1 && !c.stream.is_empty())
+        .collect();
     let invalid_n1: Vec<&TlvCase> = cases.iter().filter(|c| !c.valid && c.n1).collect();
     let first_type = |s: &[u8]| TlvReader::new(s).next().unwrap().unwrap().typ;
     // Any appending of an invalid stream to a valid stream fails.
@@ -331,9 +381,15 @@ fn reader_never_over_reads() {
     let mut r = Reader::new(&[0xff, 0xff, 1, 2, 3]);
     assert_eq!(r.u16_prefixed(), Err(WireError::ShortRead));
     let huge_tlv = hex("01ff0000000100000000");
-    assert_eq!(TlvReader::new(&huge_tlv).next(), Some(Err(WireError::ShortRead)));
+    assert_eq!(
+        TlvReader::new(&huge_tlv).next(),
+        Some(Err(WireError::ShortRead))
+    );
     let max_len = hex("01ffffffffffffffffff");
-    assert_eq!(TlvReader::new(&max_len).next(), Some(Err(WireError::ShortRead)));
+    assert_eq!(
+        TlvReader::new(&max_len).next(),
+        Some(Err(WireError::ShortRead))
+    );
     // Truncations of every prefix of a valid stream never panic.
     let s = hex("010100020800000000000002260331023da092f6980e58d2c037173180e9a465476026ee50f96695963e8efe436f54eb00000000000000010000000000000002fd00fe020226");
     for i in 0..s.len() {

@@ -7,8 +7,8 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use lnwasm::error::ErrorCode;
 use lnwasm::util::{from_hex, to_hex};
 use lnwasm::wire::{
-    check_peer_init, lnwasm_init_features, Feature, FeatureContext, FeatureError, Features, Init, Message,
-    WireMessage,
+    check_peer_init, lnwasm_init_features, Feature, FeatureContext, FeatureError, Features, Init,
+    Message, WireMessage,
 };
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -57,7 +57,10 @@ fn required_and_optional() {
     assert_eq!(Feature::from_bit(100), None);
     assert_eq!(Feature::ChannelType.required_bit(), 44);
     assert_eq!(Feature::ZeroConf.optional_bit(), 51);
-    assert_eq!(Feature::StaticRemoteKey.to_string(), "option_static_remotekey");
+    assert_eq!(
+        Feature::StaticRemoteKey.to_string(),
+        "option_static_remotekey"
+    );
     // Every known feature's bits are distinct and ascending.
     let bits: Vec<usize> = Feature::ALL.iter().map(|f| f.required_bit()).collect();
     assert!(bits.windows(2).all(|w| w[0] < w[1]));
@@ -103,7 +106,9 @@ fn init_acceptance() {
     let lnd = peer(&[0, 5, 7, 8, 11, 12, 14, 17, 19, 23, 27, 45, 47, 55]);
     assert_eq!(check_peer_init(&local, &lnd), Ok(()));
     // Core Lightning-like: more required bits, plus newer optional ones.
-    let cln = peer(&[1, 5, 7, 8, 11, 12, 14, 17, 19, 22, 27, 35, 39, 44, 47, 51, 61, 63]);
+    let cln = peer(&[
+        1, 5, 7, 8, 11, 12, 14, 17, 19, 22, 27, 35, 39, 44, 47, 51, 61, 63,
+    ]);
     assert_eq!(check_peer_init(&local, &cln), Ok(()));
     // Peer lacking payment_secret entirely.
     let old = peer(&[1, 8, 12, 44]);
@@ -115,24 +120,54 @@ fn init_acceptance() {
     assert_eq!(check_peer_init(&local, &peer(&[1, 9, 13, 15, 45])), Ok(()));
     // Peer requiring an unknown even bit.
     let err = check_peer_init(&local, &peer(&[0, 8, 12, 14, 44, 200])).unwrap_err();
-    assert_eq!(err, FeatureError::UnsupportedRequired { bit: 200, feature: None });
+    assert_eq!(
+        err,
+        FeatureError::UnsupportedRequired {
+            bit: 200,
+            feature: None
+        }
+    );
     assert_eq!(err.code(), "PEER_REQUIRES_UNSUPPORTED_FEATURE");
     assert!(err.to_string().contains("200"));
     // Peer requiring a known feature lnwasm does not offer (dual funding).
     let err = check_peer_init(&local, &peer(&[0, 8, 12, 14, 28, 44])).unwrap_err();
-    assert_eq!(err, FeatureError::UnsupportedRequired { bit: 28, feature: Some(Feature::DualFund) });
+    assert_eq!(
+        err,
+        FeatureError::UnsupportedRequired {
+            bit: 28,
+            feature: Some(Feature::DualFund)
+        }
+    );
     assert!(err.to_string().contains("option_dual_fund"));
     // Peer requiring something we only offer optionally is fine.
-    assert_eq!(check_peer_init(&local, &peer(&[0, 8, 12, 14, 22, 44])), Ok(()));
+    assert_eq!(
+        check_peer_init(&local, &peer(&[0, 8, 12, 14, 22, 44])),
+        Ok(())
+    );
     // Unknown odd bits are ignored.
-    assert_eq!(check_peer_init(&local, &peer(&[0, 8, 12, 14, 44, 201, 1001])), Ok(()));
+    assert_eq!(
+        check_peer_init(&local, &peer(&[0, 8, 12, 14, 44, 201, 1001])),
+        Ok(())
+    );
     // Dependency missing in the peer's vector: basic_mpp without payment_secret.
     let err = check_peer_init(&Features::empty(), &peer(&[17])).unwrap_err();
-    assert_eq!(err, FeatureError::MissingDependency { feature: Feature::BasicMpp, needs: Feature::PaymentSecret });
+    assert_eq!(
+        err,
+        FeatureError::MissingDependency {
+            feature: Feature::BasicMpp,
+            needs: Feature::PaymentSecret
+        }
+    );
     assert_eq!(err.code(), "FEATURE_MISSING_DEPENDENCY");
     // zeroconf needs scid_alias.
     let err = check_peer_init(&local, &peer(&[0, 8, 12, 14, 44, 51])).unwrap_err();
-    assert_eq!(err, FeatureError::MissingDependency { feature: Feature::ZeroConf, needs: Feature::ScidAlias });
+    assert_eq!(
+        err,
+        FeatureError::MissingDependency {
+            feature: Feature::ZeroConf,
+            needs: Feature::ScidAlias
+        }
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -142,16 +177,28 @@ fn contexts() {
     assert_eq!(f.validate(FeatureContext::Init), Ok(()));
     assert_eq!(f.validate(FeatureContext::Node), Ok(()));
     // channel_type is not an invoice feature.
-    assert!(matches!(f.validate(FeatureContext::Invoice), Err(FeatureError::NotInContext { .. })));
+    assert!(matches!(
+        f.validate(FeatureContext::Invoice),
+        Err(FeatureError::NotInContext { .. })
+    ));
     let mut ct = Features::empty();
-    ct.set_required(Feature::AnchorsZeroFeeHtlcTx).set_required(Feature::ScidAlias);
+    ct.set_required(Feature::AnchorsZeroFeeHtlcTx)
+        .set_required(Feature::ScidAlias);
     assert_eq!(ct.validate(FeatureContext::ChannelType), Ok(()));
     ct.set_required(Feature::BasicMpp);
     let err = ct.validate(FeatureContext::ChannelType).unwrap_err();
-    assert_eq!(err, FeatureError::NotInContext { feature: Feature::BasicMpp, context: FeatureContext::ChannelType });
+    assert_eq!(
+        err,
+        FeatureError::NotInContext {
+            feature: Feature::BasicMpp,
+            context: FeatureContext::ChannelType
+        }
+    );
     assert_eq!(err.code(), "FEATURE_NOT_IN_CONTEXT");
     let mut inv = Features::empty();
-    inv.set_required(Feature::VarOnionOptin).set_required(Feature::PaymentSecret).set_optional(Feature::BasicMpp);
+    inv.set_required(Feature::VarOnionOptin)
+        .set_required(Feature::PaymentSecret)
+        .set_optional(Feature::BasicMpp);
     inv.set_optional(Feature::PaymentMetadata);
     assert_eq!(inv.validate(FeatureContext::Invoice), Ok(()));
     assert!(inv.validate(FeatureContext::Init).is_err());
@@ -164,18 +211,27 @@ fn init_message_carries_features() {
     let bytes = init.encode().unwrap();
     // type 16, gflen 0, flen 7, features
     assert_eq!(to_hex(&bytes[..6]), "001000000007");
-    let Message::Init(back) = Message::decode(&bytes).unwrap() else { panic!() };
+    let Message::Init(back) = Message::decode(&bytes).unwrap() else {
+        panic!()
+    };
     assert_eq!(back.combined_features(), lnwasm_init_features());
     // Legacy global features are merged.
     let mut legacy = Init::new(Features::from_bits(&[8, 12, 14, 44]));
     legacy.global_features = Features::from_bits(&[1]);
-    assert_eq!(check_peer_init(&lnwasm_init_features(), &legacy.combined_features()), Ok(()));
+    assert_eq!(
+        check_peer_init(&lnwasm_init_features(), &legacy.combined_features()),
+        Ok(())
+    );
     assert_eq!(
         check_peer_init(&lnwasm_init_features(), &legacy.features),
         Err(FeatureError::MissingRequired(Feature::DataLossProtect))
     );
     assert!(back.supports_chain(&bitcoin::constants::ChainHash::BITCOIN));
     let display = lnwasm_init_features().to_string();
-    assert!(display.contains("payment_secret(required)") && display.contains("option_zeroconf(optional)"), "{display}");
+    assert!(
+        display.contains("payment_secret(required)")
+            && display.contains("option_zeroconf(optional)"),
+        "{display}"
+    );
     assert!(Features::from_bits(&[333]).to_string().contains("bit 333"));
 }

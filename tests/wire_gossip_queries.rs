@@ -7,8 +7,8 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use lnwasm::types::ShortChannelId;
 use lnwasm::util::{from_hex, to_hex};
 use lnwasm::wire::{
-    EncodedList, Message, QueryFlags, UpdateChecksums, UpdateTimestamps, QUERY_OPTION_WANT_CHECKSUMS,
-    QUERY_OPTION_WANT_TIMESTAMPS,
+    EncodedList, Message, QueryFlags, UpdateChecksums, UpdateTimestamps,
+    QUERY_OPTION_WANT_CHECKSUMS, QUERY_OPTION_WANT_TIMESTAMPS,
 };
 
 const JSON: &str = include_str!("vectors/bolt07-extended-queries.json");
@@ -29,8 +29,13 @@ fn string_field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
 /// The numeric value of the first `"key": 123` in `s`.
 fn num_field(s: &str, key: &str) -> Option<u64> {
     let at = s.find(&format!("\"{key}\""))?;
-    let rest = s[at + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
-    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let rest = s[at + key.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 
@@ -52,7 +57,11 @@ fn string_array<'a>(s: &'a str, key: &str) -> Vec<&'a str> {
     let rest = &s[at..];
     let open = rest.find('[').unwrap();
     let close = rest.find(']').unwrap();
-    rest[open + 1..close].split(',').map(|x| x.trim().trim_matches('"')).filter(|x| !x.is_empty()).collect()
+    rest[open + 1..close]
+        .split(',')
+        .map(|x| x.trim().trim_matches('"'))
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 /// The section of an entry for a given field object, e.g. `"timestamps": { ... }`.
@@ -99,7 +108,10 @@ fn extended_query_vectors() {
         let check_scids = |list: &EncodedList<ShortChannelId>, zlib_seen: &mut i32| {
             let sec = scid_section.unwrap();
             match string_field(sec, "encoding").unwrap() {
-                "UNCOMPRESSED" => assert_eq!(list.items().unwrap(), scids(&string_array(sec, "array")).as_slice()),
+                "UNCOMPRESSED" => assert_eq!(
+                    list.items().unwrap(),
+                    scids(&string_array(sec, "array")).as_slice()
+                ),
                 "COMPRESSED_ZLIB" => {
                     assert!(matches!(list, EncodedList::Zlib(_)));
                     *zlib_seen += 1;
@@ -110,8 +122,14 @@ fn extended_query_vectors() {
         match (ty, &msg) {
             ("QueryChannelRange", Message::QueryChannelRange(q)) => {
                 assert_eq!(to_hex(q.chain_hash.as_ref()), chain);
-                assert_eq!(u64::from(q.first_blocknum), num_field(e, "firstBlockNum").unwrap());
-                assert_eq!(u64::from(q.number_of_blocks), num_field(e, "numberOfBlocks").unwrap());
+                assert_eq!(
+                    u64::from(q.first_blocknum),
+                    num_field(e, "firstBlockNum").unwrap()
+                );
+                assert_eq!(
+                    u64::from(q.number_of_blocks),
+                    num_field(e, "numberOfBlocks").unwrap()
+                );
                 let records = string_array(e, "records");
                 match records.as_slice() {
                     [] => assert_eq!(q.query_option, None),
@@ -130,17 +148,32 @@ fn extended_query_vectors() {
             }
             ("ReplyChannelRange", Message::ReplyChannelRange(r)) => {
                 assert_eq!(to_hex(r.chain_hash.as_ref()), chain);
-                assert_eq!(u64::from(r.first_blocknum), num_field(e, "firstBlockNum").unwrap());
-                assert_eq!(u64::from(r.number_of_blocks), num_field(e, "numberOfBlocks").unwrap());
-                assert_eq!(u64::from(r.sync_complete), num_field(e, "complete").unwrap());
+                assert_eq!(
+                    u64::from(r.first_blocknum),
+                    num_field(e, "firstBlockNum").unwrap()
+                );
+                assert_eq!(
+                    u64::from(r.number_of_blocks),
+                    num_field(e, "numberOfBlocks").unwrap()
+                );
+                assert_eq!(
+                    u64::from(r.sync_complete),
+                    num_field(e, "complete").unwrap()
+                );
                 check_scids(&r.short_channel_ids, &mut zlib_seen);
                 match section(e, "timestamps") {
                     None => assert_eq!(r.timestamps, None),
                     Some(sec) => {
                         let t1 = all_nums(sec, "timestamp1");
                         let t2 = all_nums(sec, "timestamp2");
-                        let want: Vec<UpdateTimestamps> =
-                            t1.iter().zip(&t2).map(|(a, b)| UpdateTimestamps { node_1: *a as u32, node_2: *b as u32 }).collect();
+                        let want: Vec<UpdateTimestamps> = t1
+                            .iter()
+                            .zip(&t2)
+                            .map(|(a, b)| UpdateTimestamps {
+                                node_1: *a as u32,
+                                node_2: *b as u32,
+                            })
+                            .collect();
                         let got = r.timestamps.as_ref().unwrap();
                         match string_field(sec, "encoding").unwrap() {
                             "UNCOMPRESSED" => assert_eq!(got.items().unwrap(), want.as_slice()),
@@ -153,8 +186,14 @@ fn extended_query_vectors() {
                     Some(sec) => {
                         let c1 = all_nums(sec, "checksum1");
                         let c2 = all_nums(sec, "checksum2");
-                        let want: Vec<UpdateChecksums> =
-                            c1.iter().zip(&c2).map(|(a, b)| UpdateChecksums { node_1: *a as u32, node_2: *b as u32 }).collect();
+                        let want: Vec<UpdateChecksums> = c1
+                            .iter()
+                            .zip(&c2)
+                            .map(|(a, b)| UpdateChecksums {
+                                node_1: *a as u32,
+                                node_2: *b as u32,
+                            })
+                            .collect();
                         assert_eq!(r.checksums.as_deref(), Some(want.as_slice()));
                     }
                 }
@@ -167,8 +206,10 @@ fn extended_query_vectors() {
                     let flags = q.query_flags.as_ref().unwrap();
                     match string_field(tlvs, "encoding").unwrap() {
                         "UNCOMPRESSED" => {
-                            let want: Vec<QueryFlags> =
-                                string_array(tlvs, "array").iter().map(|x| QueryFlags(x.parse().unwrap())).collect();
+                            let want: Vec<QueryFlags> = string_array(tlvs, "array")
+                                .iter()
+                                .map(|x| QueryFlags(x.parse().unwrap()))
+                                .collect();
                             assert_eq!(flags.items().unwrap(), want.as_slice());
                         }
                         _ => assert!(matches!(flags, EncodedList::Zlib(_))),

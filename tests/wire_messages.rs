@@ -7,7 +7,9 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use bitcoin::constants::ChainHash;
 use bitcoin::hashes::Hash;
-use bitcoin::secp256k1::{ecdsa::Signature, Message as SecpMessage, PublicKey, Secp256k1, SecretKey};
+use bitcoin::secp256k1::{
+    ecdsa::Signature, Message as SecpMessage, PublicKey, Secp256k1, SecretKey,
+};
 use bitcoin::{ScriptBuf, Txid};
 use lnwasm::error::ErrorCode;
 use lnwasm::keys::{
@@ -52,7 +54,9 @@ fn scid(b: u32, t: u32, o: u16) -> ShortChannelId {
 /// second one with none of them.
 fn samples() -> Vec<Message> {
     let mut channel_type = Features::empty();
-    channel_type.set_required(Feature::StaticRemoteKey).set_required(Feature::AnchorsZeroFeeHtlcTx);
+    channel_type
+        .set_required(Feature::StaticRemoteKey)
+        .set_required(Feature::AnchorsZeroFeeHtlcTx);
     let mut onion = Box::new([0u8; ONION_PACKET_LEN]);
     for (i, b) in onion.iter_mut().enumerate() {
         *b = (i * 7) as u8;
@@ -72,7 +76,9 @@ fn samples() -> Vec<Message> {
         keys: chan_keys(10),
         first_per_commitment_point: PerCommitmentPoint(point(20)),
         channel_flags: 1,
-        upfront_shutdown_script: Some(ScriptBuf::from_bytes(vec![0x00, 0x14, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7])),
+        upfront_shutdown_script: Some(ScriptBuf::from_bytes(vec![
+            0x00, 0x14, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+        ])),
         channel_type: Some(channel_type.clone()),
         extra_tlvs: extra(),
     };
@@ -99,10 +105,24 @@ fn samples() -> Vec<Message> {
         rgb_color: [1, 2, 3],
         alias: NodeAlias(*b"lnwasm test node\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"),
         addresses: vec![
-            NetAddress::Ipv4 { addr: [203, 0, 113, 7], port: 9735 },
-            NetAddress::Ipv6 { addr: [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], port: 9735 },
-            NetAddress::TorV3 { ed25519_pubkey: [9; 32], checksum: 0x1234, version: 3, port: 9735 },
-            NetAddress::Hostname { host: "node.example.com".into(), port: 9736 },
+            NetAddress::Ipv4 {
+                addr: [203, 0, 113, 7],
+                port: 9735,
+            },
+            NetAddress::Ipv6 {
+                addr: [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                port: 9735,
+            },
+            NetAddress::TorV3 {
+                ed25519_pubkey: [9; 32],
+                checksum: 0x1234,
+                version: 3,
+                port: 9735,
+            },
+            NetAddress::Hostname {
+                host: "node.example.com".into(),
+                port: 9736,
+            },
             NetAddress::Unknown(vec![42, 1, 2, 3]),
         ],
         excess_data: vec![0xaa, 0xbb],
@@ -112,18 +132,34 @@ fn samples() -> Vec<Message> {
             global_features: Features::from_bits(&[1]),
             features: lnwasm_init_features(),
             networks: Some(vec![ChainHash::BITCOIN, ChainHash::REGTEST]),
-            remote_addr: Some(NetAddress::Ipv4 { addr: [127, 0, 0, 1], port: 9735 }),
+            remote_addr: Some(NetAddress::Ipv4 {
+                addr: [127, 0, 0, 1],
+                port: 9735,
+            }),
             extra_tlvs: extra(),
         }
         .into(),
         ErrorMessage::new(cid(9), "something bad").into(),
         WarningMessage::new(ChannelId::ALL, "careful").into(),
         Ping::new(10, 20).into(),
-        Pong { ignored: vec![0; 10] }.into(),
+        Pong {
+            ignored: vec![0; 10],
+        }
+        .into(),
         open.into(),
         accept.into(),
-        FundingCreated { temporary_channel_id: cid(1), funding_txid: txid(2), funding_output_index: 1, signature: sig(1) }.into(),
-        FundingSigned { channel_id: cid(3), signature: sig(2) }.into(),
+        FundingCreated {
+            temporary_channel_id: cid(1),
+            funding_txid: txid(2),
+            funding_output_index: 1,
+            signature: sig(1),
+        }
+        .into(),
+        FundingSigned {
+            channel_id: cid(3),
+            signature: sig(2),
+        }
+        .into(),
         ChannelReady {
             channel_id: cid(3),
             second_per_commitment_point: PerCommitmentPoint(point(5)),
@@ -131,12 +167,19 @@ fn samples() -> Vec<Message> {
             extra_tlvs: extra(),
         }
         .into(),
-        Shutdown { channel_id: cid(3), scriptpubkey: ScriptBuf::from_bytes(vec![0x51, 0x20, 1, 2]) }.into(),
+        Shutdown {
+            channel_id: cid(3),
+            scriptpubkey: ScriptBuf::from_bytes(vec![0x51, 0x20, 1, 2]),
+        }
+        .into(),
         ClosingSigned {
             channel_id: cid(3),
             fee: Sat(1000),
             signature: sig(4),
-            fee_range: Some(ClosingFeeRange { min_fee: Sat(500), max_fee: Sat(2000) }),
+            fee_range: Some(ClosingFeeRange {
+                min_fee: Sat(500),
+                max_fee: Sat(2000),
+            }),
             extra_tlvs: extra(),
         }
         .into(),
@@ -151,9 +194,27 @@ fn samples() -> Vec<Message> {
             extra_tlvs: extra(),
         }
         .into(),
-        UpdateFulfillHtlc { channel_id: cid(3), id: 7, payment_preimage: PaymentPreimage([8; 32]), extra_tlvs: extra() }.into(),
-        UpdateFailHtlc { channel_id: cid(3), id: 8, reason: vec![3; 292], extra_tlvs: extra() }.into(),
-        UpdateFailMalformedHtlc { channel_id: cid(3), id: 9, sha256_of_onion: [4; 32], failure_code: 0x8000 | 0x4000 | 5 }.into(),
+        UpdateFulfillHtlc {
+            channel_id: cid(3),
+            id: 7,
+            payment_preimage: PaymentPreimage([8; 32]),
+            extra_tlvs: extra(),
+        }
+        .into(),
+        UpdateFailHtlc {
+            channel_id: cid(3),
+            id: 8,
+            reason: vec![3; 292],
+            extra_tlvs: extra(),
+        }
+        .into(),
+        UpdateFailMalformedHtlc {
+            channel_id: cid(3),
+            id: 9,
+            sha256_of_onion: [4; 32],
+            failure_code: 0x8000 | 0x4000 | 5,
+        }
+        .into(),
         CommitmentSigned {
             channel_id: cid(3),
             signature: sig(5),
@@ -168,15 +229,25 @@ fn samples() -> Vec<Message> {
             next_per_commitment_point: PerCommitmentPoint(point(7)),
         }
         .into(),
-        UpdateFee { channel_id: cid(3), feerate_per_kw: 2500 }.into(),
+        UpdateFee {
+            channel_id: cid(3),
+            feerate_per_kw: 2500,
+        }
+        .into(),
         ChannelReestablish {
             channel_id: cid(3),
             next_commitment_number: 42,
             next_revocation_number: 41,
             your_last_per_commitment_secret: PerCommitmentSecret([0x44; 32]),
             my_current_per_commitment_point: PerCommitmentPoint(point(8)),
-            next_funding: Some(FundingRetransmit { txid: txid(10), retransmit_flags: 1 }),
-            my_current_funding_locked: Some(FundingRetransmit { txid: txid(11), retransmit_flags: 0 }),
+            next_funding: Some(FundingRetransmit {
+                txid: txid(10),
+                retransmit_flags: 1,
+            }),
+            my_current_funding_locked: Some(FundingRetransmit {
+                txid: txid(11),
+                retransmit_flags: 0,
+            }),
             extra_tlvs: extra(),
         }
         .into(),
@@ -221,11 +292,18 @@ fn samples() -> Vec<Message> {
         QueryShortChannelIds {
             chain_hash: ChainHash::BITCOIN,
             short_channel_ids: EncodedList::Uncompressed(vec![scid(1, 2, 3), scid(4, 5, 6)]),
-            query_flags: Some(EncodedList::Uncompressed(vec![QueryFlags(1), QueryFlags(300)])),
+            query_flags: Some(EncodedList::Uncompressed(vec![
+                QueryFlags(1),
+                QueryFlags(300),
+            ])),
             extra_tlvs: extra(),
         }
         .into(),
-        ReplyShortChannelIdsEnd { chain_hash: ChainHash::BITCOIN, full_information: true }.into(),
+        ReplyShortChannelIdsEnd {
+            chain_hash: ChainHash::BITCOIN,
+            full_information: true,
+        }
+        .into(),
         QueryChannelRange {
             chain_hash: ChainHash::BITCOIN,
             first_blocknum: 700_000,
@@ -239,17 +317,43 @@ fn samples() -> Vec<Message> {
             first_blocknum: 700_000,
             number_of_blocks: 10_000,
             sync_complete: true,
-            short_channel_ids: EncodedList::Uncompressed(vec![scid(700_001, 2, 3), scid(700_002, 5, 6)]),
+            short_channel_ids: EncodedList::Uncompressed(vec![
+                scid(700_001, 2, 3),
+                scid(700_002, 5, 6),
+            ]),
             timestamps: Some(EncodedList::Uncompressed(vec![
-                UpdateTimestamps { node_1: 1, node_2: 2 },
-                UpdateTimestamps { node_1: 3, node_2: 4 },
+                UpdateTimestamps {
+                    node_1: 1,
+                    node_2: 2,
+                },
+                UpdateTimestamps {
+                    node_1: 3,
+                    node_2: 4,
+                },
             ])),
-            checksums: Some(vec![UpdateChecksums { node_1: 5, node_2: 6 }, UpdateChecksums { node_1: 7, node_2: 8 }]),
+            checksums: Some(vec![
+                UpdateChecksums {
+                    node_1: 5,
+                    node_2: 6,
+                },
+                UpdateChecksums {
+                    node_1: 7,
+                    node_2: 8,
+                },
+            ]),
             extra_tlvs: extra(),
         }
         .into(),
-        GossipTimestampFilter { chain_hash: ChainHash::BITCOIN, first_timestamp: 1_600_000_000, timestamp_range: u32::MAX }.into(),
-        Message::Unknown { msg_type: 32_769, payload: vec![1, 2, 3] },
+        GossipTimestampFilter {
+            chain_hash: ChainHash::BITCOIN,
+            first_timestamp: 1_600_000_000,
+            timestamp_range: u32::MAX,
+        }
+        .into(),
+        Message::Unknown {
+            msg_type: 32_769,
+            payload: vec![1, 2, 3],
+        },
     ];
     full
 }
@@ -378,7 +482,11 @@ fn every_truncation_fails_or_is_a_shorter_valid_message() {
                 Ok(d) => {
                     // Only a cut at a TLV record boundary or inside trailing
                     // data can still parse, and then it re-encodes to exactly the prefix.
-                    assert!(n >= min_len, "{} truncated to {n} (< {min_len}) decoded", m.name());
+                    assert!(
+                        n >= min_len,
+                        "{} truncated to {n} (< {min_len}) decoded",
+                        m.name()
+                    );
                     assert_eq!(d.encode().unwrap(), &bytes[..n], "{} at {n}", m.name());
                 }
             }
@@ -420,7 +528,10 @@ fn mutated_messages_never_panic() {
         }
     }
     // Pure garbage under every known type.
-    for t in [1u16, 16, 17, 18, 19, 32, 33, 34, 35, 36, 38, 39, 128, 130, 131, 132, 133, 134, 135, 136, 256, 257, 258, 259, 261, 262, 263, 264, 265] {
+    for t in [
+        1u16, 16, 17, 18, 19, 32, 33, 34, 35, 36, 38, 39, 128, 130, 131, 132, 133, 134, 135, 136,
+        256, 257, 258, 259, 261, 262, 263, 264, 265,
+    ] {
         for len in [0usize, 1, 2, 7, 33, 64, 65, 200, 1500] {
             let mut b = t.to_be_bytes().to_vec();
             b.extend((0..len).map(|_| rng.next() as u8));
@@ -435,18 +546,30 @@ fn mutated_messages_never_panic() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn unknown_messages_even_and_odd() {
     // 0x0021 is accept_channel (33): truncated, so an error rather than Unknown.
-    assert!(matches!(Message::decode(&[0x00, 0x21, 1, 2]), Err(WireError::ShortRead)));
+    assert!(matches!(
+        Message::decode(&[0x00, 0x21, 1, 2]),
+        Err(WireError::ShortRead)
+    ));
     assert_eq!(
         Message::decode(&[0x80, 0x01, 9]),
-        Ok(Message::Unknown { msg_type: 0x8001, payload: vec![9] })
+        Ok(Message::Unknown {
+            msg_type: 0x8001,
+            payload: vec![9]
+        })
     );
     let err = Message::decode(&[0x80, 0x00, 9]).unwrap_err();
     assert_eq!(err, WireError::UnknownEvenMessage(0x8000));
     assert_eq!(err.code(), "UNKNOWN_EVEN_MESSAGE");
     // Known to the spec but not modelled here (open_channel2 = 64): even, so refused.
-    assert_eq!(Message::decode(&[0, 64]), Err(WireError::UnknownEvenMessage(64)));
+    assert_eq!(
+        Message::decode(&[0, 64]),
+        Err(WireError::UnknownEvenMessage(64))
+    );
     // peer_storage (7) is odd: ignored.
-    assert!(matches!(Message::decode(&[0, 7, 0, 0]), Ok(Message::Unknown { msg_type: 7, .. })));
+    assert!(matches!(
+        Message::decode(&[0, 7, 0, 0]),
+        Ok(Message::Unknown { msg_type: 7, .. })
+    ));
     assert_eq!(Message::decode(&[0]), Err(WireError::ShortRead));
     assert_eq!(Message::decode(&[]), Err(WireError::ShortRead));
 }
@@ -467,7 +590,10 @@ fn unknown_even_tlv_in_message_is_refused() {
     assert_eq!(d.extra_tlvs, ExtraTlvs(vec![(3, vec![0xaa])]));
     bytes.truncate(base);
     bytes.extend_from_slice(&[0x02, 0x01, 0xaa]); // even: refused
-    assert_eq!(ChannelReady::decode(&bytes), Err(WireError::UnknownEvenTlv(2)));
+    assert_eq!(
+        ChannelReady::decode(&bytes),
+        Err(WireError::UnknownEvenTlv(2))
+    );
     // Bad length for a known record.
     bytes.truncate(base);
     bytes.extend_from_slice(&[0x01, 0x07, 0, 0, 0, 0, 0, 0, 1]);
@@ -475,7 +601,10 @@ fn unknown_even_tlv_in_message_is_refused() {
     // Out of order records.
     bytes.truncate(base);
     bytes.extend_from_slice(&[0x05, 0x00, 0x03, 0x00]);
-    assert_eq!(ChannelReady::decode(&bytes), Err(WireError::TlvNotAscending(3)));
+    assert_eq!(
+        ChannelReady::decode(&bytes),
+        Err(WireError::TlvNotAscending(3))
+    );
     // A duplicate between typed fields and extra TLVs cannot be encoded.
     let mut dup = m.clone();
     dup.short_channel_id_alias = Some(ShortChannelId(1));
@@ -513,11 +642,18 @@ fn huge_length_prefixes_fail_early() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn encode_limits() {
-    let e = ErrorMessage { channel_id: cid(0), data: vec![b'x'; 70_000] };
+    let e = ErrorMessage {
+        channel_id: cid(0),
+        data: vec![b'x'; 70_000],
+    };
     assert_eq!(Message::from(e).encode(), Err(WireError::FieldTooLong));
-    let p = Pong { ignored: vec![0; 65_535] };
+    let p = Pong {
+        ignored: vec![0; 65_535],
+    };
     assert_eq!(p.encode(), Err(WireError::MessageTooLong));
-    let p = Pong { ignored: vec![0; 65_531] };
+    let p = Pong {
+        ignored: vec![0; 65_531],
+    };
     assert_eq!(p.encode().unwrap().len(), 65_535);
     let n = NodeAnnouncement {
         signature: sig(1),
@@ -526,7 +662,10 @@ fn encode_limits() {
         node_id: point(1),
         rgb_color: [0; 3],
         alias: NodeAlias([0; 32]),
-        addresses: vec![NetAddress::Hostname { host: "é".into(), port: 1 }],
+        addresses: vec![NetAddress::Hostname {
+            host: "é".into(),
+            port: 1,
+        }],
         excess_data: vec![],
     };
     assert_eq!(n.encode().unwrap_err().code(), "INVALID_VALUE");
@@ -541,19 +680,30 @@ fn ping_pong_rules() {
     assert_eq!(pong.ignored.len(), 65531);
     assert!(pong.ignored.iter().all(|&b| b == 0));
     assert!(pong.answers(&ping));
-    assert!(!Pong { ignored: vec![0; 3] }.answers(&ping));
+    assert!(!Pong {
+        ignored: vec![0; 3]
+    }
+    .answers(&ping));
     for n in [65532u16, 65533, 65535] {
         let ping = Ping::new(n, 0);
         assert!(!ping.expects_pong());
         assert_eq!(respond_to_ping(&ping), None);
-        assert!(!Pong { ignored: vec![0; usize::from(n)] }.answers(&ping));
+        assert!(!Pong {
+            ignored: vec![0; usize::from(n)]
+        }
+        .answers(&ping));
     }
     let ping = Ping::new(0, 100);
     assert_eq!(respond_to_ping(&ping), Some(Pong { ignored: vec![] }));
     // A decoded ping with random padding is still answered with zeros.
     let mut b = vec![0, 18, 0, 4, 0, 3, 0xde, 0xad, 0xbe];
-    let Ok(Message::Ping(p)) = Message::decode(&b) else { panic!() };
-    assert_eq!(respond_to_ping(&p).unwrap().encode().unwrap(), vec![0, 19, 0, 4, 0, 0, 0, 0]);
+    let Ok(Message::Ping(p)) = Message::decode(&b) else {
+        panic!()
+    };
+    assert_eq!(
+        respond_to_ping(&p).unwrap().encode().unwrap(),
+        vec![0, 19, 0, 4, 0, 0, 0, 0]
+    );
     b.truncate(8);
     assert!(Message::decode(&b).is_err());
 }
@@ -561,7 +711,10 @@ fn ping_pong_rules() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn error_and_warning_text() {
-    let e = ErrorMessage { channel_id: ChannelId::ALL, data: b"bad\x1b[31m thing\n\xff".to_vec() };
+    let e = ErrorMessage {
+        channel_id: ChannelId::ALL,
+        data: b"bad\x1b[31m thing\n\xff".to_vec(),
+    };
     assert_eq!(e.text(), "bad[31m thing\u{fffd}");
     assert!(e.channel_id.is_all());
     let w = WarningMessage::new(cid(1), "hi");
@@ -578,35 +731,72 @@ fn ids_and_addresses() {
     want[30] = 1;
     want[31] = 2;
     assert_eq!(id, ChannelId(want));
-    assert_eq!(PaymentPreimage([0; 32]).payment_hash().to_string(), "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925");
-    assert_eq!(NetAddress::Ipv4 { addr: [1, 2, 3, 4], port: 9735 }.to_string(), "1.2.3.4:9735");
     assert_eq!(
-        NetAddress::Ipv6 { addr: [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], port: 1 }.to_string(),
+        PaymentPreimage([0; 32]).payment_hash().to_string(),
+        "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
+    );
+    assert_eq!(
+        NetAddress::Ipv4 {
+            addr: [1, 2, 3, 4],
+            port: 9735
+        }
+        .to_string(),
+        "1.2.3.4:9735"
+    );
+    assert_eq!(
+        NetAddress::Ipv6 {
+            addr: [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            port: 1
+        }
+        .to_string(),
         "[2001:db8::1]:1"
     );
-    let onion = NetAddress::TorV3 { ed25519_pubkey: [0; 32], checksum: 0, version: 3, port: 9735 }.to_string();
+    let onion = NetAddress::TorV3 {
+        ed25519_pubkey: [0; 32],
+        checksum: 0,
+        version: 3,
+        port: 9735,
+    }
+    .to_string();
     assert_eq!(onion.len(), 56 + ".onion:9735".len());
     assert!(onion.ends_with("ad.onion:9735"));
-    assert_eq!(NodeAlias(*b"alice\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0").to_string(), "alice");
+    assert_eq!(
+        NodeAlias(*b"alice\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0").to_string(),
+        "alice"
+    );
     assert_eq!(scid(539268, 845, 1).to_string(), "539268x845x1");
     // An unknown address type stops parsing and keeps the rest.
     assert_eq!(
         NetAddress::read_list(&[1, 1, 2, 3, 4, 0x26, 0x07, 9, 9, 9]).unwrap(),
-        vec![NetAddress::Ipv4 { addr: [1, 2, 3, 4], port: 9735 }, NetAddress::Unknown(vec![9, 9, 9])]
+        vec![
+            NetAddress::Ipv4 {
+                addr: [1, 2, 3, 4],
+                port: 9735
+            },
+            NetAddress::Unknown(vec![9, 9, 9])
+        ]
     );
     // A known type that does not fit is an error.
-    assert_eq!(NetAddress::read_list(&[1, 1, 2, 3]), Err(WireError::ShortRead));
+    assert_eq!(
+        NetAddress::read_list(&[1, 1, 2, 3]),
+        Err(WireError::ShortRead)
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn gossip_helpers() {
     let m = samples().into_iter().find(|m| m.msg_type() == 258).unwrap();
-    let Message::ChannelUpdate(u) = &m else { panic!() };
+    let Message::ChannelUpdate(u) = &m else {
+        panic!()
+    };
     assert_eq!(u.direction(), 1);
     assert!(u.is_disabled());
     let raw = m.encode().unwrap();
-    assert_eq!(ChannelUpdate::signed_part(&raw).unwrap().len(), raw.len() - 66);
+    assert_eq!(
+        ChannelUpdate::signed_part(&raw).unwrap().len(),
+        raw.len() - 66
+    );
     assert_eq!(ChannelAnnouncement::signed_part(&raw[..10]), None);
     let mut b = vec![0x01, 0x05];
     b.extend([0u8; 32]);

@@ -6,6 +6,15 @@ use bitcoin::secp256k1::{ecdh::SharedSecret, PublicKey, SecretKey};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 
+/// Overwrites key material so it does not linger in memory after use.
+pub(crate) fn wipe(bytes: &mut [u8]) {
+    for b in bytes.iter_mut() {
+        // Volatile so the compiler cannot drop the "dead" store.
+        unsafe { core::ptr::write_volatile(b, 0) };
+    }
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
 /// Length of a Poly1305 tag.
 pub const TAG_LEN: usize = 16;
 
@@ -57,7 +66,13 @@ pub(crate) fn encrypt_in_place(key: &[u8; 32], n: u64, ad: &[u8], buf: &mut [u8]
 
 /// Checks `tag` and decrypts `buf` in place; `false` (and `buf` unchanged
 /// in meaning) when authentication fails.
-pub(crate) fn decrypt_in_place(key: &[u8; 32], n: u64, ad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
+pub(crate) fn decrypt_in_place(
+    key: &[u8; 32],
+    n: u64,
+    ad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> bool {
     let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
     cipher
         .decrypt_in_place_detached(&nonce(n), ad, buf, Tag::from_slice(tag))

@@ -15,7 +15,7 @@
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 
-use super::crypto::{decrypt_in_place, ecdh, encrypt_in_place, hkdf, sha256_concat, TAG_LEN};
+use super::crypto::{decrypt_in_place, ecdh, encrypt_in_place, hkdf, sha256_concat, wipe, TAG_LEN};
 use super::transport::Transport;
 use super::NoiseError;
 
@@ -44,7 +44,11 @@ impl Symmetric {
         let h0 = sha256_concat(PROTOCOL_NAME, &[]);
         let h = sha256_concat(&h0, PROLOGUE);
         let h = sha256_concat(&h, &responder_static.serialize());
-        Self { h, ck: h0, temp_k: [0; 32] }
+        Self {
+            h,
+            ck: h0,
+            temp_k: [0; 32],
+        }
     }
     fn mix_hash(&mut self, data: &[u8]) {
         self.h = sha256_concat(&self.h, data);
@@ -58,6 +62,13 @@ impl Symmetric {
     }
 }
 
+impl Drop for Symmetric {
+    fn drop(&mut self) {
+        wipe(&mut self.ck);
+        wipe(&mut self.temp_k);
+    }
+}
+
 fn secp_pub(sk: &SecretKey) -> PublicKey {
     PublicKey::from_secret_key(&Secp256k1::signing_only(), sk)
 }
@@ -65,17 +76,28 @@ fn secp_pub(sk: &SecretKey) -> PublicKey {
 /// Splits an act of `expected` bytes into its version byte and the rest.
 fn check_act(act: u8, bytes: &[u8], expected: usize) -> Result<&[u8], NoiseError> {
     if bytes.len() != expected {
-        return Err(NoiseError::BadActLength { act, len: bytes.len() });
+        return Err(NoiseError::BadActLength {
+            act,
+            len: bytes.len(),
+        });
     }
     if bytes[0] != 0 {
-        return Err(NoiseError::BadVersion { act, version: bytes[0] });
+        return Err(NoiseError::BadVersion {
+            act,
+            version: bytes[0],
+        });
     }
     Ok(&bytes[1..])
 }
 
 /// Reads `e.pub || c` of acts one and two, mixing them into `sym` and
 /// checking the tag. Returns the remote ephemeral key.
-fn read_ephemeral_act(act: u8, sym: &mut Symmetric, local: &SecretKey, body: &[u8]) -> Result<PublicKey, NoiseError> {
+fn read_ephemeral_act(
+    act: u8,
+    sym: &mut Symmetric,
+    local: &SecretKey,
+    body: &[u8],
+) -> Result<PublicKey, NoiseError> {
     let re = PublicKey::from_slice(&body[..33]).map_err(|_| NoiseError::BadPublicKey { act })?;
     sym.mix_hash(&body[..33]);
     let k = sym.mix_key(&ecdh(&re, local));
@@ -100,6 +122,21 @@ fn write_ephemeral_act(sym: &mut Symmetric, e_pub: &PublicKey, ss: &[u8; 32]) ->
     out[34..].copy_from_slice(&tag);
     out
 }
+
+/// Best-effort erasure of the secret keys a handshake state holds.
+macro_rules! erase_on_drop {
+    ($ty:ident: $($field:ident),*) => {
+        impl Drop for $ty {
+            fn drop(&mut self) {
+                $( self.$field.non_secure_erase(); )*
+            }
+        }
+    };
+}
+
+erase_on_drop!(InitiatorHandshake: local_static, ephemeral);
+erase_on_drop!(ResponderHandshake: local_static, ephemeral);
+erase_on_drop!(ResponderAwaitingActThree: ephemeral);
 
 /// Entry points of the handshake.
 pub struct Handshake;
@@ -148,7 +185,10 @@ pub struct InitiatorHandshake {
 impl InitiatorHandshake {
     /// Processes the responder's act two (exactly [`ACT_TWO_LEN`] bytes) and
     /// returns act three to send plus the ready [`Transport`].
-    pub fn process_act_two(mut self, act_two: &[u8]) -> Result<([u8; ACT_THREE_LEN], Transport), NoiseError> {
+    pub fn process_act_two(
+        mut self,
+        act_two: &[u8],
+    ) -> Result<([u8; ACT_THREE_LEN], Transport), NoiseError> {
         let body = check_act(2, act_two, ACT_TWO_LEN)?;
         let re = read_ephemeral_act(2, &mut self.sym, &self.ephemeral, body)?;
         let temp_k2 = self.sym.temp_k;
@@ -177,12 +217,21 @@ pub struct ResponderHandshake {
 impl ResponderHandshake {
     /// Processes act one (exactly [`ACT_ONE_LEN`] bytes) and returns the
     /// state awaiting act three plus act two to send.
-    pub fn process_act_one(mut self, act_one: &[u8]) -> Result<(ResponderAwaitingActThree, [u8; ACT_TWO_LEN]), NoiseError> {
+    pub fn process_act_one(
+        mut self,
+        act_one: &[u8],
+    ) -> Result<(ResponderAwaitingActThree, [u8; ACT_TWO_LEN]), NoiseError> {
         let body = check_act(1, act_one, ACT_ONE_LEN)?;
         let re = read_ephemeral_act(1, &mut self.sym, &self.local_static, body)?;
         let e_pub = secp_pub(&self.ephemeral);
         let act_two = write_ephemeral_act(&mut self.sym, &e_pub, &ecdh(&re, &self.ephemeral));
-        Ok((ResponderAwaitingActThree { sym: self.sym, ephemeral: self.ephemeral }, act_two))
+        Ok((
+            ResponderAwaitingActThree {
+                sym: self.sym.clone(),
+                ephemeral: self.ephemeral,
+            },
+            act_two,
+        ))
     }
 }
 

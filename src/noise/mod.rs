@@ -56,7 +56,9 @@ impl fmt::Display for NoiseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BadActLength { act, len } => write!(f, "act {act} has length {len}"),
-            Self::BadVersion { act, version } => write!(f, "act {act} has unknown version {version}"),
+            Self::BadVersion { act, version } => {
+                write!(f, "act {act} has unknown version {version}")
+            }
             Self::BadPublicKey { act } => write!(f, "act {act} carries an invalid public key"),
             Self::BadTag { act } => write!(f, "act {act} failed authentication"),
             Self::BadCiphertext => f.write_str("act 3 static key failed authentication"),

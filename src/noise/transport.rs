@@ -9,7 +9,7 @@ use core::fmt;
 
 use bitcoin::secp256k1::PublicKey;
 
-use super::crypto::{decrypt_in_place, encrypt_in_place, hkdf, TAG_LEN};
+use super::crypto::{decrypt_in_place, encrypt_in_place, hkdf, wipe, TAG_LEN};
 use super::NoiseError;
 
 /// Size of the encrypted length header (2-byte length + tag).
@@ -25,6 +25,13 @@ struct CipherState {
     k: [u8; 32],
     ck: [u8; 32],
     n: u64,
+}
+
+impl Drop for CipherState {
+    fn drop(&mut self) {
+        wipe(&mut self.k);
+        wipe(&mut self.ck);
+    }
 }
 
 impl CipherState {
@@ -97,7 +104,12 @@ impl Transport {
 
     /// A transport from explicit post-handshake keys (sending key, receiving
     /// key, final chaining key), as listed in the BOLT 8 test vectors.
-    pub fn from_keys(sending_key: [u8; 32], receiving_key: [u8; 32], chaining_key: [u8; 32], remote_static: PublicKey) -> Self {
+    pub fn from_keys(
+        sending_key: [u8; 32],
+        receiving_key: [u8; 32],
+        chaining_key: [u8; 32],
+        remote_static: PublicKey,
+    ) -> Self {
         Self::new(sending_key, receiving_key, chaining_key, remote_static)
     }
 
@@ -124,6 +136,10 @@ impl Transport {
     /// complete, in order. Partial frames are buffered: the header in a
     /// fixed 18-byte buffer, the body only once the header's tag verified
     /// (so at most 65535 + 16 bytes, as the authenticated length says).
+    ///
+    /// On an authentication failure the error is returned (messages that
+    /// the same call had already completed are dropped with it) and the
+    /// transport refuses all further input.
     pub fn decrypt(&mut self, mut input: &[u8]) -> Result<Vec<Vec<u8>>, NoiseError> {
         if self.failed {
             return Err(NoiseError::TransportFailed);
@@ -133,7 +149,8 @@ impl Transport {
             match self.body_len {
                 None => {
                     let take = (HEADER_LEN - self.header_filled).min(input.len());
-                    self.header[self.header_filled..self.header_filled + take].copy_from_slice(&input[..take]);
+                    self.header[self.header_filled..self.header_filled + take]
+                        .copy_from_slice(&input[..take]);
                     self.header_filled += take;
                     input = &input[take..];
                     if self.header_filled == HEADER_LEN {

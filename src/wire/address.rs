@@ -16,7 +16,12 @@ pub enum NetAddress {
     /// Type 3, deprecated Tor v2 (kept so announcements still parse).
     TorV2 { addr: [u8; 10], port: u16 },
     /// Type 4: Tor v3 service (ed25519 key, checksum, version).
-    TorV3 { ed25519_pubkey: [u8; 32], checksum: u16, version: u8, port: u16 },
+    TorV3 {
+        ed25519_pubkey: [u8; 32],
+        checksum: u16,
+        version: u8,
+        port: u16,
+    },
     /// Type 5: DNS hostname (ASCII, at most 255 bytes).
     Hostname { host: String, port: u16 },
     /// A descriptor of unknown type. Since its length is unknown, it and
@@ -29,9 +34,18 @@ impl NetAddress {
     pub fn read(r: &mut Reader<'_>) -> Result<NetAddress, WireError> {
         let typ = r.u8()?;
         Ok(match typ {
-            1 => NetAddress::Ipv4 { addr: r.array()?, port: r.u16()? },
-            2 => NetAddress::Ipv6 { addr: r.array()?, port: r.u16()? },
-            3 => NetAddress::TorV2 { addr: r.array()?, port: r.u16()? },
+            1 => NetAddress::Ipv4 {
+                addr: r.array()?,
+                port: r.u16()?,
+            },
+            2 => NetAddress::Ipv6 {
+                addr: r.array()?,
+                port: r.u16()?,
+            },
+            3 => NetAddress::TorV2 {
+                addr: r.array()?,
+                port: r.u16()?,
+            },
             4 => NetAddress::TorV3 {
                 ed25519_pubkey: r.array()?,
                 checksum: r.u16()?,
@@ -45,7 +59,10 @@ impl NetAddress {
                     return Err(WireError::InvalidValue("hostname is not ASCII"));
                 }
                 let host = String::from_utf8_lossy(host).into_owned();
-                NetAddress::Hostname { host, port: r.u16()? }
+                NetAddress::Hostname {
+                    host,
+                    port: r.u16()?,
+                }
             }
             _ => {
                 let mut raw = vec![typ];
@@ -84,7 +101,12 @@ impl NetAddress {
                 w.bytes(addr);
                 w.u16(*port);
             }
-            NetAddress::TorV3 { ed25519_pubkey, checksum, version, port } => {
+            NetAddress::TorV3 {
+                ed25519_pubkey,
+                checksum,
+                version,
+                port,
+            } => {
                 w.u8(4);
                 w.bytes(ed25519_pubkey);
                 w.u16(*checksum);
@@ -98,7 +120,9 @@ impl NetAddress {
                         w.u8(n);
                         w.bytes(host.as_bytes());
                     }
-                    _ => w.fail(WireError::InvalidValue("hostname must be ASCII and at most 255 bytes")),
+                    _ => w.fail(WireError::InvalidValue(
+                        "hostname must be ASCII and at most 255 bytes",
+                    )),
                 }
                 w.u16(*port);
             }
@@ -156,7 +180,12 @@ impl fmt::Display for NetAddress {
                 write!(f, "[{}]:{port}", std::net::Ipv6Addr::from(*addr))
             }
             NetAddress::TorV2 { addr, port } => write!(f, "{}.onion:{port}", base32(addr)),
-            NetAddress::TorV3 { ed25519_pubkey, checksum, version, port } => {
+            NetAddress::TorV3 {
+                ed25519_pubkey,
+                checksum,
+                version,
+                port,
+            } => {
                 let mut raw = [0u8; 35];
                 raw[..32].copy_from_slice(ed25519_pubkey);
                 raw[32..34].copy_from_slice(&checksum.to_be_bytes());
@@ -164,7 +193,11 @@ impl fmt::Display for NetAddress {
                 write!(f, "{}.onion:{port}", base32(&raw))
             }
             NetAddress::Hostname { host, port } => write!(f, "{host}:{port}"),
-            NetAddress::Unknown(raw) => write!(f, "unknown address type {}", raw.first().copied().unwrap_or(0)),
+            NetAddress::Unknown(raw) => write!(
+                f,
+                "unknown address type {}",
+                raw.first().copied().unwrap_or(0)
+            ),
         }
     }
 }

@@ -44,7 +44,9 @@ fn channel_id(r: &mut Reader<'_>) -> Result<ChannelId, WireError> {
 }
 
 /// The TLVs shared by `open_channel` and `accept_channel`.
-fn read_opening_tlvs(bytes: &[u8]) -> Result<(Option<ScriptBuf>, Option<Features>, ExtraTlvs), WireError> {
+fn read_opening_tlvs(
+    bytes: &[u8],
+) -> Result<(Option<ScriptBuf>, Option<Features>, ExtraTlvs), WireError> {
     let (mut script, mut channel_type) = (None, None);
     let extra = decode_stream(bytes, |typ, v| {
         match typ {
@@ -57,7 +59,12 @@ fn read_opening_tlvs(bytes: &[u8]) -> Result<(Option<ScriptBuf>, Option<Features
     Ok((script, channel_type, extra))
 }
 
-fn write_opening_tlvs(w: &mut Writer, script: &Option<ScriptBuf>, channel_type: &Option<Features>, extra: &ExtraTlvs) {
+fn write_opening_tlvs(
+    w: &mut Writer,
+    script: &Option<ScriptBuf>,
+    channel_type: &Option<Features>,
+    extra: &ExtraTlvs,
+) {
     let mut t = TlvBuilder::new();
     t.add_opt(0, script.as_ref().map(|s| s.as_bytes().to_vec()));
     t.add_opt(1, channel_type.as_ref().map(Features::to_wire_bytes));
@@ -115,7 +122,12 @@ impl WireMessage for OpenChannel {
         write_channel_keys(w, &self.keys);
         w.point(&self.first_per_commitment_point.0);
         w.u8(self.channel_flags);
-        write_opening_tlvs(w, &self.upfront_shutdown_script, &self.channel_type, &self.extra_tlvs);
+        write_opening_tlvs(
+            w,
+            &self.upfront_shutdown_script,
+            &self.channel_type,
+            &self.extra_tlvs,
+        );
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let chain_hash = r.chain_hash()?;
@@ -188,7 +200,12 @@ impl WireMessage for AcceptChannel {
         w.u16(self.max_accepted_htlcs);
         write_channel_keys(w, &self.keys);
         w.point(&self.first_per_commitment_point.0);
-        write_opening_tlvs(w, &self.upfront_shutdown_script, &self.channel_type, &self.extra_tlvs);
+        write_opening_tlvs(
+            w,
+            &self.upfront_shutdown_script,
+            &self.channel_type,
+            &self.extra_tlvs,
+        );
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let temporary_channel_id = channel_id(r)?;
@@ -262,7 +279,10 @@ impl WireMessage for FundingSigned {
         w.signature(&self.signature);
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(FundingSigned { channel_id: channel_id(r)?, signature: r.signature()? })
+        Ok(FundingSigned {
+            channel_id: channel_id(r)?,
+            signature: r.signature()?,
+        })
     }
 }
 
@@ -282,7 +302,11 @@ impl WireMessage for ChannelReady {
         w.bytes(&self.channel_id.0);
         w.point(&self.second_per_commitment_point.0);
         let mut t = TlvBuilder::new();
-        t.add_opt(1, self.short_channel_id_alias.map(|s| s.0.to_be_bytes().to_vec()));
+        t.add_opt(
+            1,
+            self.short_channel_id_alias
+                .map(|s| s.0.to_be_bytes().to_vec()),
+        );
         t.write(&self.extra_tlvs, w);
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
@@ -296,7 +320,12 @@ impl WireMessage for ChannelReady {
             alias = Some(decode_exact(v, |r| r.short_channel_id())?);
             Ok(true)
         })?;
-        Ok(ChannelReady { channel_id, second_per_commitment_point, short_channel_id_alias: alias, extra_tlvs })
+        Ok(ChannelReady {
+            channel_id,
+            second_per_commitment_point,
+            short_channel_id_alias: alias,
+            extra_tlvs,
+        })
     }
 }
 
@@ -315,7 +344,10 @@ impl WireMessage for Shutdown {
         w.u16_prefixed(self.scriptpubkey.as_bytes());
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(Shutdown { channel_id: channel_id(r)?, scriptpubkey: ScriptBuf::from_bytes(r.u16_prefixed()?.to_vec()) })
+        Ok(Shutdown {
+            channel_id: channel_id(r)?,
+            scriptpubkey: ScriptBuf::from_bytes(r.u16_prefixed()?.to_vec()),
+        })
     }
 }
 
@@ -363,10 +395,21 @@ impl WireMessage for ClosingSigned {
             if typ != 1 {
                 return Ok(false);
             }
-            fee_range = Some(decode_exact(v, |r| Ok(ClosingFeeRange { min_fee: Sat(r.u64()?), max_fee: Sat(r.u64()?) }))?);
+            fee_range = Some(decode_exact(v, |r| {
+                Ok(ClosingFeeRange {
+                    min_fee: Sat(r.u64()?),
+                    max_fee: Sat(r.u64()?),
+                })
+            })?);
             Ok(true)
         })?;
-        Ok(ClosingSigned { channel_id, fee, signature, fee_range, extra_tlvs })
+        Ok(ClosingSigned {
+            channel_id,
+            fee,
+            signature,
+            fee_range,
+            extra_tlvs,
+        })
     }
 }
 
@@ -453,7 +496,12 @@ impl WireMessage for UpdateFulfillHtlc {
         let id = r.u64()?;
         let payment_preimage = PaymentPreimage(r.array()?);
         let extra_tlvs = decode_stream(r.rest(), |_, _| Ok(false))?;
-        Ok(UpdateFulfillHtlc { channel_id, id, payment_preimage, extra_tlvs })
+        Ok(UpdateFulfillHtlc {
+            channel_id,
+            id,
+            payment_preimage,
+            extra_tlvs,
+        })
     }
 }
 
@@ -481,7 +529,12 @@ impl WireMessage for UpdateFailHtlc {
         let id = r.u64()?;
         let reason = r.u16_prefixed()?.to_vec();
         let extra_tlvs = decode_stream(r.rest(), |_, _| Ok(false))?;
-        Ok(UpdateFailHtlc { channel_id, id, reason, extra_tlvs })
+        Ok(UpdateFailHtlc {
+            channel_id,
+            id,
+            reason,
+            extra_tlvs,
+        })
     }
 }
 
@@ -563,7 +616,13 @@ impl WireMessage for CommitmentSigned {
             funding_txid = Some(decode_exact(v, |r| r.txid())?);
             Ok(true)
         })?;
-        Ok(CommitmentSigned { channel_id, signature, htlc_signatures, funding_txid, extra_tlvs })
+        Ok(CommitmentSigned {
+            channel_id,
+            signature,
+            htlc_signatures,
+            funding_txid,
+            extra_tlvs,
+        })
     }
 }
 
@@ -606,7 +665,10 @@ impl WireMessage for UpdateFee {
         w.u32(self.feerate_per_kw);
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(UpdateFee { channel_id: channel_id(r)?, feerate_per_kw: r.u32()? })
+        Ok(UpdateFee {
+            channel_id: channel_id(r)?,
+            feerate_per_kw: r.u32()?,
+        })
     }
 }
 
@@ -627,7 +689,12 @@ impl FundingRetransmit {
         v
     }
     fn read(v: &[u8]) -> Result<Self, WireError> {
-        decode_exact(v, |r| Ok(FundingRetransmit { txid: r.txid()?, retransmit_flags: r.u8()? }))
+        decode_exact(v, |r| {
+            Ok(FundingRetransmit {
+                txid: r.txid()?,
+                retransmit_flags: r.u8()?,
+            })
+        })
     }
 }
 
@@ -658,7 +725,11 @@ impl WireMessage for ChannelReestablish {
         w.point(&self.my_current_per_commitment_point.0);
         let mut t = TlvBuilder::new();
         t.add_opt(1, self.next_funding.map(FundingRetransmit::to_bytes));
-        t.add_opt(5, self.my_current_funding_locked.map(FundingRetransmit::to_bytes));
+        t.add_opt(
+            5,
+            self.my_current_funding_locked
+                .map(FundingRetransmit::to_bytes),
+        );
         t.write(&self.extra_tlvs, w);
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {

@@ -125,7 +125,10 @@ impl<'a> Reader<'a> {
         if self.buf.first() == Some(&0) {
             return Err(WireError::NonMinimalInteger);
         }
-        Ok(self.rest().iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
+        Ok(self
+            .rest()
+            .iter()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
     }
 
     /// A `tu16` spanning the rest of the input (used as the last field of a TLV value).

@@ -133,7 +133,10 @@ impl Feature {
     }
     /// The known feature owning `bit` (either parity).
     pub fn from_bit(bit: usize) -> Option<Feature> {
-        Self::ALL.iter().copied().find(|f| f.required_bit() == bit & !1)
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|f| f.required_bit() == bit & !1)
     }
     /// Whether the feature may appear in `ctx`.
     pub fn allowed_in(self, ctx: FeatureContext) -> bool {
@@ -188,7 +191,9 @@ impl Features {
     }
 
     pub fn has_bit(&self, bit: usize) -> bool {
-        self.le.get(bit / 8).is_some_and(|b| b & (1 << (bit % 8)) != 0)
+        self.le
+            .get(bit / 8)
+            .is_some_and(|b| b & (1 << (bit % 8)) != 0)
     }
 
     pub fn set_bit(&mut self, bit: usize) {
@@ -207,10 +212,11 @@ impl Features {
 
     /// Every set bit, ascending.
     pub fn bits(&self) -> impl Iterator<Item = usize> + '_ {
-        self.le
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &b)| (0..8).filter(move |j| b & (1 << j) != 0).map(move |j| i * 8 + j))
+        self.le.iter().enumerate().flat_map(|(i, &b)| {
+            (0..8)
+                .filter(move |j| b & (1 << j) != 0)
+                .map(move |j| i * 8 + j)
+        })
     }
 
     /// Sets the even bit of `f` (and clears the odd one).
@@ -267,7 +273,8 @@ impl Features {
 
     /// Even bits set here that are not known to lnwasm.
     pub fn unknown_required_bits(&self) -> impl Iterator<Item = usize> + '_ {
-        self.bits().filter(|b| b % 2 == 0 && Feature::from_bit(*b).is_none())
+        self.bits()
+            .filter(|b| b % 2 == 0 && Feature::from_bit(*b).is_none())
     }
 
     /// Checks that every known feature present may appear in `ctx` and
@@ -278,10 +285,16 @@ impl Features {
                 continue;
             }
             if !f.allowed_in(ctx) {
-                return Err(FeatureError::NotInContext { feature: *f, context: ctx });
+                return Err(FeatureError::NotInContext {
+                    feature: *f,
+                    context: ctx,
+                });
             }
             if let Some(dep) = f.dependencies().iter().find(|d| !self.supports(**d)) {
-                return Err(FeatureError::MissingDependency { feature: *f, needs: *dep });
+                return Err(FeatureError::MissingDependency {
+                    feature: *f,
+                    needs: *dep,
+                });
             }
         }
         Ok(())
@@ -373,15 +386,24 @@ pub fn check_peer_init(local: &Features, remote: &Features) -> Result<(), Featur
         .bits()
         .find(|b| b % 2 == 0 && !local.has_bit(*b) && !local.has_bit(b + 1))
     {
-        return Err(FeatureError::UnsupportedRequired { bit, feature: Feature::from_bit(bit) });
+        return Err(FeatureError::UnsupportedRequired {
+            bit,
+            feature: Feature::from_bit(bit),
+        });
     }
-    if let Some(f) = Feature::ALL.iter().find(|f| local.requires(**f) && !remote.supports(**f)) {
+    if let Some(f) = Feature::ALL
+        .iter()
+        .find(|f| local.requires(**f) && !remote.supports(**f))
+    {
         return Err(FeatureError::MissingRequired(*f));
     }
     for f in Feature::ALL {
         if remote.supports(*f) {
             if let Some(dep) = f.dependencies().iter().find(|d| !remote.supports(**d)) {
-                return Err(FeatureError::MissingDependency { feature: *f, needs: *dep });
+                return Err(FeatureError::MissingDependency {
+                    feature: *f,
+                    needs: *dep,
+                });
             }
         }
     }
@@ -393,20 +415,33 @@ pub fn check_peer_init(local: &Features, remote: &Features) -> Result<(), Featur
 pub enum FeatureError {
     /// The peer requires a feature (even `bit`) that we do not support;
     /// `feature` names it when lnwasm knows it.
-    UnsupportedRequired { bit: usize, feature: Option<Feature> },
+    UnsupportedRequired {
+        bit: usize,
+        feature: Option<Feature>,
+    },
     /// We require `0` and the peer does not support it.
     MissingRequired(Feature),
     /// `feature` is set without its dependency `needs`.
     MissingDependency { feature: Feature, needs: Feature },
     /// `feature` is not allowed in `context`.
-    NotInContext { feature: Feature, context: FeatureContext },
+    NotInContext {
+        feature: Feature,
+        context: FeatureContext,
+    },
 }
 
 impl fmt::Display for FeatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::UnsupportedRequired { bit, feature: Some(feat) } => {
-                write!(f, "peer requires {} (bit {bit}), which lnwasm does not support", feat.name())
+            Self::UnsupportedRequired {
+                bit,
+                feature: Some(feat),
+            } => {
+                write!(
+                    f,
+                    "peer requires {} (bit {bit}), which lnwasm does not support",
+                    feat.name()
+                )
             }
             Self::UnsupportedRequired { bit, feature: None } => {
                 write!(f, "peer requires unknown feature bit {bit}")
@@ -419,10 +454,20 @@ impl fmt::Display for FeatureError {
                 feat.optional_bit()
             ),
             Self::MissingDependency { feature, needs } => {
-                write!(f, "{} is set without its dependency {}", feature.name(), needs.name())
+                write!(
+                    f,
+                    "{} is set without its dependency {}",
+                    feature.name(),
+                    needs.name()
+                )
             }
             Self::NotInContext { feature, context } => {
-                write!(f, "{} may not appear in {:?} features", feature.name(), context)
+                write!(
+                    f,
+                    "{} may not appear in {:?} features",
+                    feature.name(),
+                    context
+                )
             }
         }
     }

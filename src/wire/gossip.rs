@@ -262,7 +262,10 @@ pub struct UpdateTimestamps {
 
 impl ListItem for UpdateTimestamps {
     fn read_item(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(UpdateTimestamps { node_1: r.u32()?, node_2: r.u32()? })
+        Ok(UpdateTimestamps {
+            node_1: r.u32()?,
+            node_2: r.u32()?,
+        })
     }
     fn write_item(&self, w: &mut Writer) {
         w.u32(self.node_1);
@@ -279,7 +282,10 @@ pub struct UpdateChecksums {
 
 impl ListItem for UpdateChecksums {
     fn read_item(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(UpdateChecksums { node_1: r.u32()?, node_2: r.u32()? })
+        Ok(UpdateChecksums {
+            node_1: r.u32()?,
+            node_2: r.u32()?,
+        })
     }
     fn write_item(&self, w: &mut Writer) {
         w.u32(self.node_1);
@@ -408,7 +414,12 @@ impl WireMessage for QueryShortChannelIds {
             query_flags = Some(EncodedList::decode(v)?);
             Ok(true)
         })?;
-        Ok(QueryShortChannelIds { chain_hash, short_channel_ids, query_flags, extra_tlvs })
+        Ok(QueryShortChannelIds {
+            chain_hash,
+            short_channel_ids,
+            query_flags,
+            extra_tlvs,
+        })
     }
 }
 
@@ -427,7 +438,10 @@ impl WireMessage for ReplyShortChannelIdsEnd {
         w.u8(u8::from(self.full_information));
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(ReplyShortChannelIdsEnd { chain_hash: r.chain_hash()?, full_information: r.u8()? != 0 })
+        Ok(ReplyShortChannelIdsEnd {
+            chain_hash: r.chain_hash()?,
+            full_information: r.u8()? != 0,
+        })
     }
 }
 
@@ -476,7 +490,13 @@ impl WireMessage for QueryChannelRange {
             query_option = Some(decode_exact(v, |r| r.bigsize())?);
             Ok(true)
         })?;
-        Ok(QueryChannelRange { chain_hash, first_blocknum, number_of_blocks, query_option, extra_tlvs })
+        Ok(QueryChannelRange {
+            chain_hash,
+            first_blocknum,
+            number_of_blocks,
+            query_option,
+            extra_tlvs,
+        })
     }
 }
 

@@ -71,7 +71,12 @@ pub struct OnionPacket(pub Box<[u8; ONION_PACKET_LEN]>);
 
 impl fmt::Debug for OnionPacket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OnionPacket(version {}, {}..)", self.0[0], to_hex(&self.0[1..9]))
+        write!(
+            f,
+            "OnionPacket(version {}, {}..)",
+            self.0[0],
+            to_hex(&self.0[1..9])
+        )
     }
 }
 
@@ -85,7 +90,10 @@ impl NodeAlias {
     /// and control characters dropped, safe to show or log.
     pub fn to_display_string(&self) -> String {
         let end = self.0.iter().position(|&b| b == 0).unwrap_or(32);
-        String::from_utf8_lossy(&self.0[..end]).chars().filter(|c| !c.is_control()).collect()
+        String::from_utf8_lossy(&self.0[..end])
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect()
     }
 }
 

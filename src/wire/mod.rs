@@ -35,7 +35,9 @@ pub mod tlv;
 
 pub use address::NetAddress;
 pub use channel::*;
-pub use features::{check_peer_init, lnwasm_init_features, Feature, FeatureContext, FeatureError, Features};
+pub use features::{
+    check_peer_init, lnwasm_init_features, Feature, FeatureContext, FeatureError, Features,
+};
 pub use gossip::*;
 pub use ids::{ChannelId, NodeAlias, OnionPacket, PaymentPreimage, ONION_PACKET_LEN};
 pub use message::{message_name, peek_type, Message, WireMessage, MAX_MESSAGE_SIZE};

@@ -26,7 +26,10 @@ pub struct Init {
 impl Init {
     /// An `init` carrying `features` (and no legacy global features).
     pub fn new(features: Features) -> Self {
-        Init { features, ..Default::default() }
+        Init {
+            features,
+            ..Default::default()
+        }
     }
 
     /// The feature set to negotiate with: `globalfeatures | features`.
@@ -47,8 +50,16 @@ impl WireMessage for Init {
         w.u16_prefixed(&self.global_features.to_wire_bytes());
         w.u16_prefixed(&self.features.to_wire_bytes());
         let mut t = TlvBuilder::new();
-        t.add_opt(1, self.networks.as_ref().map(|n| n.iter().flat_map(|c| c.to_bytes()).collect()));
-        t.add_opt(3, self.remote_addr.as_ref().map(|a| w.sub(|aw| a.write(aw))));
+        t.add_opt(
+            1,
+            self.networks
+                .as_ref()
+                .map(|n| n.iter().flat_map(|c| c.to_bytes()).collect()),
+        );
+        t.add_opt(
+            3,
+            self.remote_addr.as_ref().map(|a| w.sub(|aw| a.write(aw))),
+        );
         t.write(&self.extra_tlvs, w);
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
@@ -72,14 +83,23 @@ impl WireMessage for Init {
             }
             Ok(true)
         })?;
-        Ok(Init { global_features, features, networks, remote_addr, extra_tlvs })
+        Ok(Init {
+            global_features,
+            features,
+            networks,
+            remote_addr,
+            extra_tlvs,
+        })
     }
 }
 
 /// Text of an `error`/`warning`, made safe to display: invalid UTF-8
 /// replaced, control characters (other than space) dropped.
 fn sanitize(data: &[u8]) -> String {
-    String::from_utf8_lossy(data).chars().filter(|c| !c.is_control()).collect()
+    String::from_utf8_lossy(data)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 macro_rules! error_like {
@@ -144,7 +164,10 @@ pub struct Ping {
 impl Ping {
     /// A ping asking for `num_pong_bytes` in the reply, with `padding` zero bytes.
     pub fn new(num_pong_bytes: u16, padding: u16) -> Self {
-        Ping { num_pong_bytes, ignored: vec![0; usize::from(padding)] }
+        Ping {
+            num_pong_bytes,
+            ignored: vec![0; usize::from(padding)],
+        }
     }
 
     /// Whether the peer must answer this ping (BOLT 1: only when
@@ -157,7 +180,9 @@ impl Ping {
 /// The answer to a received ping: a pong with `num_pong_bytes` zero bytes,
 /// or `None` when the ping asks for 65532 or more (it must be ignored).
 pub fn respond_to_ping(ping: &Ping) -> Option<Pong> {
-    ping.expects_pong().then(|| Pong { ignored: vec![0; usize::from(ping.num_pong_bytes)] })
+    ping.expects_pong().then(|| Pong {
+        ignored: vec![0; usize::from(ping.num_pong_bytes)],
+    })
 }
 
 impl WireMessage for Ping {
@@ -167,7 +192,10 @@ impl WireMessage for Ping {
         w.u16_prefixed(&self.ignored);
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(Ping { num_pong_bytes: r.u16()?, ignored: r.u16_prefixed()?.to_vec() })
+        Ok(Ping {
+            num_pong_bytes: r.u16()?,
+            ignored: r.u16_prefixed()?.to_vec(),
+        })
     }
 }
 
@@ -191,6 +219,8 @@ impl WireMessage for Pong {
         w.u16_prefixed(&self.ignored);
     }
     fn read_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(Pong { ignored: r.u16_prefixed()?.to_vec() })
+        Ok(Pong {
+            ignored: r.u16_prefixed()?.to_vec(),
+        })
     }
 }

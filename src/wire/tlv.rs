@@ -30,7 +30,11 @@ pub struct TlvReader<'a> {
 impl<'a> TlvReader<'a> {
     /// A reader over a whole stream (the stream extends to the end of `bytes`).
     pub fn new(bytes: &'a [u8]) -> Self {
-        Self { r: Reader::new(bytes), last: None, failed: false }
+        Self {
+            r: Reader::new(bytes),
+            last: None,
+            failed: false,
+        }
     }
 
     fn next_record(&mut self) -> Result<TlvRecord<'a>, WireError> {
