@@ -266,6 +266,16 @@ impl Writer {
         self.bigsize(value.len() as u64);
         self.bytes(value);
     }
+    /// Encodes a nested value (e.g. a TLV record value) with `f` on a fresh
+    /// writer and returns its bytes; an error there is recorded here too.
+    pub fn sub(&mut self, f: impl FnOnce(&mut Writer)) -> Vec<u8> {
+        let mut inner = Writer::new();
+        f(&mut inner);
+        if let Some(e) = inner.error {
+            self.fail(e);
+        }
+        inner.buf
+    }
     /// Marks the output invalid; the first error recorded is what
     /// [`Writer::finish`] reports.
     pub fn fail(&mut self, e: WireError) {

@@ -10,9 +10,37 @@
 //! * [`tlv`]: TLV streams with the BOLT 1 ordering and even/odd rules.
 //! * [`features`]: BOLT 9 feature bits, the set lnwasm advertises, and the
 //!   `init` negotiation check.
+//! * [`Message`]: every BOLT 1, 2 and 7 message lnwasm speaks, with
+//!   [`Message::decode`] / [`Message::encode`]; each message type also
+//!   implements [`WireMessage`] on its own.
+//!
+//! ```
+//! use lnwasm::wire::{Message, Ping, respond_to_ping, WireMessage};
+//!
+//! let bytes = Ping::new(4, 0).encode().unwrap();
+//! let Message::Ping(ping) = Message::decode(&bytes).unwrap() else { unreachable!() };
+//! let pong = respond_to_ping(&ping).unwrap();
+//! assert_eq!(pong.ignored.len(), 4);
+//! ```
 
+pub mod address;
+pub mod channel;
 pub mod codec;
+pub mod features;
+pub mod gossip;
+pub mod ids;
+pub mod message;
+pub mod setup;
 pub mod tlv;
+
+pub use address::NetAddress;
+pub use channel::*;
+pub use features::{check_peer_init, lnwasm_init_features, Feature, FeatureContext, FeatureError, Features};
+pub use gossip::*;
+pub use ids::{ChannelId, NodeAlias, OnionPacket, PaymentPreimage, ONION_PACKET_LEN};
+pub use message::{message_name, peek_type, Message, WireMessage, MAX_MESSAGE_SIZE};
+pub use setup::*;
+pub use tlv::ExtraTlvs;
 
 use core::fmt;
 
