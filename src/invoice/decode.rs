@@ -76,7 +76,8 @@ pub fn decode(input: &str) -> Result<Invoice, InvoiceError> {
     })
 }
 
-fn strip_uri(s: &str) -> &str {
+/// Removes a leading `lightning:` URI scheme (any case).
+pub fn strip_uri(s: &str) -> &str {
     const SCHEME: &str = "lightning:";
     match s.get(..SCHEME.len()) {
         Some(p) if p.eq_ignore_ascii_case(SCHEME) => &s[SCHEME.len()..],

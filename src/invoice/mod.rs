@@ -38,7 +38,7 @@ use secp256k1::PublicKey;
 use crate::error::ErrorCode;
 use crate::types::{Msat, PaymentHash, PaymentSecret, ShortChannelId};
 
-pub use decode::decode;
+pub use decode::{decode, strip_uri};
 pub use encode::NewInvoice;
 
 /// Longest invoice string accepted, in characters. Far above anything seen
@@ -320,7 +320,7 @@ pub mod tag {
 }
 
 /// The Bech32 alphabet: value -> character.
-pub(crate) const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+pub const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
 impl TaggedField {
     /// The field's 5-bit type.
