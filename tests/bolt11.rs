@@ -423,3 +423,36 @@ fn fallback_address_round_trip() {
 fn hash_helpers() {
     assert_eq!(from_hex_array::<32>(HASH_0102).map(|a| to_hex(&a)), Some(HASH_0102.to_string()));
 }
+
+/// Hostile strings: every truncation and every single-character change of
+/// every valid example decodes to a result or an error, never a panic.
+/// (Native only: thousands of signature checks are slow in a debug wasm.)
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn mutations_and_truncations_never_panic() {
+    const ALPHABET: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l1QPb!\xc3";
+    let all = vectors();
+    let mut accepted = 0;
+    for v in all.iter().filter(|v| v.valid) {
+        let s = v.invoice.as_bytes();
+        for len in 0..s.len() {
+            let _ = decode(std::str::from_utf8(&s[..len]).unwrap());
+        }
+        for i in (0..s.len()).step_by(3) {
+            for &c in ALPHABET.iter().filter(|&&c| !c.eq_ignore_ascii_case(&s[i])) {
+                let mut m = s.to_vec();
+                m[i] = c;
+                if let Ok(m) = std::str::from_utf8(&m) {
+                    if decode(m).is_ok() {
+                        accepted += 1;
+                    }
+                }
+            }
+        }
+    }
+    // A changed character breaks the checksum (or, in the human-readable
+    // part's case, changes nothing decode accepts): nothing else decodes.
+    assert_eq!(accepted, 0);
+    // Lengths far past the limit fail fast with their own code.
+    assert_eq!(decode(&"q".repeat(100_000)).unwrap_err().code(), "TOO_LONG");
+}
