@@ -59,21 +59,7 @@ pub fn decode(input: &str) -> Result<Invoice, InvoiceError> {
             .recover_ecdsa(&msg, &signature)
             .map_err(|_| InvoiceError::UnrecoverableSignature)?,
     };
-    Ok(Invoice {
-        raw: UnsignedInvoice { network, amount, timestamp, fields },
-        signature,
-        payee,
-        payee_from_n: c.payee.is_some(),
-        payment_hash: c.payment_hash,
-        payment_secret: c.payment_secret,
-        description: c.description,
-        expiry: c.expiry,
-        min_final_cltv_expiry_delta: c.min_final,
-        fallbacks: c.fallbacks,
-        route_hints: c.route_hints,
-        features: c.features,
-        metadata: c.metadata,
-    })
+    Ok(Invoice { raw: UnsignedInvoice { network, amount, timestamp, fields }, signature, payee, content: c })
 }
 
 /// Removes a leading `lightning:` URI scheme (any case).
@@ -220,7 +206,7 @@ fn parse_field(tag: u8, data: &[u8]) -> Result<TaggedField, InvoiceError> {
             if data.first() == Some(&0) {
                 return Err(InvoiceError::NonMinimalField(tag_char));
             }
-            TaggedField::Features(InvoiceFeatures::from_u5(data))
+            TaggedField::Features(features_from_u5(data))
         }
         tag::METADATA => TaggedField::Metadata(u5_to_bytes(data)),
         tag::FALLBACK => match parse_fallback(data)? {
@@ -283,22 +269,24 @@ pub(super) fn signing_hash(hrp_lower: &str, data: &[u8]) -> [u8; 32] {
     sha256::Hash::from_engine(engine).to_byte_array()
 }
 
-/// The semantic content of the fields, before the signature is checked.
-struct Checked {
-    payment_hash: PaymentHash,
-    payment_secret: PaymentSecret,
-    description: Description,
-    expiry: Option<u64>,
-    min_final: Option<u64>,
-    fallbacks: Vec<Fallback>,
-    route_hints: Vec<Vec<RouteHintHop>>,
-    features: InvoiceFeatures,
-    metadata: Option<Vec<u8>>,
-    payee: Option<PublicKey>,
+/// The semantic content of the fields (first valid field of each type).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Content {
+    pub(super) payment_hash: PaymentHash,
+    pub(super) payment_secret: PaymentSecret,
+    pub(super) description: Description,
+    pub(super) expiry: Option<u64>,
+    pub(super) min_final_cltv_expiry_delta: Option<u64>,
+    pub(super) fallbacks: Vec<Fallback>,
+    pub(super) route_hints: Vec<Vec<RouteHintHop>>,
+    pub(super) features: Features,
+    pub(super) metadata: Option<Vec<u8>>,
+    /// From an `n` field.
+    pub(super) payee: Option<PublicKey>,
 }
 
 /// Applies the semantic rules to the fields.
-fn check_fields(fields: &[TaggedField]) -> Result<Checked, InvoiceError> {
+fn check_fields(fields: &[TaggedField]) -> Result<Content, InvoiceError> {
     let mut payment_hash = None;
     let mut payment_secret = None;
     let mut description = None;
@@ -345,7 +333,7 @@ fn check_fields(fields: &[TaggedField]) -> Result<Checked, InvoiceError> {
         }
     }
     let features = features.unwrap_or_default();
-    if let Some(bit) = features.unknown_required() {
+    if let Some(bit) = unknown_required_invoice_feature(&features) {
         return Err(InvoiceError::UnknownRequiredFeature(bit));
     }
     let payment_hash = payment_hash.ok_or(InvoiceError::MissingPaymentHash)?;
@@ -356,12 +344,12 @@ fn check_fields(fields: &[TaggedField]) -> Result<Checked, InvoiceError> {
         (None, None) => return Err(InvoiceError::MissingDescription),
         (Some(_), Some(_)) => return Err(InvoiceError::DescriptionAndHash),
     };
-    Ok(Checked {
+    Ok(Content {
         payment_hash,
         payment_secret,
         description,
         expiry,
-        min_final,
+        min_final_cltv_expiry_delta: min_final,
         fallbacks,
         route_hints,
         features,

@@ -25,7 +25,7 @@ pub struct NewInvoice {
     pub min_final_cltv_expiry_delta: Option<u64>,
     pub fallbacks: Vec<Fallback>,
     pub route_hints: Vec<Vec<RouteHintHop>>,
-    pub features: InvoiceFeatures,
+    pub features: Features,
     pub metadata: Option<Vec<u8>>,
 }
 
@@ -55,10 +55,10 @@ impl NewInvoice {
         if self.amount == Some(Msat(0)) {
             return Err(InvoiceError::InvalidAmount);
         }
-        if !self.features.supports(14) {
+        if !self.features.supports(Feature::PaymentSecret) {
             return Err(InvoiceError::MissingPaymentSecretFeature);
         }
-        if let Some(bit) = self.features.unknown_required() {
+        if let Some(bit) = unknown_required_invoice_feature(&self.features) {
             return Err(InvoiceError::UnknownRequiredFeature(bit));
         }
         for f in &self.fallbacks {
@@ -96,7 +96,7 @@ impl NewInvoice {
                 }
                 tag::FALLBACK => fields.extend(self.fallbacks.iter().cloned().map(TaggedField::Fallback)),
                 tag::ROUTE_HINT => fields.extend(self.route_hints.iter().cloned().map(TaggedField::RouteHint)),
-                tag::FEATURES if !self.features.bits().is_empty() => {
+                tag::FEATURES if !self.features.is_empty() => {
                     fields.push(TaggedField::Features(self.features.clone()))
                 }
                 tag::METADATA => fields.extend(self.metadata.clone().map(TaggedField::Metadata)),
@@ -160,7 +160,7 @@ impl TaggedField {
                 }
                 bytes_to_u5(&bytes)
             }
-            TaggedField::Features(f) => f.to_u5(),
+            TaggedField::Features(f) => features_to_u5(f),
             TaggedField::Metadata(m) => bytes_to_u5(m),
             TaggedField::Unknown { data, .. } => data.clone(),
         }

@@ -37,6 +37,7 @@ use secp256k1::PublicKey;
 
 use crate::error::ErrorCode;
 use crate::types::{Msat, PaymentHash, PaymentSecret, ShortChannelId};
+use crate::wire::features::{Feature, Features};
 
 pub use decode::{decode, strip_uri};
 pub use encode::NewInvoice;
@@ -54,10 +55,11 @@ pub const DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA: u64 = 18;
 /// Largest `data_length` of a tagged field, in 5-bit units.
 pub const MAX_FIELD_DATA_LENGTH: usize = 1023;
 
-/// Feature bits lnwasm understands in an invoice's `9` field:
-/// var_onion_optin (8/9), payment_secret (14/15), basic_mpp (16/17),
-/// option_payment_metadata (48/49).
-pub const KNOWN_INVOICE_FEATURES: [u16; 4] = [8, 14, 16, 48];
+/// Features lnwasm understands in an invoice's `9` field: var_onion_optin
+/// (8/9), payment_secret (14/15), basic_mpp (16/17), option_payment_metadata
+/// (48/49). Any other even bit makes the invoice unpayable for us.
+pub const KNOWN_INVOICE_FEATURES: [Feature; 4] =
+    [Feature::VarOnionOptin, Feature::PaymentSecret, Feature::BasicMpp, Feature::PaymentMetadata];
 
 /// The chain an invoice is for, from its prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -204,84 +206,35 @@ pub enum Description {
     Hash([u8; 32]),
 }
 
-/// The `9` field: feature bits as a little-endian bit vector.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct InvoiceFeatures {
-    bytes: Vec<u8>,
+/// Features from a `9` field's 5-bit values (big-endian: the last value
+/// holds bits 0..5).
+pub(crate) fn features_from_u5(data: &[u8]) -> Features {
+    let mut f = Features::empty();
+    for (pos, v) in data.iter().rev().enumerate() {
+        for j in 0..5 {
+            if v & (1 << j) != 0 {
+                f.set_bit(pos * 5 + j);
+            }
+        }
+    }
+    f
 }
 
-impl InvoiceFeatures {
-    /// From set bit positions.
-    pub fn from_bits(bits: &[u16]) -> Self {
-        let mut f = Self::default();
-        for &b in bits {
-            f.set(b);
-        }
-        f
+/// Minimal 5-bit big-endian encoding of `f` (no leading zero values).
+pub(crate) fn features_to_u5(f: &Features) -> Vec<u8> {
+    let Some(top) = f.bits().last() else { return Vec::new() };
+    let n = top / 5 + 1;
+    let mut out = vec![0u8; n];
+    for b in f.bits() {
+        out[n - 1 - b / 5] |= 1 << (b % 5);
     }
+    out
+}
 
-    pub fn set(&mut self, bit: u16) {
-        let i = usize::from(bit / 8);
-        if self.bytes.len() <= i {
-            self.bytes.resize(i + 1, 0);
-        }
-        self.bytes[i] |= 1 << (bit % 8);
-    }
-
-    pub fn is_set(&self, bit: u16) -> bool {
-        self.bytes.get(usize::from(bit / 8)).is_some_and(|b| b & (1 << (bit % 8)) != 0)
-    }
-
-    /// Set bit positions, ascending.
-    pub fn bits(&self) -> Vec<u16> {
-        let mut out = Vec::new();
-        for (i, byte) in self.bytes.iter().enumerate() {
-            for j in 0..8 {
-                if byte & (1 << j) != 0 {
-                    out.push((i * 8 + j) as u16);
-                }
-            }
-        }
-        out
-    }
-
-    /// Either the required (even) or optional (odd) bit of a pair.
-    pub fn supports(&self, even_bit: u16) -> bool {
-        self.is_set(even_bit) || self.is_set(even_bit | 1)
-    }
-
-    /// The first even bit set that lnwasm does not understand, if any.
-    pub fn unknown_required(&self) -> Option<u16> {
-        self.bits()
-            .into_iter()
-            .find(|b| b % 2 == 0 && !KNOWN_INVOICE_FEATURES.contains(b))
-    }
-
-    /// From the field's 5-bit values (big-endian: the last value holds bits 0..5).
-    pub(crate) fn from_u5(data: &[u8]) -> Self {
-        let mut f = Self::default();
-        for (pos, v) in data.iter().rev().enumerate() {
-            for j in 0..5 {
-                if v & (1 << j) != 0 {
-                    f.set((pos * 5 + j) as u16);
-                }
-            }
-        }
-        f
-    }
-
-    /// Minimal 5-bit big-endian encoding (no leading zero values).
-    pub(crate) fn to_u5(&self) -> Vec<u8> {
-        let bits = self.bits();
-        let Some(&top) = bits.last() else { return Vec::new() };
-        let n = usize::from(top) / 5 + 1;
-        let mut out = vec![0u8; n];
-        for b in bits {
-            let b = usize::from(b);
-            out[n - 1 - b / 5] |= 1 << (b % 5);
-        }
-        out
-    }
+/// The first even bit of `f` that lnwasm cannot honour when paying.
+pub fn unknown_required_invoice_feature(f: &Features) -> Option<usize> {
+    f.bits()
+        .find(|&b| b % 2 == 0 && !KNOWN_INVOICE_FEATURES.iter().any(|k| k.required_bit() == b))
 }
 
 /// A tagged field, as found in the data part. Unknown types, and known types
@@ -298,7 +251,7 @@ pub enum TaggedField {
     MinFinalCltvExpiryDelta(u64),
     Fallback(Fallback),
     RouteHint(Vec<RouteHintHop>),
-    Features(InvoiceFeatures),
+    Features(Features),
     Metadata(Vec<u8>),
     /// `tag` and `data` are 5-bit values.
     Unknown { tag: u8, data: Vec<u8> },
@@ -364,16 +317,7 @@ pub struct Invoice {
     raw: UnsignedInvoice,
     signature: RecoverableSignature,
     payee: PublicKey,
-    payee_from_n: bool,
-    payment_hash: PaymentHash,
-    payment_secret: PaymentSecret,
-    description: Description,
-    expiry: Option<u64>,
-    min_final_cltv_expiry_delta: Option<u64>,
-    fallbacks: Vec<Fallback>,
-    route_hints: Vec<Vec<RouteHintHop>>,
-    features: InvoiceFeatures,
-    metadata: Option<Vec<u8>>,
+    content: decode::Content,
 }
 
 impl Invoice {
@@ -387,13 +331,13 @@ impl Invoice {
         self.raw.timestamp
     }
     pub fn payment_hash(&self) -> &PaymentHash {
-        &self.payment_hash
+        &self.content.payment_hash
     }
     pub fn payment_secret(&self) -> &PaymentSecret {
-        &self.payment_secret
+        &self.content.payment_secret
     }
     pub fn description(&self) -> &Description {
-        &self.description
+        &self.content.description
     }
     /// The payee's node id: from `n`, or recovered from the signature.
     pub fn payee(&self) -> &PublicKey {
@@ -401,28 +345,28 @@ impl Invoice {
     }
     /// Whether the payee came from an `n` field (rather than recovery).
     pub fn payee_from_n_field(&self) -> bool {
-        self.payee_from_n
+        self.content.payee.is_some()
     }
     /// Seconds after `timestamp` the invoice expires (default 3600).
     pub fn expiry_seconds(&self) -> u64 {
-        self.expiry.unwrap_or(DEFAULT_EXPIRY_SECONDS)
+        self.content.expiry.unwrap_or(DEFAULT_EXPIRY_SECONDS)
     }
     /// The CLTV delta for the final HTLC (default 18).
     pub fn min_final_cltv_expiry_delta(&self) -> u64 {
-        self.min_final_cltv_expiry_delta.unwrap_or(DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA)
+        self.content.min_final_cltv_expiry_delta.unwrap_or(DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA)
     }
     pub fn fallbacks(&self) -> &[Fallback] {
-        &self.fallbacks
+        &self.content.fallbacks
     }
     /// Route hints: each is a path of hops ending at the payee.
     pub fn route_hints(&self) -> &[Vec<RouteHintHop>] {
-        &self.route_hints
+        &self.content.route_hints
     }
-    pub fn features(&self) -> &InvoiceFeatures {
-        &self.features
+    pub fn features(&self) -> &Features {
+        &self.content.features
     }
     pub fn metadata(&self) -> Option<&[u8]> {
-        self.metadata.as_deref()
+        self.content.metadata.as_deref()
     }
     pub fn signature(&self) -> &RecoverableSignature {
         &self.signature
@@ -494,7 +438,7 @@ pub enum InvoiceError {
     /// A fallback address given to the encoder is for another network.
     FallbackNetworkMismatch,
     /// An even feature bit lnwasm does not know.
-    UnknownRequiredFeature(u16),
+    UnknownRequiredFeature(usize),
     /// The signature's r or s is not a valid scalar.
     InvalidSignature,
     /// The recovery id is not 0..=3.
@@ -684,12 +628,14 @@ mod tests {
     #[test]
     fn features_u5() {
         // 8 and 14: b100000100000000 -> "sgq" = [16, 8, 0]
-        let f = InvoiceFeatures::from_bits(&[8, 14]);
-        assert_eq!(f.to_u5(), vec![16, 8, 0]);
-        assert_eq!(InvoiceFeatures::from_u5(&[16, 8, 0]), f);
-        assert_eq!(f.bits(), vec![8, 14]);
-        assert!(InvoiceFeatures::default().to_u5().is_empty());
-        assert_eq!(InvoiceFeatures::from_bits(&[8, 14, 100]).unknown_required(), Some(100));
-        assert_eq!(InvoiceFeatures::from_bits(&[8, 14, 99]).unknown_required(), None);
+        let f = Features::from_bits(&[8, 14]);
+        assert_eq!(features_to_u5(&f), vec![16, 8, 0]);
+        assert_eq!(features_from_u5(&[16, 8, 0]), f);
+        assert_eq!(f.bits().collect::<Vec<_>>(), vec![8, 14]);
+        assert!(features_to_u5(&Features::empty()).is_empty());
+        assert_eq!(unknown_required_invoice_feature(&Features::from_bits(&[8, 14, 100])), Some(100));
+        assert_eq!(unknown_required_invoice_feature(&Features::from_bits(&[8, 14, 99])), None);
+        // Known to the wire layer, but not something a payer of ours honours.
+        assert_eq!(unknown_required_invoice_feature(&Features::from_bits(&[14, 36])), Some(36));
     }
 }

@@ -7,11 +7,12 @@ use wasm_bindgen::JsCast;
 
 use super::{bad_arg, to_js};
 use crate::invoice::{
-    self, Description, Fallback, Invoice, InvoiceError, InvoiceFeatures, NewInvoice, Network, RouteHintHop,
+    self, Description, Fallback, Invoice, InvoiceError, NewInvoice, Network, RouteHintHop,
     CHARSET,
 };
 use crate::types::{Msat, PaymentHash, PaymentSecret, ShortChannelId};
 use crate::util::{from_hex, from_hex_array, to_hex};
+use crate::wire::features::Features;
 
 #[wasm_bindgen(inline_js = r#"
 const invoiceProto = {
@@ -102,7 +103,7 @@ fn invoice_to_js(inv: &Invoice, input: &JsValue) -> JsValue {
         .iter()
         .map(|hops| hops.iter().map(hop_to_js).collect::<Array>())
         .collect();
-    let features: Array = inv.features().bits().into_iter().map(|b| JsValue::from_f64(f64::from(b))).collect();
+    let features: Array = inv.features().bits().map(|b| JsValue::from_f64(b as f64)).collect();
     let metadata = inv.metadata().map_or(JsValue::NULL, |m| JsValue::from_str(&to_hex(m)));
     make_invoice(
         input,
@@ -176,14 +177,14 @@ pub fn encode_invoice(
             .collect::<Result<_, _>>()?,
     };
     let features = match f.get("features")? {
-        None => InvoiceFeatures::from_bits(&[8, 14]),
+        None => Features::from_bits(&[8, 14]),
         Some(v) => {
             let mut bits = Vec::new();
             for b in array(v, "features")?.iter() {
                 let n = b.as_f64().filter(|n| n.fract() == 0.0 && (0.0..5115.0).contains(n));
-                bits.push(n.ok_or_else(|| bad_arg("features must be bit numbers 0..5114"))? as u16);
+                bits.push(n.ok_or_else(|| bad_arg("features must be bit numbers 0..5114"))? as usize);
             }
-            InvoiceFeatures::from_bits(&bits)
+            Features::from_bits(&bits)
         }
     };
     let order = match f.get("fieldOrder")? {
