@@ -8,6 +8,7 @@ pub mod error;
 pub mod invoice;
 pub mod keys;
 pub mod noise;
+pub mod peer;
 pub mod tx;
 pub mod types;
 pub mod util;
