@@ -4,10 +4,12 @@
 //! wasm-bindgen layer in [`js`] on top. Everything except `js` builds and is
 //! tested natively as well as for `wasm32-unknown-unknown`.
 
+pub mod channel;
 pub mod error;
 pub mod invoice;
 pub mod keys;
 pub mod noise;
+pub mod store;
 pub mod peer;
 pub mod tx;
 pub mod types;

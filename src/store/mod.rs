@@ -1,0 +1,185 @@
+//! Durable storage for channel records, behind a small trait.
+//!
+//! A [`Store`] holds one record per channel (keyed by [`ChannelId`]), each
+//! with a monotonic update number. [`Store::apply`] writes a [`Batch`]
+//! atomically: all of it or none of it. A write whose update number is not
+//! above the stored one is refused ([`StoreError::StaleUpdate`]), so an old
+//! copy of a channel (a second browser tab, a delayed write) can never
+//! replace a newer one — the precondition of the channel's "persist before
+//! send" rule.
+//!
+//! Implementations: [`MemoryStore`] (tests, ephemeral wallets) and, natively,
+//! [`FileStore`] (one file per channel, written to a temporary file,
+//! fsynced, then renamed over the old one; a batch is committed through a
+//! journal file so that a crash in the middle is rolled forward on open).
+//! The browser's IndexedDB store (one IndexedDB transaction per batch)
+//! implements the same trait in the JS layer.
+
+use core::fmt;
+use std::collections::BTreeMap;
+
+use crate::channel::ChannelRecord;
+use crate::error::ErrorCode;
+use crate::wire::ChannelId;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod file;
+#[cfg(not(target_arch = "wasm32"))]
+pub use file::FileStore;
+
+/// Storage errors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// The record's update number is not above the stored one.
+    StaleUpdate { channel_id: ChannelId, stored: u64, given: u64 },
+    /// The underlying storage failed (message from the platform).
+    Io(String),
+    /// Stored bytes are not a valid record.
+    Corrupt(&'static str),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::StaleUpdate { channel_id, stored, given } => {
+                write!(f, "stale update {given} for channel {channel_id} (stored {stored})")
+            }
+            StoreError::Io(e) => write!(f, "storage error: {e}"),
+            StoreError::Corrupt(e) => write!(f, "corrupt storage: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl ErrorCode for StoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            StoreError::StaleUpdate { .. } => "STALE_UPDATE",
+            StoreError::Io(_) => "STORAGE_IO",
+            StoreError::Corrupt(_) => "STORAGE_CORRUPT",
+        }
+    }
+}
+
+/// One operation of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Put(ChannelRecord),
+    /// Forget a channel (closed and swept).
+    Delete(ChannelId),
+}
+
+/// Writes applied together or not at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn put(mut self, r: ChannelRecord) -> Self {
+        self.ops.push(Op::Put(r));
+        self
+    }
+    pub fn delete(mut self, id: ChannelId) -> Self {
+        self.ops.push(Op::Delete(id));
+        self
+    }
+}
+
+/// Durable storage of channel records.
+pub trait Store {
+    /// Applies every operation of `batch` atomically, after checking that
+    /// each `Put` has an update number above the stored one.
+    fn apply(&mut self, batch: Batch) -> Result<(), StoreError>;
+    /// The record of one channel.
+    fn get(&self, id: &ChannelId) -> Result<Option<ChannelRecord>, StoreError>;
+    /// Every record, by channel id.
+    fn list(&self) -> Result<Vec<ChannelRecord>, StoreError>;
+}
+
+/// Checks a batch against the current records (shared by implementations).
+pub(crate) fn check_batch(batch: &Batch, current: impl Fn(&ChannelId) -> Option<u64>) -> Result<(), StoreError> {
+    let mut seen: BTreeMap<ChannelId, u64> = BTreeMap::new();
+    for op in &batch.ops {
+        if let Op::Put(r) = op {
+            let stored = seen.get(&r.channel_id).copied().or_else(|| current(&r.channel_id));
+            if let Some(s) = stored {
+                if r.update_number <= s {
+                    return Err(StoreError::StaleUpdate { channel_id: r.channel_id, stored: s, given: r.update_number });
+                }
+            }
+            seen.insert(r.channel_id, r.update_number);
+        }
+    }
+    Ok(())
+}
+
+/// An in-memory store.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    records: BTreeMap<ChannelId, ChannelRecord>,
+    /// Number of batches applied (tests).
+    pub writes: u64,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn apply(&mut self, batch: Batch) -> Result<(), StoreError> {
+        check_batch(&batch, |id| self.records.get(id).map(|r| r.update_number))?;
+        for op in batch.ops {
+            match op {
+                Op::Put(r) => {
+                    self.records.insert(r.channel_id, r);
+                }
+                Op::Delete(id) => {
+                    self.records.remove(&id);
+                }
+            }
+        }
+        self.writes += 1;
+        Ok(())
+    }
+    fn get(&self, id: &ChannelId) -> Result<Option<ChannelRecord>, StoreError> {
+        Ok(self.records.get(id).cloned())
+    }
+    fn list(&self) -> Result<Vec<ChannelRecord>, StoreError> {
+        Ok(self.records.values().cloned().collect())
+    }
+}
+
+/// Serializes a record for storage: channel id, update number, data length, data.
+pub fn record_to_bytes(r: &ChannelRecord) -> Vec<u8> {
+    let mut v = Vec::with_capacity(48 + r.data.len());
+    v.extend_from_slice(&r.channel_id.0);
+    v.extend_from_slice(&r.update_number.to_be_bytes());
+    v.extend_from_slice(&(r.data.len() as u64).to_be_bytes());
+    v.extend_from_slice(&r.data);
+    v
+}
+
+/// Parses [`record_to_bytes`].
+pub fn record_from_bytes(b: &[u8]) -> Result<ChannelRecord, StoreError> {
+    if b.len() < 48 {
+        return Err(StoreError::Corrupt("short record"));
+    }
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&b[..32]);
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&b[32..40]);
+    let mut l = [0u8; 8];
+    l.copy_from_slice(&b[40..48]);
+    let len = u64::from_be_bytes(l);
+    if len != (b.len() - 48) as u64 {
+        return Err(StoreError::Corrupt("record length"));
+    }
+    Ok(ChannelRecord { channel_id: ChannelId(id), update_number: u64::from_be_bytes(n), data: b[48..].to_vec() })
+}
