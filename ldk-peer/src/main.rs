@@ -1,0 +1,152 @@
+//! `ldk-peer --listen 127.0.0.1:<port> [--seed <hex>] [--peer-tick-secs <n>] [--accept-channels]
+//!           [--connect <node_id>@<ip:port>]`
+//!
+//! Starts an in-memory LDK node, prints exactly one line `READY <node_id_hex>@<ip:port>` to
+//! stdout once it listens, logs peers and their init features to stderr, and runs until stdin
+//! closes, SIGTERM or ctrl-c. Set `LDK_PEER_LOG=debug|trace|...` for LDK's own log on stderr.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ldk_peer::{features_hex, parse_peer_uri, parse_seed, Config, LdkNode, NodeEvent};
+use tokio::io::AsyncReadExt;
+
+const USAGE: &str = "usage: ldk-peer --listen <ip:port> [--seed <64 hex>] [--peer-tick-secs <n>] \
+                     [--accept-channels] [--connect <node_id>@<ip:port>]";
+
+struct Args {
+    config: Config,
+    connect: Vec<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut config = Config::default();
+    let mut connect = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--listen" => {
+                let v = value("--listen")?;
+                config.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
+            },
+            "--seed" => config.seed = parse_seed(&value("--seed")?).map_err(|e| e.to_string())?,
+            "--peer-tick-secs" => {
+                let v = value("--peer-tick-secs")?;
+                let secs: f64 = v.parse().map_err(|e| format!("--peer-tick-secs {v}: {e}"))?;
+                if !(secs > 0.0) {
+                    return Err("--peer-tick-secs must be positive".into());
+                }
+                config.peer_tick = Duration::from_secs_f64(secs);
+            },
+            "--accept-channels" => config.accept_inbound_channels = true,
+            "--connect" => connect.push(value("--connect")?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok(Args { config, connect })
+}
+
+fn log_event(ev: &NodeEvent) {
+    match ev {
+        NodeEvent::PeerConnected { node_id, features, inbound, .. } => eprintln!(
+            "ldk-peer: peer connected {node_id} ({}) init features 0x{} [{features}]",
+            if *inbound { "inbound" } else { "outbound" },
+            features_hex(features),
+        ),
+        NodeEvent::PeerDisconnected { node_id } => {
+            eprintln!("ldk-peer: peer disconnected {node_id}")
+        },
+        NodeEvent::Ldk(e) => eprintln!("ldk-peer: event {e:?}"),
+    }
+}
+
+async fn wait_for_shutdown() -> &'static str {
+    let stdin_closed = async {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 256];
+        loop {
+            match stdin.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {},
+            }
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            },
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = stdin_closed => "stdin closed",
+        _ = term => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "ctrl-c",
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    // Returns only on argument/start errors; a normal shutdown exits the process itself.
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        },
+    };
+    let mut node = match LdkNode::start(args.config).await {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ldk-peer: cannot start: {e}");
+            return ExitCode::from(1);
+        },
+    };
+    let mut events = node.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(ev) => log_event(&ev),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+    });
+    eprintln!(
+        "ldk-peer: listening on {} as {}; our init features 0x{} [{}]",
+        node.listen_addr(),
+        node.node_id(),
+        features_hex(&node.our_init_features()),
+        node.our_init_features(),
+    );
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "READY {}", node.uri());
+        let _ = out.flush();
+    }
+    for uri in &args.connect {
+        match parse_peer_uri(uri) {
+            Ok((id, addr)) => match node.connect_outbound(id, addr, Duration::from_secs(10)).await {
+                Ok(_) => eprintln!("ldk-peer: connected to {uri}"),
+                Err(e) => eprintln!("ldk-peer: connecting to {uri}: {e}"),
+            },
+            Err(e) => eprintln!("ldk-peer: {e}"),
+        }
+    }
+    let why = wait_for_shutdown().await;
+    eprintln!("ldk-peer: {why}, shutting down");
+    node.stop();
+    // Give the socket tasks a moment to close the connections cleanly.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // tokio's stdin reader sits in a blocking thread that a runtime shutdown would wait for
+    // (after SIGTERM stdin may still be open), so leave without waiting for it.
+    let _ = std::io::stderr().flush();
+    std::process::exit(0)
+}
