@@ -11,6 +11,7 @@ pub mod keys;
 pub mod noise;
 pub mod store;
 pub mod peer;
+pub mod transport;
 pub mod tx;
 pub mod types;
 pub mod util;
