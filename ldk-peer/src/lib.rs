@@ -17,11 +17,11 @@
 //!   a pong, and at the next tick disconnects a peer that sent nothing since. It answers every
 //!   ping whose `num_pong_bytes < 65532`. [`LdkNode::ping_peers`] runs a tick now, and
 //!   [`LdkNode::ping_stats`] counts pings/pongs in each direction, read from LDK's trace log lines
-//!   ("Received message Ping(..)", "Enqueueing message Pong(..)").
+//!   ("Received message Ping(..) from ..", "Enqueueing message Pong { .. } to ..").
 //! - LDK [`Event`]s are recorded as [`NodeEvent::Ldk`] (see [`LdkNode::events`],
 //!   [`LdkNode::subscribe`], [`LdkNode::wait_for_event`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
@@ -214,6 +214,8 @@ pub struct NodeLogger {
     min_level: Option<Level>,
     tag: String,
     pings: Mutex<HashMap<PublicKey, PingStats>>,
+    /// Peers we sent a ping to on the current connection and got no pong from yet.
+    awaiting_pong: Mutex<HashSet<PublicKey>>,
 }
 
 impl NodeLogger {
@@ -228,7 +230,12 @@ impl NodeLogger {
                 _ => Level::Debug,
             }
         });
-        NodeLogger { min_level, tag, pings: Mutex::new(HashMap::new()) }
+        NodeLogger {
+            min_level,
+            tag,
+            pings: Mutex::new(HashMap::new()),
+            awaiting_pong: Mutex::new(HashSet::new()),
+        }
     }
 }
 
@@ -243,20 +250,31 @@ impl Logger for NodeLogger {
         let text = record.args.to_string();
         if ping_candidate {
             if let Some(peer) = record.peer_id {
+                // "Received message Ping(Ping { .. }) from ..", "Enqueueing message Ping { .. } to .."
+                let is = |msg: &str, name: &str| {
+                    text.strip_prefix(msg).map_or(false, |r| {
+                        r.strip_prefix(name).map_or(false, |r| r.starts_with(['(', ' ']))
+                    })
+                };
                 let field: Option<fn(&mut PingStats) -> &mut u64> =
-                    if text.starts_with("Received message Ping(") {
+                    if is("Received message ", "Ping") {
                         Some(|s| &mut s.pings_received)
-                    } else if text.starts_with("Received message Pong(") {
+                    } else if is("Received message ", "Pong") {
                         Some(|s| &mut s.pongs_received)
-                    } else if text.starts_with("Enqueueing message Ping(") {
+                    } else if is("Enqueueing message ", "Ping") {
                         Some(|s| &mut s.pings_sent)
-                    } else if text.starts_with("Enqueueing message Pong(") {
+                    } else if is("Enqueueing message ", "Pong") {
                         Some(|s| &mut s.pongs_sent)
                     } else {
                         None
                     };
                 if let Some(f) = field {
                     *f(self.pings.lock().unwrap().entry(peer).or_default()) += 1;
+                    if is("Enqueueing message ", "Ping") {
+                        self.awaiting_pong.lock().unwrap().insert(peer);
+                    } else if is("Received message ", "Pong") {
+                        self.awaiting_pong.lock().unwrap().remove(&peer);
+                    }
                 }
             }
         }
@@ -291,6 +309,7 @@ impl Persist<InMemorySigner> for NoPersist {
 /// calls it with the peer's `init` once all other handlers accepted the peer).
 pub struct PeerWatcher {
     shared: Arc<Shared>,
+    logger: Arc<NodeLogger>,
 }
 
 impl CustomMessageReader for PeerWatcher {
@@ -312,12 +331,14 @@ impl CustomMessageHandler for PeerWatcher {
         Vec::new()
     }
     fn peer_disconnected(&self, their_node_id: PublicKey) {
+        self.logger.awaiting_pong.lock().unwrap().remove(&their_node_id);
         let was_connected = self.shared.connected.lock().unwrap().remove(&their_node_id);
         if was_connected {
             self.shared.record(NodeEvent::PeerDisconnected { node_id: their_node_id });
         }
     }
     fn peer_connected(&self, their_node_id: PublicKey, msg: &Init, inbound: bool) -> Result<(), ()> {
+        self.logger.awaiting_pong.lock().unwrap().remove(&their_node_id);
         self.shared.connected.lock().unwrap().insert(their_node_id);
         self.shared.record(NodeEvent::PeerConnected {
             node_id: their_node_id,
@@ -390,6 +411,7 @@ struct Shared {
     events_tx: broadcast::Sender<NodeEvent>,
     connected: Mutex<std::collections::HashSet<PublicKey>>,
     accept_inbound: AtomicBool,
+    ping_requested: AtomicBool,
     next_user_channel_id: AtomicU64,
     verbose: bool,
 }
@@ -447,6 +469,7 @@ impl LdkNode {
             events_tx,
             connected: Mutex::new(Default::default()),
             accept_inbound: AtomicBool::new(config.accept_inbound_channels),
+            ping_requested: AtomicBool::new(false),
             next_user_channel_id: AtomicU64::new(1),
             verbose: logger.min_level.is_some(),
         });
@@ -496,7 +519,7 @@ impl LdkNode {
             t.as_secs() as u32,
         ));
 
-        let watcher = Arc::new(PeerWatcher { shared: shared.clone() });
+        let watcher = Arc::new(PeerWatcher { shared: shared.clone(), logger: logger.clone() });
         let peer_manager = Arc::new(PeerManager::new(
             MessageHandler {
                 chan_handler: channel_manager.clone(),
@@ -544,6 +567,7 @@ impl LdkNode {
             channel_manager.clone(),
             chain_monitor.clone(),
             shared.clone(),
+            logger.clone(),
             config.peer_tick,
             config.channel_tick,
         )));
@@ -652,12 +676,13 @@ impl LdkNode {
         self.peer_manager.disconnect_by_node_id(node_id);
     }
 
-    /// Runs `PeerManager::timer_tick_occurred` now: sends a ping to every peer that is not
-    /// awaiting a pong, and disconnects any peer that was awaiting one and sent nothing since the
-    /// previous tick.
+    /// Pings every connected peer soon: the driver runs an extra `PeerManager` timer tick as
+    /// soon as no ping of ours is waiting for its pong, and restarts the tick interval. (A tick
+    /// while a pong is outstanding would instead disconnect a peer that sent nothing since the
+    /// previous tick, so LDK's ping cannot be sent at an arbitrary moment.) Watch
+    /// [`ping_stats`](Self::ping_stats) for the pong.
     pub fn ping_peers(&self) {
-        self.peer_manager.timer_tick_occurred();
-        self.peer_manager.process_events();
+        self.shared.ping_requested.store(true, Ordering::SeqCst);
     }
 
     /// Ping/pong counts with `node_id` so far (across reconnections).
@@ -823,7 +848,7 @@ fn peer_info(p: lightning::ln::peer_handler::PeerDetails) -> PeerInfo {
 /// The background loop: LDK needs its queues pumped and its timers ticked by the application.
 async fn drive(
     pm: Arc<LdkPeerManager>, cm: Arc<LdkChannelManager>, monitor: Arc<LdkChainMonitor>,
-    shared: Arc<Shared>, peer_tick: Duration, channel_tick: Duration,
+    shared: Arc<Shared>, logger: Arc<NodeLogger>, peer_tick: Duration, channel_tick: Duration,
 ) {
     let mut peer_timer = tokio::time::interval(peer_tick);
     let mut channel_timer = tokio::time::interval(channel_tick);
@@ -862,6 +887,13 @@ async fn drive(
             _ = peer_timer.tick() => pm.timer_tick_occurred(),
             _ = channel_timer.tick() => cm.timer_tick_occurred(),
             _ = tokio::time::sleep(Duration::from_millis(10)) => {},
+        }
+        if shared.ping_requested.load(Ordering::SeqCst)
+            && logger.awaiting_pong.lock().unwrap().is_empty()
+        {
+            shared.ping_requested.store(false, Ordering::SeqCst);
+            pm.timer_tick_occurred();
+            peer_timer.reset();
         }
         cm.process_pending_htlc_forwards();
         cm.process_pending_events(&handler);

@@ -63,32 +63,49 @@ fn log_event(ev: &NodeEvent) {
     }
 }
 
-async fn wait_for_shutdown() -> &'static str {
-    let stdin_closed = async {
-        let mut stdin = tokio::io::stdin();
-        let mut buf = [0u8; 256];
-        loop {
-            match stdin.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {},
+/// Resolves when the process should stop. Built before READY is printed so that the signal
+/// handlers are in place by the time a test can send a signal.
+fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
+    #[cfg(unix)]
+    let (term, int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok())
+    };
+    async move {
+        let stdin_closed = async {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 256];
+            loop {
+                match stdin.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(_) => {},
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {},
+                    Err(_) => break,
+                }
+            }
+        };
+        #[cfg(unix)]
+        {
+            let recv = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    },
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = recv(term) => "SIGTERM",
+                _ = recv(int) => "ctrl-c",
+                _ = stdin_closed => "stdin closed",
             }
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            },
-            Err(_) => std::future::pending::<()>().await,
+        #[cfg(not(unix))]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "ctrl-c",
+            _ = stdin_closed => "stdin closed",
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = stdin_closed => "stdin closed",
-        _ = term => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "ctrl-c",
     }
 }
 
@@ -109,6 +126,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         },
     };
+    let shutdown = shutdown_signal();
     let mut events = node.subscribe();
     tokio::spawn(async move {
         loop {
@@ -140,7 +158,7 @@ async fn main() -> ExitCode {
             Err(e) => eprintln!("ldk-peer: {e}"),
         }
     }
-    let why = wait_for_shutdown().await;
+    let why = shutdown.await;
     eprintln!("ldk-peer: {why}, shutting down");
     node.stop();
     // Give the socket tasks a moment to close the connections cleanly.
