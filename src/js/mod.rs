@@ -7,6 +7,7 @@
 //! `.d.ts`.
 
 mod invoice;
+mod peer;
 
 use js_sys::{Error, Reflect};
 use wasm_bindgen::prelude::*;
@@ -14,6 +15,7 @@ use wasm_bindgen::prelude::*;
 use crate::error::ErrorCode;
 
 pub use invoice::{decode_invoice, encode_invoice};
+pub use peer::{connect_peer, PeerHandle};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");

@@ -41,7 +41,7 @@ export type InvoiceErrorCode =
 
 /** The errors lnwasm throws: an `Error` with a stable `code`. */
 export interface LnwasmError extends Error {
-  readonly code: InvoiceErrorCode;
+  readonly code: InvoiceErrorCode | PeerErrorCode;
 }
 
 /** One hop of a private route to the payee (`r` field). */
@@ -120,4 +120,75 @@ export interface InvoiceFields {
   includePayeeNodeId?: boolean;
   /** Order to write the tagged fields in; unlisted ones follow in the default order p s d h n x c f r 9 m. */
   fieldOrder?: InvoiceTag[];
+}
+
+/** Every `error.code` `connectPeer` and a `Peer`'s methods can reject with. */
+export type PeerErrorCode =
+  | "INVALID_ARGUMENT"
+  | "INVALID_PEER_URI"
+  | "INVALID_URL"
+  | "CONNECT_FAILED"
+  | "CONNECT_TIMEOUT"
+  | "IO_ERROR"
+  | "HANDSHAKE_BAD_LENGTH"
+  | "HANDSHAKE_BAD_VERSION"
+  | "HANDSHAKE_BAD_PUBKEY"
+  | "HANDSHAKE_BAD_TAG"
+  | "HANDSHAKE_BAD_CIPHERTEXT"
+  | "BAD_LENGTH_MAC"
+  | "BAD_MESSAGE_MAC"
+  | "HANDSHAKE_TIMEOUT"
+  | "PEER_REQUIRES_UNSUPPORTED_FEATURE"
+  | "PEER_LACKS_REQUIRED_FEATURE"
+  | "FEATURE_MISSING_DEPENDENCY"
+  | "NO_COMMON_CHAIN"
+  | "FIRST_MESSAGE_NOT_INIT"
+  | "DUPLICATE_INIT"
+  | "UNKNOWN_EVEN_MESSAGE"
+  | "PONG_TIMEOUT"
+  | "UNEXPECTED_PONG"
+  | "PING_FLOOD"
+  | "PEER_SENT_ERROR"
+  | "CONNECTION_CLOSED"
+  | "LOCAL_CLOSE"
+  | "PEER_CLOSED"
+  | "PEER_NOT_READY";
+
+/** Options of `connectPeer`: exactly one of `proxyUrl` and `websocketUrl`. */
+export interface ConnectPeerOptions {
+  /** An `lnwasm-proxy` base URL (`ws://` or `wss://`); the peer is reached at
+   * `<proxyUrl>/v1/<a_b_c_d>/<port>` (IPv4) or `<proxyUrl>/<host>:<port>`. */
+  proxyUrl?: string;
+  /** A WebSocket URL that speaks BOLT 8 itself (e.g. a node's WebSocket port). */
+  websocketUrl?: string;
+  /** Time to open the socket, and then to finish the handshake and `init` exchange (default 10000). */
+  timeoutMs?: number;
+  /** The chain announced in `init` (default `"bitcoin"`); peers on other chains are refused. */
+  network?: Network;
+  /** Our node secret key (32 bytes hex); default: a fresh random key for this connection. */
+  nodeSecretKey?: string;
+  /** Ping the peer after this much silence (default 30000). */
+  pingIntervalMs?: number;
+}
+
+/** What a peer told us in its `init`. */
+export interface PeerInfo {
+  /** The peer's node id (33 bytes hex), authenticated by the handshake. */
+  readonly nodeId: string;
+  /** Feature bits the peer set (`globalfeatures | features`), ascending. */
+  readonly features: number[];
+  /** Chains the peer listed (`"bitcoin"`, ..., or a chain hash in hex); `null` if it listed none. */
+  readonly networks: string[] | null;
+}
+
+/** A connected peer (handshake and `init` exchange done). */
+export interface Peer extends PeerInfo {
+  /** `false` once the connection closed, for whatever reason. */
+  readonly isConnected: boolean;
+  /** How many of the peer's pings were answered. */
+  readonly pingsAnswered: number;
+  /** Pings the peer; resolves with the round-trip time in milliseconds. */
+  ping(): Promise<number>;
+  /** Closes the connection; resolves once the socket is closed. */
+  disconnect(): Promise<void>;
 }

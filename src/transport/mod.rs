@@ -19,6 +19,8 @@ use crate::util::from_hex;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod tcp;
+#[cfg(target_arch = "wasm32")]
+pub mod websocket;
 
 /// Why a transport could not connect or carry the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
