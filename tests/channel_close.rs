@@ -14,28 +14,48 @@ fn mutual_close_with_pending_htlc_settled_first() {
     let id = p.add(Side::Holder, Msat(10_000_000), 1).unwrap();
     p.sign(Side::Holder);
     // B starts the close while the HTLC is pending.
-    p.b.handle(Command::Close { script: None, feerate: FeeratePerKw(1000) }).unwrap();
+    p.b.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    })
+    .unwrap();
     p.settle();
     assert_eq!(p.a.ch.status(), Some(Status::ShuttingDown));
     // New HTLCs are refused, settlement still works.
     assert!(p.add(Side::Holder, Msat(1_000_000), 2).is_err());
-    p.b.handle(Command::FulfillHtlc { id, preimage: preimage(1) }).unwrap();
+    p.b.handle(Command::FulfillHtlc {
+        id,
+        preimage: preimage(1),
+    })
+    .unwrap();
     p.b.handle(Command::Sign).unwrap();
     p.settle();
     for n in [&p.a, &p.b] {
-        assert_eq!(n.ch.status(), Some(Status::Closing), "{}", n.ch.state_name());
-        assert!(n.events.iter().any(|e| matches!(e, Event::MutualClose { .. })));
+        assert_eq!(
+            n.ch.status(),
+            Some(Status::Closing),
+            "{}",
+            n.ch.state_name()
+        );
+        assert!(n
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::MutualClose { .. })));
     }
     let ta = p.a.published.last().unwrap();
     let tb = p.b.published.last().unwrap();
     assert_eq!(ta, tb, "both publish the same closing tx");
-    assert_eq!(ta.input[0].previous_output, p.a.ch.commitments().unwrap().params.funding_outpoint);
+    assert_eq!(
+        ta.input[0].previous_output,
+        p.a.ch.commitments().unwrap().params.funding_outpoint
+    );
     // The closing tx pays B its 210_000 sat; A pays the fee.
     let total: u64 = ta.output.iter().map(|o| o.value.to_sat()).sum();
     assert!(ta.output.iter().any(|o| o.value.to_sat() == 210_000));
     assert!(total < 1_000_000);
     // Seen on chain: closed.
-    p.a.handle(Command::FundingSpent { tx: ta.clone() }).unwrap();
+    p.a.handle(Command::FundingSpent { tx: ta.clone() })
+        .unwrap();
     assert_eq!(p.a.ch.status(), Some(Status::Closed));
 }
 
@@ -58,8 +78,12 @@ fn force_close_publishes_commitment_and_htlc_timeouts() {
     assert_eq!(p.a.ch.state_name(), "CLOSING");
     // B sees A's commitment (its view of A's current one): sweeps its to_remote.
     let b_before = p.b.published.len();
-    p.b.handle(Command::FundingSpent { tx: commit.clone() }).unwrap();
-    assert!(p.b.events.contains(&Event::ForceClosed { txid: ctxid, ours: false }));
+    p.b.handle(Command::FundingSpent { tx: commit.clone() })
+        .unwrap();
+    assert!(p.b.events.contains(&Event::ForceClosed {
+        txid: ctxid,
+        ours: false
+    }));
     let sweep = &p.b.published[b_before];
     assert_eq!(sweep.input[0].previous_output.txid, ctxid);
 }
@@ -70,26 +94,62 @@ fn revoked_commitment_gets_the_penalty_tx() {
     p.add(Side::Counterparty, Msat(30_000_000), 1).unwrap();
     p.sign(Side::Counterparty);
     // B's current commitment now, which it will later revoke.
-    let (_, old) = p.b.ch.commitments().unwrap().signed_local_tx(p.b.ch.keys()).unwrap();
-    p.b.handle(Command::FulfillHtlc { id: 0, preimage: preimage(1) }).unwrap_err(); // B offered it: cannot fulfill
-    p.a.handle(Command::FulfillHtlc { id: 0, preimage: preimage(1) }).unwrap();
+    let (_, old) =
+        p.b.ch
+            .commitments()
+            .unwrap()
+            .signed_local_tx(p.b.ch.keys())
+            .unwrap();
+    p.b.handle(Command::FulfillHtlc {
+        id: 0,
+        preimage: preimage(1),
+    })
+    .unwrap_err(); // B offered it: cannot fulfill
+    p.a.handle(Command::FulfillHtlc {
+        id: 0,
+        preimage: preimage(1),
+    })
+    .unwrap();
     p.sign(Side::Holder);
     p.check();
     // B cheats with its revoked commitment.
     let before = p.a.published.len();
-    p.a.handle(Command::FundingSpent { tx: old.clone() }).unwrap();
-    let ev = p.a.events.iter().find(|e| matches!(e, Event::RevokedCommitmentSeen { .. })).expect("revoked commitment recognised");
+    p.a.handle(Command::FundingSpent { tx: old.clone() })
+        .unwrap();
+    let ev =
+        p.a.events
+            .iter()
+            .find(|e| matches!(e, Event::RevokedCommitmentSeen { .. }))
+            .expect("revoked commitment recognised");
     let penalty = &p.a.published[before];
-    if let Event::RevokedCommitmentSeen { penalty_txid, commitment_number } = ev {
+    if let Event::RevokedCommitmentSeen {
+        penalty_txid,
+        commitment_number,
+    } = ev
+    {
         assert_eq!(*penalty_txid, penalty.compute_txid());
         assert_eq!(*commitment_number, 1);
     }
     // Every output of the revoked commitment except the anchors is taken.
     let old_txid = old.compute_txid();
-    let taken: Vec<u32> = penalty.input.iter().map(|i| { assert_eq!(i.previous_output.txid, old_txid); i.previous_output.vout }).collect();
-    let non_anchor = old.output.iter().filter(|o| o.value.to_sat() != 330).count();
+    let taken: Vec<u32> = penalty
+        .input
+        .iter()
+        .map(|i| {
+            assert_eq!(i.previous_output.txid, old_txid);
+            i.previous_output.vout
+        })
+        .collect();
+    let non_anchor = old
+        .output
+        .iter()
+        .filter(|o| o.value.to_sat() != 330)
+        .count();
     assert_eq!(taken.len(), non_anchor);
-    let value_in: u64 = taken.iter().map(|v| old.output[*v as usize].value.to_sat()).sum();
+    let value_in: u64 = taken
+        .iter()
+        .map(|v| old.output[*v as usize].value.to_sat())
+        .sum();
     assert!(penalty.output[0].value.to_sat() > value_in - 10_000);
 }
 
@@ -97,9 +157,24 @@ fn revoked_commitment_gets_the_penalty_tx() {
 fn close_refused_with_unsigned_updates_and_bad_upfront_script() {
     let mut p = open_pair(OpenOpts::default());
     p.add(Side::Holder, Msat(10_000_000), 1).unwrap();
-    let e = p.a.ch.handle(Command::Close { script: None, feerate: FeeratePerKw(1000) }).unwrap_err();
+    let e =
+        p.a.ch
+            .handle(Command::Close {
+                script: None,
+                feerate: FeeratePerKw(1000),
+            })
+            .unwrap_err();
     assert_eq!(lnwasm::error::ErrorCode::code(&e), "INVALID_CHANNEL_STATE");
     p.sign(Side::Holder);
-    let e = p.a.ch.handle(Command::Close { script: Some(bitcoin::ScriptBuf::from_bytes(vec![0x51])), feerate: FeeratePerKw(1000) }).unwrap_err();
-    assert_eq!(lnwasm::error::ErrorCode::code(&e), "INVALID_SHUTDOWN_SCRIPT");
+    let e =
+        p.a.ch
+            .handle(Command::Close {
+                script: Some(bitcoin::ScriptBuf::from_bytes(vec![0x51])),
+                feerate: FeeratePerKw(1000),
+            })
+            .unwrap_err();
+    assert_eq!(
+        lnwasm::error::ErrorCode::code(&e),
+        "INVALID_SHUTDOWN_SCRIPT"
+    );
 }

@@ -11,13 +11,24 @@ use lnwasm::types::Msat;
 #[test]
 fn open_anchors_and_static_remotekey() {
     for anchors in [true, false] {
-        let p = open_pair(OpenOpts { anchors, ..Default::default() });
+        let p = open_pair(OpenOpts {
+            anchors,
+            ..Default::default()
+        });
         let ct = p.a.ch.commitments().unwrap().channel_type();
         assert_eq!(ct.has_anchors(), anchors);
         assert_eq!(p.a.ch.channel_id(), p.b.ch.channel_id());
         p.check();
-        assert!(p.a.events.iter().any(|e| matches!(e, Event::ChannelReady { .. })));
-        assert!(p.b.events.iter().any(|e| matches!(e, Event::ChannelReady { .. })));
+        assert!(p
+            .a
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ChannelReady { .. })));
+        assert!(p
+            .b
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ChannelReady { .. })));
         // Funder's balance = funding - push; fundee's = push.
         let (l, r, h) = p.a.ch.balances().unwrap();
         assert_eq!((l, r, h), (Msat(800_000_000), Msat(200_000_000), Msat(0)));
@@ -26,7 +37,10 @@ fn open_anchors_and_static_remotekey() {
 
 #[test]
 fn zero_conf_with_alias() {
-    let p = open_pair(OpenOpts { zero_conf: true, ..Default::default() });
+    let p = open_pair(OpenOpts {
+        zero_conf: true,
+        ..Default::default()
+    });
     let f = p.a.ch.funded().unwrap();
     assert!(f.zero_conf);
     assert!(f.our_alias.is_some() && f.their_alias.is_some());
@@ -38,7 +52,11 @@ fn many_update_cycles() {
     let mut p = open_pair(OpenOpts::default());
     let mut n = 0;
     for round in 0..20u64 {
-        let side = if round % 2 == 0 { Side::Holder } else { Side::Counterparty };
+        let side = if round % 2 == 0 {
+            Side::Holder
+        } else {
+            Side::Counterparty
+        };
         let id1 = p.add(side, Msat(1_000_000 + round * 1000), n).unwrap();
         n += 1;
         let id2 = p.add(side, Msat(2_000), n).unwrap(); // trimmed (dust)
@@ -46,24 +64,54 @@ fn many_update_cycles() {
         p.sign(side);
         p.check();
         let (_, rx) = p.node(side);
-        let received: Vec<u64> = rx.events.iter().filter_map(|e| if let Event::HtlcReceived(a) = e { Some(a.id) } else { None }).collect();
+        let received: Vec<u64> = rx
+            .events
+            .iter()
+            .filter_map(|e| {
+                if let Event::HtlcReceived(a) = e {
+                    Some(a.id)
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert!(received.contains(&id1) && received.contains(&id2));
         // The receiver fulfills one and fails the other.
-        rx.handle(Command::FulfillHtlc { id: id1, preimage: preimage(n - 2) }).unwrap();
-        rx.handle(Command::FailHtlc { id: id2, reason: vec![1, 2, 3] }).unwrap();
+        rx.handle(Command::FulfillHtlc {
+            id: id1,
+            preimage: preimage(n - 2),
+        })
+        .unwrap();
+        rx.handle(Command::FailHtlc {
+            id: id2,
+            reason: vec![1, 2, 3],
+        })
+        .unwrap();
         rx.handle(Command::Sign).unwrap();
         p.settle();
         p.check();
         let (tx, _) = p.node(side);
-        assert!(tx.events.contains(&Event::HtlcFulfilled { id: id1, preimage: preimage(n - 2) }));
-        assert!(tx.events.contains(&Event::HtlcFailed { id: id2, reason: vec![1, 2, 3] }));
+        assert!(tx.events.contains(&Event::HtlcFulfilled {
+            id: id1,
+            preimage: preimage(n - 2)
+        }));
+        assert!(tx.events.contains(&Event::HtlcFailed {
+            id: id2,
+            reason: vec![1, 2, 3]
+        }));
         let (_, _, h) = p.a.ch.balances().unwrap();
         assert_eq!(h, Msat(0));
     }
     let (l, r, _) = p.a.ch.balances().unwrap();
     // A paid 10 HTLCs, B paid 10, each 1_000_000 + round*1000.
-    let a_paid: u64 = (0..20).filter(|r| r % 2 == 0).map(|r| 1_000_000 + r * 1000).sum();
-    let b_paid: u64 = (0..20).filter(|r| r % 2 == 1).map(|r| 1_000_000 + r * 1000).sum();
+    let a_paid: u64 = (0..20)
+        .filter(|r| r % 2 == 0)
+        .map(|r| 1_000_000 + r * 1000)
+        .sum();
+    let b_paid: u64 = (0..20)
+        .filter(|r| r % 2 == 1)
+        .map(|r| 1_000_000 + r * 1000)
+        .sum();
     assert_eq!(l.0, 800_000_000 - a_paid + b_paid);
     assert_eq!(r.0, 200_000_000 + a_paid - b_paid);
 }
@@ -90,10 +138,19 @@ fn update_fee_flows_and_fundee_cannot_send_it() {
     p.a.handle(Command::UpdateFee(FeeratePerKw(5000))).unwrap();
     p.sign(Side::Holder);
     p.check();
-    assert_eq!(p.a.ch.commitments().unwrap().local_commit.spec.feerate, FeeratePerKw(5000));
-    assert_eq!(p.b.ch.commitments().unwrap().local_commit.spec.feerate, FeeratePerKw(5000));
     assert_eq!(
-        p.b.ch.handle(Command::UpdateFee(FeeratePerKw(3000))).unwrap_err().to_string(),
+        p.a.ch.commitments().unwrap().local_commit.spec.feerate,
+        FeeratePerKw(5000)
+    );
+    assert_eq!(
+        p.b.ch.commitments().unwrap().local_commit.spec.feerate,
+        FeeratePerKw(5000)
+    );
+    assert_eq!(
+        p.b.ch
+            .handle(Command::UpdateFee(FeeratePerKw(3000)))
+            .unwrap_err()
+            .to_string(),
         "invalid state: only the funder sends update_fee"
     );
 }
@@ -135,7 +192,11 @@ fn reestablish_retransmits_lost_revoke_and_ack() {
     p.check();
     let (_, _, h) = p.a.ch.balances().unwrap();
     assert_eq!(h, Msat(10_000_000));
-    assert!(p.b.events.iter().any(|e| matches!(e, Event::HtlcReceived(_))));
+    assert!(p
+        .b
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::HtlcReceived(_))));
 }
 
 #[test]
@@ -144,12 +205,19 @@ fn unsigned_updates_survive_disconnection() {
     let id = p.add(Side::Holder, Msat(10_000_000), 1).unwrap();
     p.sign(Side::Holder);
     // B fulfills, the message is lost, then B reconnects and sends it again.
-    p.b.handle(Command::FulfillHtlc { id, preimage: preimage(1) }).unwrap();
+    p.b.handle(Command::FulfillHtlc {
+        id,
+        preimage: preimage(1),
+    })
+    .unwrap();
     p.disconnect();
     p.reconnect();
     p.sign(Side::Counterparty);
     p.check();
-    assert!(p.a.events.contains(&Event::HtlcFulfilled { id, preimage: preimage(1) }));
+    assert!(p.a.events.contains(&Event::HtlcFulfilled {
+        id,
+        preimage: preimage(1)
+    }));
     let (_, _, h) = p.a.ch.balances().unwrap();
     assert_eq!(h, Msat(0));
 }

@@ -8,13 +8,17 @@ use bitcoin::absolute::LockTime;
 use bitcoin::constants::ChainHash;
 use bitcoin::hashes::Hash;
 use bitcoin::transaction::Version;
-use bitcoin::{Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
+use bitcoin::{
+    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+};
 use lnwasm::channel::{Action, Channel, ChannelConfig, Command, Event, Link, OpenRequest};
 use lnwasm::keys::{ChannelKeyIndex, WalletKeys};
 use lnwasm::store::{Batch, MemoryStore, Store};
 use lnwasm::tx::{FeeratePerKw, Side};
 use lnwasm::types::{Msat, PaymentHash, Sat, ShortChannelId};
-use lnwasm::wire::{lnwasm_init_features, ChannelId, Message, OnionPacket, PaymentPreimage, ONION_PACKET_LEN};
+use lnwasm::wire::{
+    lnwasm_init_features, ChannelId, Message, OnionPacket, PaymentPreimage, ONION_PACKET_LEN,
+};
 
 pub fn config() -> ChannelConfig {
     let mut c = ChannelConfig::new(ChainHash::REGTEST);
@@ -60,7 +64,10 @@ impl Node {
         }
         for a in actions {
             match a {
-                Action::Persist(r) => self.store.apply(Batch::new().put(r)).expect("store accepts monotonic updates"),
+                Action::Persist(r) => self
+                    .store
+                    .apply(Batch::new().put(r))
+                    .expect("store accepts monotonic updates"),
                 _ if crash == Some(Crash::AfterPersist) => {}
                 Action::Send(m) => {
                     self.sent.push(m.clone());
@@ -101,12 +108,18 @@ pub fn funding_tx(script: ScriptBuf, amount: Sat, salt: u8) -> Transaction {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
         input: vec![TxIn {
-            previous_output: OutPoint { txid: Txid::from_byte_array([salt; 32]), vout: 0 },
+            previous_output: OutPoint {
+                txid: Txid::from_byte_array([salt; 32]),
+                vout: 0,
+            },
             script_sig: ScriptBuf::new(),
             sequence: Sequence::MAX,
             witness: Witness::new(),
         }],
-        output: vec![TxOut { value: Amount::from_sat(amount.0), script_pubkey: script }],
+        output: vec![TxOut {
+            value: Amount::from_sat(amount.0),
+            script_pubkey: script,
+        }],
     }
 }
 
@@ -120,7 +133,13 @@ pub struct OpenOpts {
 
 impl Default for OpenOpts {
     fn default() -> Self {
-        Self { funding: Sat(1_000_000), push: Msat(200_000_000), anchors: true, zero_conf: false, feerate: FeeratePerKw(2500) }
+        Self {
+            funding: Sat(1_000_000),
+            push: Msat(200_000_000),
+            anchors: true,
+            zero_conf: false,
+            feerate: FeeratePerKw(2500),
+        }
     }
 }
 
@@ -166,23 +185,59 @@ pub fn open_pair(opts: OpenOpts) -> Pair {
     .unwrap();
     let mut a = node(1, cha);
     a.run(acts, None);
-    let Some(Message::OpenChannel(open)) = a.outbox.pop_front() else { panic!("open_channel") };
-    let (chb, acts) = Channel::accept(cfg, wb.channel_keys(idx).unwrap(), idx, &feats, &feats, &open, None, 1000).unwrap();
+    let Some(Message::OpenChannel(open)) = a.outbox.pop_front() else {
+        panic!("open_channel")
+    };
+    let (chb, acts) = Channel::accept(
+        cfg,
+        wb.channel_keys(idx).unwrap(),
+        idx,
+        &feats,
+        &feats,
+        &open,
+        None,
+        1000,
+    )
+    .unwrap();
     let mut b = node(2, chb);
     b.run(acts, None);
     deliver(&mut b, &mut a);
-    let Some(Event::FundingRequired { script_pubkey, amount, .. }) = a.events.iter().rev().find(|e| matches!(e, Event::FundingRequired { .. })).cloned() else {
+    let Some(Event::FundingRequired {
+        script_pubkey,
+        amount,
+        ..
+    }) = a
+        .events
+        .iter()
+        .rev()
+        .find(|e| matches!(e, Event::FundingRequired { .. }))
+        .cloned()
+    else {
         panic!("funding required")
     };
     let ftx = funding_tx(script_pubkey, amount, 0x33);
-    a.handle(Command::FundingTx { tx: ftx.clone(), output_index: 0 }).unwrap();
-    let mut p = Pair { a, b, capacity: opts.funding, funding_tx: ftx.clone() };
+    a.handle(Command::FundingTx {
+        tx: ftx.clone(),
+        output_index: 0,
+    })
+    .unwrap();
+    let mut p = Pair {
+        a,
+        b,
+        capacity: opts.funding,
+        funding_tx: ftx.clone(),
+    };
     p.settle();
-    assert_eq!(p.a.published[0], ftx, "funder publishes the funding tx after funding_signed");
+    assert_eq!(
+        p.a.published[0], ftx,
+        "funder publishes the funding tx after funding_signed"
+    );
     if !opts.zero_conf {
         let scid = ShortChannelId::new(100, 1, 0);
-        p.a.handle(Command::FundingDepth { depth: 3, scid }).unwrap();
-        p.b.handle(Command::FundingDepth { depth: 3, scid }).unwrap();
+        p.a.handle(Command::FundingDepth { depth: 3, scid })
+            .unwrap();
+        p.b.handle(Command::FundingDepth { depth: 3, scid })
+            .unwrap();
         p.settle();
     }
     assert_eq!(p.a.ch.state_name(), "NORMAL");
@@ -236,11 +291,24 @@ impl Pair {
     }
 
     /// Adds an HTLC from `side`, returns its id.
-    pub fn add(&mut self, side: Side, amount: Msat, n: u64) -> Result<u64, lnwasm::channel::ChannelError> {
+    pub fn add(
+        &mut self,
+        side: Side,
+        amount: Msat,
+        n: u64,
+    ) -> Result<u64, lnwasm::channel::ChannelError> {
         let (x, _) = self.node(side);
         let before = x.events.len();
-        x.handle(Command::AddHtlc { amount, payment_hash: preimage(n).payment_hash(), cltv_expiry: 500, onion: onion() })?;
-        match x.events[before..].iter().find(|e| matches!(e, Event::HtlcOffered { .. })) {
+        x.handle(Command::AddHtlc {
+            amount,
+            payment_hash: preimage(n).payment_hash(),
+            cltv_expiry: 500,
+            onion: onion(),
+        })?;
+        match x.events[before..]
+            .iter()
+            .find(|e| matches!(e, Event::HtlcOffered { .. }))
+        {
             Some(Event::HtlcOffered { id, .. }) => Ok(*id),
             _ => panic!("no HtlcOffered"),
         }
@@ -257,7 +325,11 @@ impl Pair {
     pub fn check(&self) {
         for n in [&self.a, &self.b] {
             let (l, r, h) = n.ch.balances().unwrap();
-            assert_eq!(l.0 + r.0 + h.0, self.capacity.0 * 1000, "balances + htlcs = capacity");
+            assert_eq!(
+                l.0 + r.0 + h.0,
+                self.capacity.0 * 1000,
+                "balances + htlcs = capacity"
+            );
             verify_local(&n.ch);
         }
         // Both sides agree on both commitments (when neither has a signature in flight,
@@ -266,9 +338,18 @@ impl Pair {
             let cx = x.ch.commitments().unwrap();
             let cy = y.ch.commitments().unwrap();
             if cy.remote_commit.index == cx.local_commit.index {
-                let mine = cx.local_tx(x.ch.keys(), cx.local_commit.index, &cx.local_commit.spec).unwrap();
-                assert_eq!(mine.txid(), cy.remote_commit.txid, "peer's view of our commitment matches");
-                assert_eq!(cx.local_commit.spec, cy.remote_commit.spec, "same spec, owner view");
+                let mine = cx
+                    .local_tx(x.ch.keys(), cx.local_commit.index, &cx.local_commit.spec)
+                    .unwrap();
+                assert_eq!(
+                    mine.txid(),
+                    cy.remote_commit.txid,
+                    "peer's view of our commitment matches"
+                );
+                assert_eq!(
+                    cx.local_commit.spec, cy.remote_commit.spec,
+                    "same spec, owner view"
+                );
             }
         }
     }
@@ -277,12 +358,16 @@ impl Pair {
 /// Every signature the peer gave us on our current commitment verifies.
 pub fn verify_local(ch: &Channel) {
     let c = ch.commitments().unwrap();
-    let tx = c.local_tx(ch.keys(), c.local_commit.index, &c.local_commit.spec).unwrap();
-    tx.verify(&c.local_commit.sig, Side::Counterparty).expect("commitment signature verifies");
+    let tx = c
+        .local_tx(ch.keys(), c.local_commit.index, &c.local_commit.spec)
+        .unwrap();
+    tx.verify(&c.local_commit.sig, Side::Counterparty)
+        .expect("commitment signature verifies");
     let htlcs = tx.htlc_txs().unwrap();
     assert_eq!(htlcs.len(), c.local_commit.htlc_sigs.len());
     for (h, s) in htlcs.iter().zip(&c.local_commit.htlc_sigs) {
-        h.verify_countersignatory(s).expect("htlc signature verifies");
+        h.verify_countersignatory(s)
+            .expect("htlc signature verifies");
     }
     let (_, signed) = c.signed_local_tx(ch.keys()).unwrap();
     assert_eq!(signed.input[0].witness.len(), 4);

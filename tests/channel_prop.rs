@@ -35,7 +35,11 @@ impl Rng {
 }
 
 fn side(r: &mut Rng) -> Side {
-    if r.below(2) == 0 { Side::Holder } else { Side::Counterparty }
+    if r.below(2) == 0 {
+        Side::Holder
+    } else {
+        Side::Counterparty
+    }
 }
 
 fn crash_node(p: &mut Pair, s: Side, crash: Crash) {
@@ -57,19 +61,34 @@ fn crash_node(p: &mut Pair, s: Side, crash: Crash) {
 fn no_violations(p: &Pair) {
     for n in [&p.a, &p.b] {
         assert!(
-            !n.events.iter().any(|e| matches!(e, Event::PeerViolation(_) | Event::PeerError { .. })),
+            !n.events
+                .iter()
+                .any(|e| matches!(e, Event::PeerViolation(_) | Event::PeerError { .. })),
             "{:?}",
-            n.events.iter().filter(|e| matches!(e, Event::PeerViolation(_) | Event::PeerError { .. })).collect::<Vec<_>>()
+            n.events
+                .iter()
+                .filter(|e| matches!(e, Event::PeerViolation(_) | Event::PeerError { .. }))
+                .collect::<Vec<_>>()
         );
-        assert!(!n.sent.iter().any(|m| matches!(m, Message::Error(_) | Message::Warning(_))));
-        assert_eq!(n.published.len(), usize::from(std::ptr::eq(n, &p.a)), "only the funding tx is ever published");
+        assert!(!n
+            .sent
+            .iter()
+            .any(|m| matches!(m, Message::Error(_) | Message::Warning(_))));
+        assert_eq!(
+            n.published.len(),
+            usize::from(std::ptr::eq(n, &p.a)),
+            "only the funding tx is ever published"
+        );
     }
 }
 
 fn run_case(seed: u64, steps: usize) {
     let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let anchors = r.below(2) == 0;
-    let mut p = open_pair(OpenOpts { anchors, ..Default::default() });
+    let mut p = open_pair(OpenOpts {
+        anchors,
+        ..Default::default()
+    });
     let mut preimages: HashMap<(bool, u64), u64> = HashMap::new();
     let mut n = 0u64;
     for _ in 0..steps {
@@ -77,7 +96,11 @@ fn run_case(seed: u64, steps: usize) {
         match r.below(12) {
             0 | 1 | 2 if online => {
                 let s = side(&mut r);
-                let amount = Msat(if r.below(3) == 0 { 1_000 + r.below(500_000) } else { 1_000_000 + r.below(30_000_000) });
+                let amount = Msat(if r.below(3) == 0 {
+                    1_000 + r.below(500_000)
+                } else {
+                    1_000_000 + r.below(30_000_000)
+                });
                 n += 1;
                 if let Ok(id) = p.add(s, amount, n) {
                     preimages.insert((s == Side::Holder, id), n);
@@ -89,16 +112,29 @@ fn run_case(seed: u64, steps: usize) {
                 let fulfill = r.below(3) != 0;
                 let (x, _) = p.node(s);
                 let c = x.ch.commitments().unwrap();
-                let incoming: Vec<u64> = c.local_commit.spec.htlcs.iter().filter(|h| h.dir == HtlcDir::Received).map(|h| h.add.id).collect();
+                let incoming: Vec<u64> = c
+                    .local_commit
+                    .spec
+                    .htlcs
+                    .iter()
+                    .filter(|h| h.dir == HtlcDir::Received)
+                    .map(|h| h.add.id)
+                    .collect();
                 if incoming.is_empty() {
                     continue;
                 }
                 let id = incoming[r.below(incoming.len() as u64) as usize];
                 let cmd = if fulfill {
                     let k = preimages[&(s != Side::Holder, id)];
-                    Command::FulfillHtlc { id, preimage: preimage(k) }
+                    Command::FulfillHtlc {
+                        id,
+                        preimage: preimage(k),
+                    }
                 } else {
-                    Command::FailHtlc { id, reason: vec![0x42; 4] }
+                    Command::FailHtlc {
+                        id,
+                        reason: vec![0x42; 4],
+                    }
                 };
                 let _ = x.handle(cmd);
             }
@@ -128,7 +164,11 @@ fn run_case(seed: u64, steps: usize) {
             }
             11 => {
                 let s = side(&mut r);
-                let crash = if r.below(2) == 0 { Crash::BeforePersist } else { Crash::AfterPersist };
+                let crash = if r.below(2) == 0 {
+                    Crash::BeforePersist
+                } else {
+                    Crash::AfterPersist
+                };
                 crash_node(&mut p, s, crash);
             }
             _ => {}
@@ -164,7 +204,10 @@ fn run_case(seed: u64, steps: usize) {
 
 #[test]
 fn random_sequences_converge() {
-    let cases: u64 = std::env::var("CHANNEL_PROP_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(if cfg!(debug_assertions) { 25 } else { 200 });
+    let cases: u64 = std::env::var("CHANNEL_PROP_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) { 25 } else { 200 });
     for seed in 0..cases {
         run_case(seed, 40);
     }
@@ -204,20 +247,34 @@ fn crash_at_every_step_of_an_update_cycle() {
             p.settle();
             p.check();
             // Then the HTLC is fulfilled, with another crash of B right after persisting it.
-            let acts = p.b.ch.handle(Command::FulfillHtlc { id, preimage: preimage(1) }).unwrap();
+            let acts =
+                p.b.ch
+                    .handle(Command::FulfillHtlc {
+                        id,
+                        preimage: preimage(1),
+                    })
+                    .unwrap();
             p.b.run(acts, Some(crash));
             p.b.reload();
             p.disconnect();
             p.reconnect();
             if crash == Crash::BeforePersist {
-                p.b.handle(Command::FulfillHtlc { id, preimage: preimage(1) }).unwrap();
+                p.b.handle(Command::FulfillHtlc {
+                    id,
+                    preimage: preimage(1),
+                })
+                .unwrap();
             }
             p.b.handle(Command::Sign).unwrap();
             p.settle();
             p.check();
             no_violations(&p);
             let (l, r, h) = p.a.ch.balances().unwrap();
-            assert_eq!((l, r, h), (Msat(780_000_000), Msat(220_000_000), Msat(0)), "crash {crash:?} at {stop_at}");
+            assert_eq!(
+                (l, r, h),
+                (Msat(780_000_000), Msat(220_000_000), Msat(0)),
+                "crash {crash:?} at {stop_at}"
+            );
         }
     }
 }

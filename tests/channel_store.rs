@@ -13,15 +13,24 @@ use lnwasm::types::Msat;
 use lnwasm::wire::ChannelId;
 
 fn rec(id: u8, n: u64) -> ChannelRecord {
-    ChannelRecord { channel_id: ChannelId([id; 32]), update_number: n, data: vec![id; 10] }
+    ChannelRecord {
+        channel_id: ChannelId([id; 32]),
+        update_number: n,
+        data: vec![id; 10],
+    }
 }
 
 fn exercise(s: &mut dyn Store) {
     s.apply(Batch::new().put(rec(1, 1)).put(rec(2, 1))).unwrap();
     // A stale write anywhere in a batch rejects the whole batch.
-    let e = s.apply(Batch::new().put(rec(2, 2)).put(rec(1, 1))).unwrap_err();
+    let e = s
+        .apply(Batch::new().put(rec(2, 2)).put(rec(1, 1)))
+        .unwrap_err();
     assert_eq!(e.code(), "STALE_UPDATE");
-    assert_eq!(s.get(&ChannelId([2; 32])).unwrap().unwrap().update_number, 1);
+    assert_eq!(
+        s.get(&ChannelId([2; 32])).unwrap().unwrap().update_number,
+        1
+    );
     s.apply(Batch::new().put(rec(1, 5))).unwrap();
     s.apply(Batch::new().delete(ChannelId([2; 32]))).unwrap();
     let all = s.list().unwrap();
@@ -69,7 +78,12 @@ fn hostile_records_never_panic() {
     }
     let mut r = rec.clone();
     r.data[4] = 99;
-    assert_eq!(Channel::restore(&r, &p.a.wallet, config()).unwrap_err().to_string(), "corrupt channel record: unknown record version");
+    assert_eq!(
+        Channel::restore(&r, &p.a.wallet, config())
+            .unwrap_err()
+            .to_string(),
+        "corrupt channel record: unknown record version"
+    );
     // Flipping bytes: error or a (different) channel, never a panic.
     for i in (0..rec.data.len()).step_by(7) {
         let mut r = rec.clone();
@@ -78,7 +92,8 @@ fn hostile_records_never_panic() {
     }
     // Huge list counts do not allocate: a count of 2^32-1 with no data fails fast.
     let mut r = rec.clone();
-    r.data.truncate(5 + 4 + 32 + 32 + 4 + 8 + 2 + 2 * (5 * 33 + 10) + 2 * 26 + 8 + 2);
+    r.data
+        .truncate(5 + 4 + 32 + 32 + 4 + 8 + 2 + 2 * (5 * 33 + 10) + 2 * 26 + 8 + 2);
     r.data.extend_from_slice(&[0xff; 8]);
     assert!(Channel::restore(&r, &p.a.wallet, config()).is_err());
 }

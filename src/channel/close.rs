@@ -25,8 +25,17 @@ impl Channel {
         ScriptBuf::new_p2wpkh(&pk.wpubkey_hash())
     }
 
-    pub(super) fn on_close_command(&mut self, script: Option<ScriptBuf>, feerate: FeeratePerKw, out: &mut Out) -> Result<(), ChannelError> {
-        let default = self.config.upfront_shutdown_script.clone().unwrap_or_else(|| self.default_close_script());
+    pub(super) fn on_close_command(
+        &mut self,
+        script: Option<ScriptBuf>,
+        feerate: FeeratePerKw,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
+        let default = self
+            .config
+            .upfront_shutdown_script
+            .clone()
+            .unwrap_or_else(|| self.default_close_script());
         let online = self.link == Link::Online;
         let f = self.funded_mut()?;
         if f.status != Status::Normal || f.local_shutdown.is_some() {
@@ -46,16 +55,27 @@ impl Channel {
         }
         f.local_shutdown = Some(script.clone());
         f.status = Status::ShuttingDown;
-        f.negotiation = Some(Negotiation { feerate, last_sent: None, last_received: None });
+        f.negotiation = Some(Negotiation {
+            feerate,
+            last_sent: None,
+            last_received: None,
+        });
         out.persist = true;
         if online {
-            out.send(Message::Shutdown(Shutdown { channel_id: f.c.channel_id, scriptpubkey: script }));
+            out.send(Message::Shutdown(Shutdown {
+                channel_id: f.c.channel_id,
+                scriptpubkey: script,
+            }));
         }
         self.after_commitment_change(out)
     }
 
     pub(super) fn on_shutdown(&mut self, m: Shutdown, out: &mut Out) -> Result<(), ChannelError> {
-        let default = self.config.upfront_shutdown_script.clone().unwrap_or_else(|| self.default_close_script());
+        let default = self
+            .config
+            .upfront_shutdown_script
+            .clone()
+            .unwrap_or_else(|| self.default_close_script());
         let estimate = self.fee_estimate.unwrap_or(FeeratePerKw(1000));
         let State::Funded(f) = &mut self.state else {
             return self.violation(ChannelError::UnexpectedMessage("shutdown"), out);
@@ -80,8 +100,15 @@ impl Channel {
         if f.local_shutdown.is_none() {
             let script = f.our_upfront_script.clone().unwrap_or(default);
             f.local_shutdown = Some(script.clone());
-            f.negotiation = Some(Negotiation { feerate: estimate, last_sent: None, last_received: None });
-            out.send(Message::Shutdown(Shutdown { channel_id: f.c.channel_id, scriptpubkey: script }));
+            f.negotiation = Some(Negotiation {
+                feerate: estimate,
+                last_sent: None,
+                last_received: None,
+            });
+            out.send(Message::Shutdown(Shutdown {
+                channel_id: f.c.channel_id,
+                scriptpubkey: script,
+            }));
         }
         self.after_commitment_change(out)
     }
@@ -90,8 +117,13 @@ impl Channel {
     /// once no HTLC and no update is left.
     pub(super) fn after_commitment_change(&mut self, out: &mut Out) -> Result<(), ChannelError> {
         let online = self.link == Link::Online;
-        let State::Funded(f) = &mut self.state else { return Ok(()) };
-        if f.status != Status::ShuttingDown || f.local_shutdown.is_none() || f.remote_shutdown.is_none() {
+        let State::Funded(f) = &mut self.state else {
+            return Ok(());
+        };
+        if f.status != Status::ShuttingDown
+            || f.local_shutdown.is_none()
+            || f.remote_shutdown.is_none()
+        {
             return Ok(());
         }
         let c = &f.c;
@@ -121,7 +153,9 @@ impl Channel {
     }
 
     fn closing_tx(&self, fee: Sat) -> Result<ClosingTx, ChannelError> {
-        let f = self.funded().ok_or(ChannelError::InvalidState("not funded"))?;
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
         let s = &f.c.local_commit.spec;
         Ok(ClosingTx::build(
             &f.c.params,
@@ -138,26 +172,41 @@ impl Channel {
 
     /// Our preferred closing fee at the negotiation feerate.
     fn closing_fee(&self) -> Result<Sat, ChannelError> {
-        let f = self.funded().ok_or(ChannelError::InvalidState("not funded"))?;
-        let rate = f.negotiation.as_ref().map(|n| n.feerate).unwrap_or(FeeratePerKw(1000));
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
+        let rate = f
+            .negotiation
+            .as_ref()
+            .map(|n| n.feerate)
+            .unwrap_or(FeeratePerKw(1000));
         let tx = self.closing_tx(Sat(0))?;
         let w = tx.tx().weight().to_wu() + CLOSING_WITNESS_WEIGHT;
         Ok(rate.fee(w)?)
     }
 
     fn closing_signed(&self, fee: Sat) -> Result<ClosingSigned, ChannelError> {
-        let f = self.funded().ok_or(ChannelError::InvalidState("not funded"))?;
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
         let tx = self.closing_tx(fee)?;
         Ok(ClosingSigned {
             channel_id: f.c.channel_id,
             fee,
             signature: tx.sign(self.keys.funding_secret())?,
-            fee_range: Some(ClosingFeeRange { min_fee: Sat(fee.0 / 2), max_fee: Sat(fee.0.saturating_mul(2)) }),
+            fee_range: Some(ClosingFeeRange {
+                min_fee: Sat(fee.0 / 2),
+                max_fee: Sat(fee.0.saturating_mul(2)),
+            }),
             extra_tlvs: ExtraTlvs::default(),
         })
     }
 
-    pub(super) fn on_closing_signed(&mut self, m: ClosingSigned, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_closing_signed(
+        &mut self,
+        m: ClosingSigned,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let Some(f) = self.funded() else {
             return self.violation(ChannelError::UnexpectedMessage("closing_signed"), out);
         };
@@ -183,7 +232,10 @@ impl Channel {
             true
         } else {
             // Counter inside the peer's range, as close as possible to ours.
-            let (plo, phi) = m.fee_range.map(|r| (r.min_fee, r.max_fee)).unwrap_or((m.fee, m.fee));
+            let (plo, phi) = m
+                .fee_range
+                .map(|r| (r.min_fee, r.max_fee))
+                .unwrap_or((m.fee, m.fee));
             let counter = Sat(ours.0.clamp(plo.0, phi.0.max(plo.0)));
             if counter < lo || counter > hi {
                 return self.warn(ChannelError::ClosingFeeOutOfRange, out);
@@ -236,15 +288,26 @@ impl Channel {
         for t in txs {
             out.actions.push(Action::Publish(t));
         }
-        out.event(Event::ForceClosed { txid: signed.compute_txid(), ours: true });
+        out.event(Event::ForceClosed {
+            txid: signed.compute_txid(),
+            ours: true,
+        });
         Ok(())
     }
 
     /// A transaction spending the funding output: a mutual close, our
     /// commitment, the peer's current or next commitment, or a revoked one.
-    pub(super) fn on_funding_spent(&mut self, tx: Transaction, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_funding_spent(
+        &mut self,
+        tx: Transaction,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let keys = self.keys.clone();
-        let dest = self.config.upfront_shutdown_script.clone().unwrap_or_else(|| self.default_close_script());
+        let dest = self
+            .config
+            .upfront_shutdown_script
+            .clone()
+            .unwrap_or_else(|| self.default_close_script());
         let feerate = self.fee_estimate.unwrap_or(FeeratePerKw(1000));
         let f = self.funded_mut()?;
         let txid = tx.compute_txid();
@@ -285,7 +348,10 @@ impl Channel {
         }
         // A revoked commitment of the peer: take everything.
         if let Some(r) = c.revoked.iter().find(|r| r.txid == txid) {
-            let secret = c.remote_secrets.get(r.index).ok_or(ChannelError::InvalidState("missing revocation secret"))?;
+            let secret = c
+                .remote_secrets
+                .get(r.index)
+                .ok_or(ChannelError::InvalidState("missing revocation secret"))?;
             let point = secret.point()?;
             let spec = Spec {
                 htlcs: vec![],
@@ -306,7 +372,8 @@ impl Channel {
             let rtx = crate::tx::CommitmentTx::build(&c.params, Side::Counterparty, &cs)?;
             let rev_key = keys.revocation_key(&secret)?;
             let mut inputs = rtx.revoked_outputs();
-            let mut signers: Vec<Option<&secp256k1::SecretKey>> = inputs.iter().map(|_| Some(&rev_key)).collect();
+            let mut signers: Vec<Option<&secp256k1::SecretKey>> =
+                inputs.iter().map(|_| Some(&rev_key)).collect();
             if let Some(o) = rtx.to_remote_output() {
                 inputs.push(o);
                 signers.push(Some(keys.payment_base_secret()));
@@ -317,7 +384,10 @@ impl Channel {
             f.status = Status::Closed;
             out.persist = true;
             out.actions.push(Action::Publish(penalty));
-            out.event(Event::RevokedCommitmentSeen { commitment_number: r.index, penalty_txid: ptxid });
+            out.event(Event::RevokedCommitmentSeen {
+                commitment_number: r.index,
+                penalty_txid: ptxid,
+            });
             return Ok(());
         }
         // Unknown spend (e.g. the peer's commitment after we lost state).

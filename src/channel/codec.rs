@@ -11,13 +11,18 @@ use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, ScriptBuf, Transaction, Txid};
 
-use crate::keys::{ChannelKeyIndex, ChannelPublicKeys, CommitmentSecretStore, DelayedPaymentBasepoint, FundingPubkey, HtlcBasepoint, PaymentBasepoint, PerCommitmentPoint, RevocationBasepoint};
+use crate::keys::{
+    ChannelKeyIndex, ChannelPublicKeys, CommitmentSecretStore, DelayedPaymentBasepoint,
+    FundingPubkey, HtlcBasepoint, PaymentBasepoint, PerCommitmentPoint, RevocationBasepoint,
+};
 use crate::tx::{ChannelParams, ChannelType, FeeratePerKw, Htlc, HtlcDirection, PartyParams, Side};
 use crate::types::{Msat, PaymentHash, Sat, ShortChannelId};
 use crate::wire::codec::{Reader, Writer};
 use crate::wire::{ChannelId, OnionPacket, PaymentPreimage, WireError, ONION_PACKET_LEN};
 
-use super::commitments::{Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext, RevokedCommit};
+use super::commitments::{
+    Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext, RevokedCommit,
+};
 use super::spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
 use super::{ChannelError, Funded, Negotiation, Status};
 
@@ -75,7 +80,11 @@ fn w_update(w: &mut Writer, u: &Update) {
             w.u64(*id);
             w.u16_prefixed(reason);
         }
-        Update::FailMalformed { id, sha256_of_onion, failure_code } => {
+        Update::FailMalformed {
+            id,
+            sha256_of_onion,
+            failure_code,
+        } => {
             w.u8(3);
             w.u64(*id);
             w.bytes(sha256_of_onion);
@@ -143,7 +152,11 @@ pub fn encode(f: &Funded) -> Vec<u8> {
     w.txid(&p.funding_outpoint.txid);
     w.u32(p.funding_outpoint.vout);
     w.u64(p.funding_amount.0);
-    w.u8(if p.channel_type == ChannelType::Anchors { 1 } else { 0 });
+    w.u8(if p.channel_type == ChannelType::Anchors {
+        1
+    } else {
+        0
+    });
     w.u8(if p.opener == Side::Holder { 0 } else { 1 });
     w_party(&mut w, &p.holder);
     w_party(&mut w, &p.counterparty);
@@ -160,7 +173,10 @@ pub fn encode(f: &Funded) -> Vec<u8> {
             w.u8(1);
             w.point(&p.0);
         }
-        RemoteNext::Waiting { commit, sent_after_local_index } => {
+        RemoteNext::Waiting {
+            commit,
+            sent_after_local_index,
+        } => {
             w.u8(2);
             w_remote(&mut w, commit);
             w.u64(*sent_after_local_index);
@@ -178,7 +194,11 @@ pub fn encode(f: &Funded) -> Vec<u8> {
         w.u64(r.to_remote.0);
         w.u32(r.feerate.0);
         w_list(w, &r.htlcs, |w, h| {
-            w.u8(if h.direction == HtlcDirection::Offered { 0 } else { 1 });
+            w.u8(if h.direction == HtlcDirection::Offered {
+                0
+            } else {
+                1
+            });
             w.u64(h.amount.0);
             w.bytes(&h.payment_hash.0);
             w.u32(h.cltv_expiry);
@@ -245,7 +265,11 @@ fn r_keys(r: R) -> Result<ChannelPublicKeys, ChannelError> {
     })
 }
 fn r_party(r: R) -> Result<PartyParams, ChannelError> {
-    Ok(PartyParams { keys: r_keys(r)?, dust_limit: Sat(r.u64().map_err(bad)?), to_self_delay: r.u16().map_err(bad)? })
+    Ok(PartyParams {
+        keys: r_keys(r)?,
+        dust_limit: Sat(r.u64().map_err(bad)?),
+        to_self_delay: r.u16().map_err(bad)?,
+    })
 }
 fn r_limits(r: R) -> Result<Limits, ChannelError> {
     Ok(Limits {
@@ -261,13 +285,25 @@ fn r_add(r: R) -> Result<HtlcAdd, ChannelError> {
     let payment_hash = PaymentHash(r.array().map_err(bad)?);
     let cltv_expiry = r.u32().map_err(bad)?;
     let onion: [u8; ONION_PACKET_LEN] = r.array().map_err(bad)?;
-    Ok(HtlcAdd { id, amount, payment_hash, cltv_expiry, onion: OnionPacket(Box::new(onion)) })
+    Ok(HtlcAdd {
+        id,
+        amount,
+        payment_hash,
+        cltv_expiry,
+        onion: OnionPacket(Box::new(onion)),
+    })
 }
 fn r_update(r: R) -> Result<Update, ChannelError> {
     Ok(match r.u8().map_err(bad)? {
         0 => Update::Add(r_add(r)?),
-        1 => Update::Fulfill { id: r.u64().map_err(bad)?, preimage: PaymentPreimage(r.array().map_err(bad)?) },
-        2 => Update::Fail { id: r.u64().map_err(bad)?, reason: r.u16_prefixed().map_err(bad)?.to_vec() },
+        1 => Update::Fulfill {
+            id: r.u64().map_err(bad)?,
+            preimage: PaymentPreimage(r.array().map_err(bad)?),
+        },
+        2 => Update::Fail {
+            id: r.u64().map_err(bad)?,
+            reason: r.u16_prefixed().map_err(bad)?.to_vec(),
+        },
         3 => Update::FailMalformed {
             id: r.u64().map_err(bad)?,
             sha256_of_onion: r.array().map_err(bad)?,
@@ -277,7 +313,10 @@ fn r_update(r: R) -> Result<Update, ChannelError> {
         _ => return Err(ChannelError::CorruptRecord("unknown update tag")),
     })
 }
-fn r_list<'a, T>(r: &mut Reader<'a>, f: impl Fn(&mut Reader<'a>) -> Result<T, ChannelError>) -> Result<Vec<T>, ChannelError> {
+fn r_list<'a, T>(
+    r: &mut Reader<'a>,
+    f: impl Fn(&mut Reader<'a>) -> Result<T, ChannelError>,
+) -> Result<Vec<T>, ChannelError> {
     let n = r.u32().map_err(bad)?;
     let mut v = Vec::new();
     for _ in 0..n {
@@ -286,7 +325,11 @@ fn r_list<'a, T>(r: &mut Reader<'a>, f: impl Fn(&mut Reader<'a>) -> Result<T, Ch
     Ok(v)
 }
 fn r_changes(r: R) -> Result<Changes, ChannelError> {
-    Ok(Changes { proposed: r_list(r, r_update)?, signed: r_list(r, r_update)?, acked: r_list(r, r_update)? })
+    Ok(Changes {
+        proposed: r_list(r, r_update)?,
+        signed: r_list(r, r_update)?,
+        acked: r_list(r, r_update)?,
+    })
 }
 fn r_spec(r: R) -> Result<Spec, ChannelError> {
     let htlcs = r_list(r, |r| {
@@ -295,7 +338,10 @@ fn r_spec(r: R) -> Result<Spec, ChannelError> {
             1 => HtlcDir::Received,
             _ => return Err(ChannelError::CorruptRecord("bad direction")),
         };
-        Ok(SpecHtlc { dir, add: r_add(r)? })
+        Ok(SpecHtlc {
+            dir,
+            add: r_add(r)?,
+        })
     })?;
     Ok(Spec {
         htlcs,
@@ -313,10 +359,20 @@ fn r_remote(r: R) -> Result<RemoteCommit, ChannelError> {
     })
 }
 fn r_opt_script(r: R) -> Result<Option<ScriptBuf>, ChannelError> {
-    Ok(if r_bool(r)? { Some(ScriptBuf::from_bytes(r.u16_prefixed().map_err(bad)?.to_vec())) } else { None })
+    Ok(if r_bool(r)? {
+        Some(ScriptBuf::from_bytes(
+            r.u16_prefixed().map_err(bad)?.to_vec(),
+        ))
+    } else {
+        None
+    })
 }
 fn r_opt_scid(r: R) -> Result<Option<ShortChannelId>, ChannelError> {
-    Ok(if r_bool(r)? { Some(ShortChannelId(r.u64().map_err(bad)?)) } else { None })
+    Ok(if r_bool(r)? {
+        Some(ShortChannelId(r.u64().map_err(bad)?))
+    } else {
+        None
+    })
 }
 fn r_tx(r: R) -> Result<Transaction, ChannelError> {
     let n = r.u32().map_err(bad)? as usize;
@@ -334,7 +390,8 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
     if r.u8().map_err(bad)? != VERSION {
         return Err(ChannelError::CorruptRecord("unknown record version"));
     }
-    let key_index = ChannelKeyIndex::new(r.u32().map_err(bad)?).map_err(|_| ChannelError::CorruptRecord("key index"))?;
+    let key_index = ChannelKeyIndex::new(r.u32().map_err(bad)?)
+        .map_err(|_| ChannelError::CorruptRecord("key index"))?;
     let channel_id = ChannelId(r.array().map_err(bad)?);
     let txid: Txid = r.txid().map_err(bad)?;
     let vout = r.u32().map_err(bad)?;
@@ -351,7 +408,14 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
     };
     let holder = r_party(r)?;
     let counterparty = r_party(r)?;
-    let params = ChannelParams { funding_outpoint: OutPoint { txid, vout }, funding_amount, channel_type, opener, holder, counterparty };
+    let params = ChannelParams {
+        funding_outpoint: OutPoint { txid, vout },
+        funding_amount,
+        channel_type,
+        opener,
+        holder,
+        counterparty,
+    };
     let ours = r_limits(r)?;
     let theirs = r_limits(r)?;
     let local_commit = LocalCommit {
@@ -364,7 +428,10 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
     let remote_next = match r.u8().map_err(bad)? {
         0 => RemoteNext::Unknown,
         1 => RemoteNext::Point(PerCommitmentPoint(r.point().map_err(bad)?)),
-        2 => RemoteNext::Waiting { commit: r_remote(r)?, sent_after_local_index: r.u64().map_err(bad)? },
+        2 => RemoteNext::Waiting {
+            commit: r_remote(r)?,
+            sent_after_local_index: r.u64().map_err(bad)?,
+        },
         _ => return Err(ChannelError::CorruptRecord("remote next")),
     };
     let local_changes = r_changes(r)?;
@@ -426,13 +493,18 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
             let x = r.u64().map_err(bad)?;
             *slot = some.then_some(Sat(x));
         }
-        Some(Negotiation { feerate, last_sent: v[0], last_received: v[1] })
+        Some(Negotiation {
+            feerate,
+            last_sent: v[0],
+            last_received: v[1],
+        })
     } else {
         None
     };
     let closing_txs = r_list(r, r_tx)?;
     let created_at = r.u64().map_err(bad)?;
-    r.expect_end().map_err(|_| ChannelError::CorruptRecord("trailing bytes"))?;
+    r.expect_end()
+        .map_err(|_| ChannelError::CorruptRecord("trailing bytes"))?;
     let _ = Txid::all_zeros;
     Ok(Funded {
         key_index,

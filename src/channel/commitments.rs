@@ -61,7 +61,10 @@ pub enum RemoteNext {
     /// We signed `commit` and wait for the revocation of the previous one.
     /// `sent_after_local_index` is our commitment index when we signed: it
     /// orders the retransmission of `revoke_and_ack` and `commitment_signed`.
-    Waiting { commit: RemoteCommit, sent_after_local_index: u64 },
+    Waiting {
+        commit: RemoteCommit,
+        sent_after_local_index: u64,
+    },
 }
 
 /// The updates of one side in their three stages.
@@ -138,14 +141,25 @@ impl Commitments {
     }
 
     /// Builds our commitment transaction for `spec` at `index`.
-    pub fn local_tx(&self, keys: &ChannelKeys, index: u64, spec: &Spec) -> Result<CommitmentTx, ChannelError> {
+    pub fn local_tx(
+        &self,
+        keys: &ChannelKeys,
+        index: u64,
+        spec: &Spec,
+    ) -> Result<CommitmentTx, ChannelError> {
         let point = keys.per_commitment_point(index)?;
         build(&self.params, Side::Holder, index, &point, spec)
     }
 
     /// Builds the peer's commitment transaction.
     pub fn remote_tx(&self, commit: &RemoteCommit) -> Result<CommitmentTx, ChannelError> {
-        build(&self.params, Side::Counterparty, commit.index, &commit.point, &commit.spec)
+        build(
+            &self.params,
+            Side::Counterparty,
+            commit.index,
+            &commit.point,
+            &commit.spec,
+        )
     }
 
     // ----- what each side may still send -----
@@ -153,27 +167,50 @@ impl Commitments {
     /// The spec of our next commitment with everything received so far.
     fn local_next_spec(&self, extra_remote: Option<&Update>) -> Result<Spec, ChannelError> {
         let owner: Vec<&Update> = self.local_changes.acked.iter().collect();
-        let other: Vec<&Update> = self.remote_changes.proposed.iter().chain(extra_remote).collect();
+        let other: Vec<&Update> = self
+            .remote_changes
+            .proposed
+            .iter()
+            .chain(extra_remote)
+            .collect();
         reduce(&self.local_commit.spec, &owner, &other)
     }
 
     /// The spec of the peer's next commitment with everything we sent.
     fn remote_next_spec(&self, extra_local: Option<&Update>) -> Result<Spec, ChannelError> {
         let owner: Vec<&Update> = self.remote_changes.acked.iter().collect();
-        let other: Vec<&Update> = self.local_changes.proposed.iter().chain(extra_local).collect();
+        let other: Vec<&Update> = self
+            .local_changes
+            .proposed
+            .iter()
+            .chain(extra_local)
+            .collect();
         reduce(&self.latest_remote().spec, &owner, &other)
     }
 
     /// Our `update_add_htlc`: checked against the peer's limits on the
     /// peer's next commitment, and our reserve.
-    pub fn send_add(&mut self, amount: Msat, payment_hash: crate::types::PaymentHash, cltv_expiry: u32, onion: crate::wire::OnionPacket, config: &ChannelConfig) -> Result<HtlcAdd, ChannelError> {
+    pub fn send_add(
+        &mut self,
+        amount: Msat,
+        payment_hash: crate::types::PaymentHash,
+        cltv_expiry: u32,
+        onion: crate::wire::OnionPacket,
+        config: &ChannelConfig,
+    ) -> Result<HtlcAdd, ChannelError> {
         if amount.0 == 0 || amount < self.theirs.htlc_minimum {
             return Err(ChannelError::HtlcBelowMinimum);
         }
         if cltv_expiry >= 500_000_000 {
             return Err(ChannelError::InvalidCltvExpiry);
         }
-        let add = HtlcAdd { id: self.local_next_htlc_id, amount, payment_hash, cltv_expiry, onion };
+        let add = HtlcAdd {
+            id: self.local_next_htlc_id,
+            amount,
+            payment_hash,
+            cltv_expiry,
+            onion,
+        };
         let u = Update::Add(add.clone());
         // Peer's view: our HTLC is received by the owner.
         let spec = self.remote_next_spec(Some(&u))?;
@@ -185,19 +222,43 @@ impl Commitments {
             return Err(ChannelError::InFlightLimitExceeded);
         }
         // Our balance is to_remote in the peer's spec.
-        let fee = if self.we_are_funder() { commit_fee(self.channel_type(), &spec, self.params.counterparty.dust_limit).0 * 1000 } else { 0 };
+        let fee = if self.we_are_funder() {
+            commit_fee(
+                self.channel_type(),
+                &spec,
+                self.params.counterparty.dust_limit,
+            )
+            .0 * 1000
+        } else {
+            0
+        };
         if spec.to_remote.0 < fee.saturating_add(self.theirs.reserve.0 * 1000) {
             return Err(ChannelError::InsufficientBalance);
         }
         // Our own commitment too (the fee is higher with one more HTLC output).
-        let ours = reduce(&self.local_commit.spec, &self.local_changes.acked.iter().chain(&self.local_changes.signed).chain(&self.local_changes.proposed).chain(Some(&u)).collect::<Vec<_>>(), &self.remote_changes.acked.iter().collect::<Vec<_>>())?;
+        let ours = reduce(
+            &self.local_commit.spec,
+            &self
+                .local_changes
+                .acked
+                .iter()
+                .chain(&self.local_changes.signed)
+                .chain(&self.local_changes.proposed)
+                .chain(Some(&u))
+                .collect::<Vec<_>>(),
+            &self.remote_changes.acked.iter().collect::<Vec<_>>(),
+        )?;
         if self.we_are_funder() {
-            let fee = commit_fee(self.channel_type(), &ours, self.params.holder.dust_limit).0 * 1000;
+            let fee =
+                commit_fee(self.channel_type(), &ours, self.params.holder.dust_limit).0 * 1000;
             if ours.to_local.0 < fee {
                 return Err(ChannelError::InsufficientBalance);
             }
         }
-        for (s, dust) in [(&spec, self.params.counterparty.dust_limit), (&ours, self.params.holder.dust_limit)] {
+        for (s, dust) in [
+            (&spec, self.params.counterparty.dust_limit),
+            (&ours, self.params.holder.dust_limit),
+        ] {
             if dust_exposure(self.channel_type(), s, dust) > config.max_dust_exposure {
                 return Err(ChannelError::DustExposureExceeded);
             }
@@ -208,7 +269,11 @@ impl Commitments {
     }
 
     /// The peer's `update_add_htlc`, checked against our limits.
-    pub fn receive_add(&mut self, add: HtlcAdd, config: &ChannelConfig) -> Result<(), ChannelError> {
+    pub fn receive_add(
+        &mut self,
+        add: HtlcAdd,
+        config: &ChannelConfig,
+    ) -> Result<(), ChannelError> {
         if add.id != self.remote_next_htlc_id {
             return Err(ChannelError::UnexpectedHtlcId);
         }
@@ -227,11 +292,17 @@ impl Commitments {
         if v > self.ours.max_in_flight {
             return Err(ChannelError::InFlightLimitExceeded);
         }
-        let fee = if self.we_are_funder() { 0 } else { commit_fee(self.channel_type(), &spec, self.params.holder.dust_limit).0 * 1000 };
+        let fee = if self.we_are_funder() {
+            0
+        } else {
+            commit_fee(self.channel_type(), &spec, self.params.holder.dust_limit).0 * 1000
+        };
         if spec.to_remote.0 < fee.saturating_add(self.ours.reserve.0 * 1000) {
             return Err(ChannelError::InsufficientBalance);
         }
-        if dust_exposure(self.channel_type(), &spec, self.params.holder.dust_limit) > config.max_dust_exposure {
+        if dust_exposure(self.channel_type(), &spec, self.params.holder.dust_limit)
+            > config.max_dust_exposure
+        {
             return Err(ChannelError::DustExposureExceeded);
         }
         self.remote_next_htlc_id += 1;
@@ -245,14 +316,23 @@ impl Commitments {
             Side::Holder => (HtlcDir::Offered, HtlcDir::Received),
             Side::Counterparty => (HtlcDir::Received, HtlcDir::Offered),
         };
-        let l = self.local_commit.spec.find(local_dir, id).ok_or(ChannelError::UnknownHtlc)?;
-        self.remote_commit.spec.find(remote_dir, id).ok_or(ChannelError::UnknownHtlc)?;
+        let l = self
+            .local_commit
+            .spec
+            .find(local_dir, id)
+            .ok_or(ChannelError::UnknownHtlc)?;
+        self.remote_commit
+            .spec
+            .find(remote_dir, id)
+            .ok_or(ChannelError::UnknownHtlc)?;
         Ok(&l.add)
     }
 
     /// Our fulfill/fail of the peer's HTLC `id`.
     pub fn send_settle(&mut self, u: Update) -> Result<(), ChannelError> {
-        let id = u.settles().ok_or(ChannelError::InvalidState("not a settlement"))?;
+        let id = u
+            .settles()
+            .ok_or(ChannelError::InvalidState("not a settlement"))?;
         let add = self.cross_signed(Side::Counterparty, id)?;
         if let Update::Fulfill { preimage, .. } = &u {
             if preimage.payment_hash() != add.payment_hash {
@@ -273,7 +353,9 @@ impl Commitments {
 
     /// The peer's fulfill/fail of our HTLC `id`; returns the HTLC.
     pub fn receive_settle(&mut self, u: Update) -> Result<HtlcAdd, ChannelError> {
-        let id = u.settles().ok_or(ChannelError::UnexpectedMessage("update"))?;
+        let id = u
+            .settles()
+            .ok_or(ChannelError::UnexpectedMessage("update"))?;
         let add = self.cross_signed(Side::Holder, id)?.clone();
         if let Update::Fulfill { preimage, .. } = &u {
             if preimage.payment_hash() != add.payment_hash {
@@ -295,24 +377,38 @@ impl Commitments {
     /// Our `update_fee` (funder only; we must afford it on the peer's commitment).
     pub fn send_fee(&mut self, feerate: FeeratePerKw) -> Result<(), ChannelError> {
         if !self.we_are_funder() {
-            return Err(ChannelError::InvalidState("only the funder sends update_fee"));
+            return Err(ChannelError::InvalidState(
+                "only the funder sends update_fee",
+            ));
         }
         if feerate < FEERATE_FLOOR {
             return Err(ChannelError::FeerateOutOfRange);
         }
         let u = Update::Fee(feerate);
         let spec = self.remote_next_spec(Some(&u))?;
-        let fee = commit_fee(self.channel_type(), &spec, self.params.counterparty.dust_limit).0 * 1000;
+        let fee = commit_fee(
+            self.channel_type(),
+            &spec,
+            self.params.counterparty.dust_limit,
+        )
+        .0 * 1000;
         if spec.to_remote.0 < fee.saturating_add(self.theirs.reserve.0 * 1000) {
             return Err(ChannelError::InsufficientBalance);
         }
-        self.local_changes.proposed.retain(|x| !matches!(x, Update::Fee(_)));
+        self.local_changes
+            .proposed
+            .retain(|x| !matches!(x, Update::Fee(_)));
         self.local_changes.proposed.push(u);
         Ok(())
     }
 
     /// The peer's `update_fee`.
-    pub fn receive_fee(&mut self, feerate: FeeratePerKw, estimate: Option<FeeratePerKw>, config: &ChannelConfig) -> Result<(), ChannelError> {
+    pub fn receive_fee(
+        &mut self,
+        feerate: FeeratePerKw,
+        estimate: Option<FeeratePerKw>,
+        config: &ChannelConfig,
+    ) -> Result<(), ChannelError> {
         if self.we_are_funder() {
             return Err(ChannelError::UpdateFeeFromFundee);
         }
@@ -322,7 +418,8 @@ impl Commitments {
         if let Some(est) = estimate {
             let ratio = u64::from(config.max_feerate_ratio.max(1));
             let too_high = u64::from(feerate.0) > u64::from(est.0) * ratio;
-            let too_low = !self.channel_type().has_anchors() && u64::from(feerate.0) * ratio < u64::from(est.0);
+            let too_low = !self.channel_type().has_anchors()
+                && u64::from(feerate.0) * ratio < u64::from(est.0);
             if too_high || too_low {
                 return Err(ChannelError::FeerateOutOfRange);
             }
@@ -333,10 +430,14 @@ impl Commitments {
         if spec.to_remote.0 < fee.saturating_add(self.ours.reserve.0 * 1000) {
             return Err(ChannelError::InsufficientBalance);
         }
-        if dust_exposure(self.channel_type(), &spec, self.params.holder.dust_limit) > config.max_dust_exposure {
+        if dust_exposure(self.channel_type(), &spec, self.params.holder.dust_limit)
+            > config.max_dust_exposure
+        {
             return Err(ChannelError::DustExposureExceeded);
         }
-        self.remote_changes.proposed.retain(|x| !matches!(x, Update::Fee(_)));
+        self.remote_changes
+            .proposed
+            .retain(|x| !matches!(x, Update::Fee(_)));
         self.remote_changes.proposed.push(u);
         Ok(())
     }
@@ -353,7 +454,11 @@ impl Commitments {
     }
 
     /// Signs the peer's commitment `commit`.
-    pub fn sign_remote(&self, keys: &ChannelKeys, commit: &RemoteCommit) -> Result<CommitmentSigned, ChannelError> {
+    pub fn sign_remote(
+        &self,
+        keys: &ChannelKeys,
+        commit: &RemoteCommit,
+    ) -> Result<CommitmentSigned, ChannelError> {
         let tx = self.remote_tx(commit)?;
         let signature = tx.sign(keys.funding_secret())?;
         let htlc_key = keys.htlc_key(&commit.point)?;
@@ -381,10 +486,18 @@ impl Commitments {
         }
         let spec = self.remote_next_spec(None)?;
         let index = self.remote_commit.index + 1;
-        let mut commit = RemoteCommit { index, spec, point, txid: Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()) };
+        let mut commit = RemoteCommit {
+            index,
+            spec,
+            point,
+            txid: Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()),
+        };
         commit.txid = self.remote_tx(&commit)?.txid();
         let msg = self.sign_remote(keys, &commit)?;
-        self.remote_next = RemoteNext::Waiting { commit, sent_after_local_index: self.local_commit.index };
+        self.remote_next = RemoteNext::Waiting {
+            commit,
+            sent_after_local_index: self.local_commit.index,
+        };
         let p = core::mem::take(&mut self.local_changes.proposed);
         self.local_changes.signed.extend(p);
         let a = core::mem::take(&mut self.remote_changes.acked);
@@ -395,7 +508,11 @@ impl Commitments {
     /// The `revoke_and_ack` for our current commitment (also used to retransmit).
     pub fn revocation(&self, keys: &ChannelKeys) -> Result<RevokeAndAck, ChannelError> {
         let index = self.local_commit.index;
-        let per_commitment_secret = keys.per_commitment_secret(index.checked_sub(1).ok_or(ChannelError::InvalidState("nothing revoked"))?)?;
+        let per_commitment_secret = keys.per_commitment_secret(
+            index
+                .checked_sub(1)
+                .ok_or(ChannelError::InvalidState("nothing revoked"))?,
+        )?;
         Ok(RevokeAndAck {
             channel_id: self.channel_id,
             per_commitment_secret,
@@ -405,7 +522,11 @@ impl Commitments {
 
     /// The peer's `commitment_signed`: checks every signature, adopts the
     /// new commitment and returns our `revoke_and_ack`.
-    pub fn receive_commit(&mut self, keys: &ChannelKeys, msg: &CommitmentSigned) -> Result<RevokeAndAck, ChannelError> {
+    pub fn receive_commit(
+        &mut self,
+        keys: &ChannelKeys,
+        msg: &CommitmentSigned,
+    ) -> Result<RevokeAndAck, ChannelError> {
         if self.remote_changes.proposed.is_empty() && self.local_changes.acked.is_empty() {
             return Err(ChannelError::NothingToCommit);
         }
@@ -419,9 +540,15 @@ impl Commitments {
             return Err(ChannelError::WrongHtlcSignatureCount);
         }
         for (h, s) in htlc_txs.iter().zip(&msg.htlc_signatures) {
-            h.verify_countersignatory(s).map_err(|_| ChannelError::InvalidHtlcSignature)?;
+            h.verify_countersignatory(s)
+                .map_err(|_| ChannelError::InvalidHtlcSignature)?;
         }
-        self.local_commit = LocalCommit { index, spec, sig: msg.signature, htlc_sigs: msg.htlc_signatures.clone() };
+        self.local_commit = LocalCommit {
+            index,
+            spec,
+            sig: msg.signature,
+            htlc_sigs: msg.htlc_signatures.clone(),
+        };
         let p = core::mem::take(&mut self.remote_changes.proposed);
         self.remote_changes.acked.extend(p);
         self.local_changes.acked.clear();
@@ -434,7 +561,10 @@ impl Commitments {
             return Err(ChannelError::UnexpectedRevocation);
         };
         let commit = commit.clone();
-        let point = msg.per_commitment_secret.point().map_err(|_| ChannelError::InvalidRevocationSecret)?;
+        let point = msg
+            .per_commitment_secret
+            .point()
+            .map_err(|_| ChannelError::InvalidRevocationSecret)?;
         if point != self.remote_commit.point {
             return Err(ChannelError::InvalidRevocationSecret);
         }
@@ -460,9 +590,11 @@ impl Commitments {
             match u {
                 Update::Add(a) => settled.received.push(a),
                 Update::Fail { id, reason } => settled.failed.push((id, reason)),
-                Update::FailMalformed { id, failure_code, .. } => {
-                    settled.failed.push((id, failure_code.to_be_bytes().to_vec()))
-                }
+                Update::FailMalformed {
+                    id, failure_code, ..
+                } => settled
+                    .failed
+                    .push((id, failure_code.to_be_bytes().to_vec())),
                 _ => {}
             }
         }
@@ -472,7 +604,12 @@ impl Commitments {
     /// On disconnection: the peer's unsigned updates are forgotten (it will
     /// not retransmit them); ours stay and are sent again after reestablish.
     pub fn drop_remote_proposed(&mut self) {
-        let adds = self.remote_changes.proposed.iter().filter(|u| matches!(u, Update::Add(_))).count() as u64;
+        let adds = self
+            .remote_changes
+            .proposed
+            .iter()
+            .filter(|u| matches!(u, Update::Add(_)))
+            .count() as u64;
         self.remote_changes.proposed.clear();
         self.remote_next_htlc_id -= adds;
     }
@@ -484,7 +621,10 @@ impl Commitments {
     }
 
     /// The fully signed transaction of our current commitment.
-    pub fn signed_local_tx(&self, keys: &ChannelKeys) -> Result<(CommitmentTx, bitcoin::Transaction), ChannelError> {
+    pub fn signed_local_tx(
+        &self,
+        keys: &ChannelKeys,
+    ) -> Result<(CommitmentTx, bitcoin::Transaction), ChannelError> {
         let c = &self.local_commit;
         let tx = self.local_tx(keys, c.index, &c.spec)?;
         let ours = tx.sign(keys.funding_secret())?;
@@ -499,7 +639,13 @@ impl Commitments {
 }
 
 /// Builds `broadcaster`'s commitment for `spec` (owner's view).
-pub fn build(params: &ChannelParams, broadcaster: Side, index: u64, point: &PerCommitmentPoint, spec: &Spec) -> Result<CommitmentTx, ChannelError> {
+pub fn build(
+    params: &ChannelParams,
+    broadcaster: Side,
+    index: u64,
+    point: &PerCommitmentPoint,
+    spec: &Spec,
+) -> Result<CommitmentTx, ChannelError> {
     Ok(CommitmentTx::build(
         params,
         broadcaster,

@@ -114,6 +114,10 @@ pub struct PendingLimits {
 
 impl Default for PendingLimits {
     fn default() -> Self {
-        Self { per_peer: 2, total: 20, timeout_secs: 2 * 24 * 3600 }
+        Self {
+            per_peer: 2,
+            total: 20,
+            timeout_secs: 2 * 24 * 3600,
+        }
     }
 }

@@ -22,13 +22,22 @@ pub enum Command {
 
     // ----- the user -----
     /// Offer an HTLC (the onion comes from the payment layer).
-    AddHtlc { amount: Msat, payment_hash: PaymentHash, cltv_expiry: u32, onion: OnionPacket },
+    AddHtlc {
+        amount: Msat,
+        payment_hash: PaymentHash,
+        cltv_expiry: u32,
+        onion: OnionPacket,
+    },
     /// Settle an incoming HTLC with its preimage.
     FulfillHtlc { id: u64, preimage: PaymentPreimage },
     /// Fail an incoming HTLC with an (already encrypted) failure onion.
     FailHtlc { id: u64, reason: Vec<u8> },
     /// Fail an incoming HTLC whose onion we could not parse.
-    FailMalformedHtlc { id: u64, sha256_of_onion: [u8; 32], failure_code: u16 },
+    FailMalformedHtlc {
+        id: u64,
+        sha256_of_onion: [u8; 32],
+        failure_code: u16,
+    },
     /// Sign the pending changes (`commitment_signed`).
     Sign,
     /// Propose a new commitment feerate (funder only).
@@ -37,14 +46,20 @@ pub enum Command {
     /// script; it is published once the peer's `funding_signed` is checked.
     FundingTx { tx: Transaction, output_index: u16 },
     /// Start a cooperative close, optionally to a given script.
-    Close { script: Option<ScriptBuf>, feerate: FeeratePerKw },
+    Close {
+        script: Option<ScriptBuf>,
+        feerate: FeeratePerKw,
+    },
     /// Publish our latest commitment now.
     ForceClose,
 
     // ----- the chain and the clock -----
     /// The funding transaction has `depth` confirmations (0: in the mempool)
     /// at `scid` (known from the first confirmation on).
-    FundingDepth { depth: u32, scid: Option<ShortChannelId> },
+    FundingDepth {
+        depth: u32,
+        scid: Option<ShortChannelId>,
+    },
     /// A transaction spending the funding output was seen.
     FundingSpent { tx: Transaction },
     /// Our current feerate estimate, used to judge the peer's.
@@ -76,7 +91,11 @@ pub enum Action {
     /// Broadcast a transaction.
     Publish(Transaction),
     /// Tell us ([`Command::FundingDepth`]) how deep `txid` is, until `min_depth`.
-    WatchFunding { txid: Txid, script_pubkey: ScriptBuf, min_depth: u32 },
+    WatchFunding {
+        txid: Txid,
+        script_pubkey: ScriptBuf,
+        min_depth: u32,
+    },
     /// Tell us ([`Command::FundingSpent`]) when `outpoint` is spent.
     WatchSpent { outpoint: OutPoint },
     /// Something the application should know.
@@ -90,12 +109,23 @@ pub enum Action {
 pub enum Event {
     /// Funder: build a transaction paying `amount` to `script_pubkey` and
     /// answer with [`Command::FundingTx`].
-    FundingRequired { temporary_channel_id: ChannelId, script_pubkey: ScriptBuf, amount: crate::types::Sat },
+    FundingRequired {
+        temporary_channel_id: ChannelId,
+        script_pubkey: ScriptBuf,
+        amount: crate::types::Sat,
+    },
     /// Both `funding_signed` (or `funding_created`) done: the channel exists
     /// under its final id.
-    ChannelFunded { channel_id: ChannelId, funding_txid: Txid },
+    ChannelFunded {
+        channel_id: ChannelId,
+        funding_txid: Txid,
+    },
     /// `channel_ready` exchanged: payments can flow.
-    ChannelReady { channel_id: ChannelId, scid: Option<ShortChannelId>, alias: Option<ShortChannelId> },
+    ChannelReady {
+        channel_id: ChannelId,
+        scid: Option<ShortChannelId>,
+        alias: Option<ShortChannelId>,
+    },
     /// We offered an HTLC with this id.
     HtlcOffered { id: u64, payment_hash: PaymentHash },
     /// The peer's HTLC is irrevocably committed: fulfill or fail it.
@@ -111,13 +141,18 @@ pub enum Event {
     /// The peer proved that our state is outdated: we must not publish our
     /// commitment; the peer should close, and our funds come back through
     /// its commitment (`their_point` finds our output).
-    DataLoss { their_point: crate::keys::PerCommitmentPoint },
+    DataLoss {
+        their_point: crate::keys::PerCommitmentPoint,
+    },
     /// Mutual close agreed.
     MutualClose { txid: Txid },
     /// The channel is being closed on chain (`txid` is the commitment).
     ForceClosed { txid: Txid, ours: bool },
     /// The peer published a revoked commitment; the penalty is published.
-    RevokedCommitmentSeen { commitment_number: u64, penalty_txid: Txid },
+    RevokedCommitmentSeen {
+        commitment_number: u64,
+        penalty_txid: Txid,
+    },
     /// The channel was forgotten (unfunded and timed out, or refused).
     Forgotten,
 }

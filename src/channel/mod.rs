@@ -83,8 +83,12 @@ mod pending;
 mod reestablish;
 mod spec;
 
-pub use commitments::{Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext, RevokedCommit};
-pub use config::{ChannelConfig, PendingLimits, FEERATE_FLOOR, MAX_ACCEPTED_HTLCS_LIMIT, MIN_DUST_LIMIT};
+pub use commitments::{
+    Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext, RevokedCommit,
+};
+pub use config::{
+    ChannelConfig, PendingLimits, FEERATE_FLOOR, MAX_ACCEPTED_HTLCS_LIMIT, MIN_DUST_LIMIT,
+};
 pub use error::ChannelError;
 pub use io::{Action, ChannelRecord, Command, Event};
 pub use open::OpenRequest;
@@ -162,13 +166,23 @@ pub struct Funded {
 #[derive(Clone, Debug)]
 pub(crate) enum State {
     /// Funder: `open_channel` sent.
-    WaitAcceptChannel { open: crate::wire::OpenChannel },
+    WaitAcceptChannel {
+        open: crate::wire::OpenChannel,
+    },
     /// Funder: waiting for the caller's funding transaction.
-    WaitFundingTx { n: Negotiated },
+    WaitFundingTx {
+        n: Negotiated,
+    },
     /// Funder: `funding_created` sent.
-    WaitFundingSigned { n: Negotiated, funding_tx: Transaction, c: Box<Commitments> },
+    WaitFundingSigned {
+        n: Negotiated,
+        funding_tx: Transaction,
+        c: Box<Commitments>,
+    },
     /// Fundee: `accept_channel` sent.
-    WaitFundingCreated { n: Negotiated },
+    WaitFundingCreated {
+        n: Negotiated,
+    },
     Funded(Box<Funded>),
     /// Refused or forgotten before funding.
     Aborted,
@@ -276,7 +290,12 @@ impl Channel {
     pub fn is_pending_inbound(&self) -> bool {
         match &self.state {
             State::WaitFundingCreated { .. } => true,
-            State::Funded(f) => f.c.params.opener == crate::tx::Side::Counterparty && f.status == Status::Opening && !f.funding_confirmed && !f.zero_conf,
+            State::Funded(f) => {
+                f.c.params.opener == crate::tx::Side::Counterparty
+                    && f.status == Status::Opening
+                    && !f.funding_confirmed
+                    && !f.zero_conf
+            }
             _ => false,
         }
     }
@@ -293,7 +312,9 @@ impl Channel {
         next.dispatch(cmd, &mut out)?;
         if out.persist {
             next.update_number += 1;
-            let record = next.record().ok_or(ChannelError::InvalidState("nothing to persist"))?;
+            let record = next
+                .record()
+                .ok_or(ChannelError::InvalidState("nothing to persist"))?;
             out.actions.insert(0, Action::Persist(record));
         }
         *self = next;
@@ -303,12 +324,20 @@ impl Channel {
     /// The record of the current funded state.
     pub fn record(&self) -> Option<ChannelRecord> {
         let f = self.funded()?;
-        Some(ChannelRecord { channel_id: f.c.channel_id, update_number: self.update_number, data: codec::encode(f) })
+        Some(ChannelRecord {
+            channel_id: f.c.channel_id,
+            update_number: self.update_number,
+            data: codec::encode(f),
+        })
     }
 
     /// Resumes a channel from its last record. The channel starts offline;
     /// the peer's unsigned updates are dropped as on any disconnection.
-    pub fn restore(record: &ChannelRecord, wallet: &WalletKeys, config: ChannelConfig) -> Result<Channel, ChannelError> {
+    pub fn restore(
+        record: &ChannelRecord,
+        wallet: &WalletKeys,
+        config: ChannelConfig,
+    ) -> Result<Channel, ChannelError> {
         let mut f = codec::decode(&record.data)?;
         let keys = wallet.channel_keys(f.key_index)?;
         if keys.pubkeys() != f.c.params.holder.keys {
@@ -342,16 +371,27 @@ impl Channel {
             Command::FundingSpent { tx } => self.on_funding_spent(tx, out),
             Command::ForceClose => self.force_close(out),
             Command::Close { script, feerate } => self.on_close_command(script, feerate, out),
-            Command::AddHtlc { .. } | Command::FulfillHtlc { .. } | Command::FailHtlc { .. } | Command::FailMalformedHtlc { .. } | Command::Sign | Command::UpdateFee(_) => self.on_user_update(cmd, out),
+            Command::AddHtlc { .. }
+            | Command::FulfillHtlc { .. }
+            | Command::FailHtlc { .. }
+            | Command::FailMalformedHtlc { .. }
+            | Command::Sign
+            | Command::UpdateFee(_) => self.on_user_update(cmd, out),
         }
     }
 
     fn on_message(&mut self, m: Message, out: &mut Out) -> Result<(), ChannelError> {
         match m {
             Message::Error(e) => {
-                out.event(Event::PeerError { text: e.text(), fatal: true });
+                out.event(Event::PeerError {
+                    text: e.text(),
+                    fatal: true,
+                });
                 if let State::Funded(f) = &self.state {
-                    if matches!(f.status, Status::Closing | Status::Closed | Status::WaitingForRemoteClose) {
+                    if matches!(
+                        f.status,
+                        Status::Closing | Status::Closed | Status::WaitingForRemoteClose
+                    ) {
                         return Ok(());
                     }
                     return self.force_close(out);
@@ -361,10 +401,15 @@ impl Channel {
                 Ok(())
             }
             Message::Warning(w) => {
-                out.event(Event::PeerError { text: w.text(), fatal: false });
+                out.event(Event::PeerError {
+                    text: w.text(),
+                    fatal: false,
+                });
                 Ok(())
             }
-            Message::OpenChannel(_) => self.violation(ChannelError::UnexpectedMessage("open_channel"), out),
+            Message::OpenChannel(_) => {
+                self.violation(ChannelError::UnexpectedMessage("open_channel"), out)
+            }
             Message::AcceptChannel(m) => self.on_accept_channel(m, out),
             Message::FundingCreated(m) => self.on_funding_created(m, out),
             Message::FundingSigned(m) => self.on_funding_signed(m, out),
@@ -416,7 +461,14 @@ impl Channel {
         out.send(Message::Error(ErrorMessage::new(id, &e.to_string())));
         out.event(Event::PeerViolation(e));
         match &self.state {
-            State::Funded(f) if !matches!(f.status, Status::Closing | Status::Closed | Status::WaitingForRemoteClose) => self.force_close(out),
+            State::Funded(f)
+                if !matches!(
+                    f.status,
+                    Status::Closing | Status::Closed | Status::WaitingForRemoteClose
+                ) =>
+            {
+                self.force_close(out)
+            }
             State::Funded(_) => Ok(()),
             _ => {
                 self.state = State::Aborted;
@@ -428,7 +480,10 @@ impl Channel {
 
     /// Answers a recoverable peer mistake: `warning` and disconnect.
     pub(crate) fn warn(&mut self, e: ChannelError, out: &mut Out) -> Result<(), ChannelError> {
-        out.send(Message::Warning(WarningMessage::new(self.channel_id(), &e.to_string())));
+        out.send(Message::Warning(WarningMessage::new(
+            self.channel_id(),
+            &e.to_string(),
+        )));
         out.event(Event::PeerViolation(e));
         out.actions.push(Action::Disconnect);
         self.on_disconnected(out)

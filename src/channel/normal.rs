@@ -3,8 +3,8 @@
 
 use crate::tx::FeeratePerKw;
 use crate::wire::{
-    CommitmentSigned, ExtraTlvs, Message, RevokeAndAck, UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee,
-    UpdateFulfillHtlc,
+    CommitmentSigned, ExtraTlvs, Message, RevokeAndAck, UpdateAddHtlc, UpdateFailHtlc,
+    UpdateFailMalformedHtlc, UpdateFee, UpdateFulfillHtlc,
 };
 
 use super::spec::{HtlcAdd, Update};
@@ -35,20 +35,29 @@ pub(super) fn update_message(channel_id: crate::wire::ChannelId, u: &Update) -> 
             reason: reason.clone(),
             extra_tlvs: ExtraTlvs::default(),
         }),
-        Update::FailMalformed { id, sha256_of_onion, failure_code } => {
-            Message::UpdateFailMalformedHtlc(UpdateFailMalformedHtlc {
-                channel_id,
-                id: *id,
-                sha256_of_onion: *sha256_of_onion,
-                failure_code: *failure_code,
-            })
-        }
-        Update::Fee(f) => Message::UpdateFee(UpdateFee { channel_id, feerate_per_kw: f.0 }),
+        Update::FailMalformed {
+            id,
+            sha256_of_onion,
+            failure_code,
+        } => Message::UpdateFailMalformedHtlc(UpdateFailMalformedHtlc {
+            channel_id,
+            id: *id,
+            sha256_of_onion: *sha256_of_onion,
+            failure_code: *failure_code,
+        }),
+        Update::Fee(f) => Message::UpdateFee(UpdateFee {
+            channel_id,
+            feerate_per_kw: f.0,
+        }),
     }
 }
 
 impl Channel {
-    pub(super) fn on_user_update(&mut self, cmd: Command, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_user_update(
+        &mut self,
+        cmd: Command,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let online = self.link == Link::Online;
         let config = self.config.clone();
         let keys = self.keys.clone();
@@ -58,17 +67,31 @@ impl Channel {
         let settling_allowed = matches!(f.status, Status::Normal | Status::ShuttingDown);
         let id = f.c.channel_id;
         match cmd {
-            Command::AddHtlc { amount, payment_hash, cltv_expiry, onion } => {
-                if f.status != Status::Normal || f.local_shutdown.is_some() || f.remote_shutdown.is_some() {
-                    return Err(ChannelError::InvalidState("channel not in normal operation"));
+            Command::AddHtlc {
+                amount,
+                payment_hash,
+                cltv_expiry,
+                onion,
+            } => {
+                if f.status != Status::Normal
+                    || f.local_shutdown.is_some()
+                    || f.remote_shutdown.is_some()
+                {
+                    return Err(ChannelError::InvalidState(
+                        "channel not in normal operation",
+                    ));
                 }
                 if !online {
                     return Err(ChannelError::NotConnected);
                 }
-                let add = f.c.send_add(amount, payment_hash, cltv_expiry, onion, &config)?;
+                let add =
+                    f.c.send_add(amount, payment_hash, cltv_expiry, onion, &config)?;
                 out.persist = true;
                 out.send(update_message(id, &Update::Add(add.clone())));
-                out.event(Event::HtlcOffered { id: add.id, payment_hash });
+                out.event(Event::HtlcOffered {
+                    id: add.id,
+                    payment_hash,
+                });
             }
             Command::FulfillHtlc { id: hid, preimage } => {
                 if !settling_allowed {
@@ -92,11 +115,19 @@ impl Channel {
                     out.send(update_message(id, &u));
                 }
             }
-            Command::FailMalformedHtlc { id: hid, sha256_of_onion, failure_code } => {
+            Command::FailMalformedHtlc {
+                id: hid,
+                sha256_of_onion,
+                failure_code,
+            } => {
                 if !settling_allowed {
                     return Err(ChannelError::InvalidState("cannot settle now"));
                 }
-                let u = Update::FailMalformed { id: hid, sha256_of_onion, failure_code };
+                let u = Update::FailMalformed {
+                    id: hid,
+                    sha256_of_onion,
+                    failure_code,
+                };
                 f.c.send_settle(u.clone())?;
                 out.persist = true;
                 if online {
@@ -156,20 +187,36 @@ impl Channel {
                     f.c.receive_add(add, &config)
                 }
             }
-            Message::UpdateFulfillHtlc(x) => f
-                .c
-                .receive_settle(Update::Fulfill { id: x.id, preimage: x.payment_preimage })
-                .map(|_| out.event(Event::HtlcFulfilled { id: x.id, preimage: x.payment_preimage })),
-            Message::UpdateFailHtlc(x) => f.c.receive_settle(Update::Fail { id: x.id, reason: x.reason }).map(|_| ()),
-            Message::UpdateFailMalformedHtlc(x) => f
-                .c
-                .receive_settle(Update::FailMalformed {
+            Message::UpdateFulfillHtlc(x) => {
+                f.c.receive_settle(Update::Fulfill {
+                    id: x.id,
+                    preimage: x.payment_preimage,
+                })
+                .map(|_| {
+                    out.event(Event::HtlcFulfilled {
+                        id: x.id,
+                        preimage: x.payment_preimage,
+                    })
+                })
+            }
+            Message::UpdateFailHtlc(x) => {
+                f.c.receive_settle(Update::Fail {
+                    id: x.id,
+                    reason: x.reason,
+                })
+                .map(|_| ())
+            }
+            Message::UpdateFailMalformedHtlc(x) => {
+                f.c.receive_settle(Update::FailMalformed {
                     id: x.id,
                     sha256_of_onion: x.sha256_of_onion,
                     failure_code: x.failure_code,
                 })
-                .map(|_| ()),
-            Message::UpdateFee(x) => f.c.receive_fee(FeeratePerKw(x.feerate_per_kw), estimate, &config),
+                .map(|_| ())
+            }
+            Message::UpdateFee(x) => {
+                f.c.receive_fee(FeeratePerKw(x.feerate_per_kw), estimate, &config)
+            }
             Message::CommitmentSigned(cs) => {
                 return self.on_commitment_signed(&cs, out);
             }
@@ -184,7 +231,11 @@ impl Channel {
         }
     }
 
-    fn on_commitment_signed(&mut self, cs: &CommitmentSigned, out: &mut Out) -> Result<(), ChannelError> {
+    fn on_commitment_signed(
+        &mut self,
+        cs: &CommitmentSigned,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let keys = self.keys.clone();
         let f = self.funded_mut()?;
         let rev = match f.c.receive_commit(&keys, cs) {

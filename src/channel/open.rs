@@ -5,16 +5,22 @@
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::{OutPoint, ScriptBuf, Transaction};
 
-use crate::keys::{ChannelKeyIndex, ChannelKeys, ChannelPublicKeys, CommitmentSecretStore, PerCommitmentPoint};
+use crate::keys::{
+    ChannelKeyIndex, ChannelKeys, ChannelPublicKeys, CommitmentSecretStore, PerCommitmentPoint,
+};
 use crate::tx::{ChannelParams, ChannelType, FeeratePerKw, PartyParams, Side};
 use crate::types::{Msat, Sat, ShortChannelId};
 use crate::wire::{
-    AcceptChannel, ChannelId, ChannelReady, ExtraTlvs, Feature, Features, FundingCreated, FundingSigned, Message,
-    OpenChannel, CHANNEL_FLAG_ANNOUNCE,
+    AcceptChannel, ChannelId, ChannelReady, ExtraTlvs, Feature, Features, FundingCreated,
+    FundingSigned, Message, OpenChannel, CHANNEL_FLAG_ANNOUNCE,
 };
 
-use super::commitments::{build, Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext};
-use super::config::{ChannelConfig, MAX_ACCEPTED_HTLCS_LIMIT, MAX_FUNDING_NO_WUMBO, MIN_DUST_LIMIT};
+use super::commitments::{
+    build, Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext,
+};
+use super::config::{
+    ChannelConfig, MAX_ACCEPTED_HTLCS_LIMIT, MAX_FUNDING_NO_WUMBO, MIN_DUST_LIMIT,
+};
 use super::spec::{commit_fee, Spec};
 use super::{Action, Channel, ChannelError, Event, Funded, Link, Out, State, Status};
 
@@ -79,14 +85,18 @@ fn proposed_type(config: &ChannelConfig, peer: &Features) -> (ChannelType, Featu
 }
 
 /// Parses a `channel_type`: (type, scid_alias, zero_conf), or refuses.
-fn parse_type(f: &Features, config: &ChannelConfig) -> Result<(ChannelType, bool, bool), ChannelError> {
+fn parse_type(
+    f: &Features,
+    config: &ChannelConfig,
+) -> Result<(ChannelType, bool, bool), ChannelError> {
     let known = [
         Feature::StaticRemoteKey.required_bit(),
         Feature::AnchorsZeroFeeHtlcTx.required_bit(),
         Feature::ScidAlias.required_bit(),
         Feature::ZeroConf.required_bit(),
     ];
-    if f.bits().any(|b| !known.contains(&b)) || !f.has_bit(Feature::StaticRemoteKey.required_bit()) {
+    if f.bits().any(|b| !known.contains(&b)) || !f.has_bit(Feature::StaticRemoteKey.required_bit())
+    {
         return Err(ChannelError::UnsupportedChannelType);
     }
     let anchors = f.has_bit(Feature::AnchorsZeroFeeHtlcTx.required_bit());
@@ -95,7 +105,15 @@ fn parse_type(f: &Features, config: &ChannelConfig) -> Result<(ChannelType, bool
     if zc && !config.zero_conf {
         return Err(ChannelError::UnsupportedChannelType);
     }
-    Ok((if anchors { ChannelType::Anchors } else { ChannelType::StaticRemoteKey }, alias, zc))
+    Ok((
+        if anchors {
+            ChannelType::Anchors
+        } else {
+            ChannelType::StaticRemoteKey
+        },
+        alias,
+        zc,
+    ))
 }
 
 fn is_valid_shutdown_script(s: &ScriptBuf) -> bool {
@@ -124,10 +142,14 @@ fn check_peer_side(
     if to_self_delay > config.max_peer_to_self_delay {
         return Err(ChannelError::ToSelfDelayTooLarge);
     }
-    if max_accepted == 0 || max_accepted > MAX_ACCEPTED_HTLCS_LIMIT || max_accepted < config.min_peer_max_accepted_htlcs {
+    if max_accepted == 0
+        || max_accepted > MAX_ACCEPTED_HTLCS_LIMIT
+        || max_accepted < config.min_peer_max_accepted_htlcs
+    {
         return Err(ChannelError::MaxAcceptedHtlcsOutOfRange);
     }
-    if max_in_flight < Msat(ChannelConfig::ppm(funding, config.min_peer_max_in_flight_ppm).0 * 1000) {
+    if max_in_flight < Msat(ChannelConfig::ppm(funding, config.min_peer_max_in_flight_ppm).0 * 1000)
+    {
         return Err(ChannelError::MaxInFlightTooSmall);
     }
     if htlc_minimum > config.max_peer_htlc_minimum {
@@ -151,16 +173,26 @@ fn check_peer_side(
 /// The reserve we impose on the peer: our ppm of the capacity, at least our
 /// dust limit... and at least the peer's dust limit (BOLT 2).
 fn our_reserve(config: &ChannelConfig, funding: Sat, their_dust: Sat) -> Sat {
-    Sat(ChannelConfig::ppm(funding, config.reserve_ppm).0.max(config.dust_limit.0).max(their_dust.0))
+    Sat(ChannelConfig::ppm(funding, config.reserve_ppm)
+        .0
+        .max(config.dust_limit.0)
+        .max(their_dust.0))
 }
 
-fn check_feerate(config: &ChannelConfig, feerate: FeeratePerKw, estimate: Option<FeeratePerKw>, ct: ChannelType) -> Result<(), ChannelError> {
+fn check_feerate(
+    config: &ChannelConfig,
+    feerate: FeeratePerKw,
+    estimate: Option<FeeratePerKw>,
+    ct: ChannelType,
+) -> Result<(), ChannelError> {
     if feerate < super::FEERATE_FLOOR {
         return Err(ChannelError::FeerateOutOfRange);
     }
     if let Some(est) = estimate {
         let r = u64::from(config.max_feerate_ratio.max(1));
-        if u64::from(feerate.0) > u64::from(est.0) * r || (!ct.has_anchors() && u64::from(feerate.0) * r < u64::from(est.0)) {
+        if u64::from(feerate.0) > u64::from(est.0) * r
+            || (!ct.has_anchors() && u64::from(feerate.0) * r < u64::from(est.0))
+        {
             return Err(ChannelError::FeerateOutOfRange);
         }
     }
@@ -183,35 +215,75 @@ impl Negotiated {
             funding_amount: self.funding,
             channel_type: self.channel_type,
             opener: self.opener,
-            holder: PartyParams { keys: *ours, dust_limit: self.our_dust, to_self_delay: self.our_delay },
-            counterparty: PartyParams { keys: self.their_keys, dust_limit: self.their_dust, to_self_delay: self.their_delay },
+            holder: PartyParams {
+                keys: *ours,
+                dust_limit: self.our_dust,
+                to_self_delay: self.our_delay,
+            },
+            counterparty: PartyParams {
+                keys: self.their_keys,
+                dust_limit: self.their_dust,
+                to_self_delay: self.their_delay,
+            },
         }
     }
 
     /// Initial specs (ours, the peer's), each from its owner's view.
     fn initial_specs(&self) -> Result<(Spec, Spec), ChannelError> {
-        let total = self.funding.to_msat().ok_or(ChannelError::FundingOutOfRange)?;
-        let funder = Msat(total.0.checked_sub(self.push.0).ok_or(ChannelError::PushExceedsFunding)?);
-        let (l, r) = if self.opener == Side::Holder { (funder, self.push) } else { (self.push, funder) };
-        let ours = Spec { htlcs: vec![], to_local: l, to_remote: r, feerate: self.feerate };
+        let total = self
+            .funding
+            .to_msat()
+            .ok_or(ChannelError::FundingOutOfRange)?;
+        let funder = Msat(
+            total
+                .0
+                .checked_sub(self.push.0)
+                .ok_or(ChannelError::PushExceedsFunding)?,
+        );
+        let (l, r) = if self.opener == Side::Holder {
+            (funder, self.push)
+        } else {
+            (self.push, funder)
+        };
+        let ours = Spec {
+            htlcs: vec![],
+            to_local: l,
+            to_remote: r,
+            feerate: self.feerate,
+        };
         let theirs = ours.flipped();
         Ok((ours, theirs))
     }
 
     /// The commitments at funding, with the peer's signature on ours still to check.
-    fn commitments(&self, keys: &ChannelKeys, outpoint: OutPoint) -> Result<Commitments, ChannelError> {
+    fn commitments(
+        &self,
+        keys: &ChannelKeys,
+        outpoint: OutPoint,
+    ) -> Result<Commitments, ChannelError> {
         let params = self.params(&keys.pubkeys(), outpoint);
         let (ls, rs) = self.initial_specs()?;
         let channel_id = ChannelId::from_funding_outpoint(&outpoint.txid, outpoint.vout as u16);
         let rtx = build(&params, Side::Counterparty, 0, &self.their_first_point, &rs)?;
-        let placeholder = secp256k1::ecdsa::Signature::from_compact(&[1u8; 64]).map_err(|_| ChannelError::InvalidState("sig"))?;
+        let placeholder = secp256k1::ecdsa::Signature::from_compact(&[1u8; 64])
+            .map_err(|_| ChannelError::InvalidState("sig"))?;
         Ok(Commitments {
             channel_id,
             params,
             ours: self.ours,
             theirs: self.theirs,
-            local_commit: LocalCommit { index: 0, spec: ls, sig: placeholder, htlc_sigs: vec![] },
-            remote_commit: RemoteCommit { index: 0, spec: rs, point: self.their_first_point, txid: rtx.txid() },
+            local_commit: LocalCommit {
+                index: 0,
+                spec: ls,
+                sig: placeholder,
+                htlc_sigs: vec![],
+            },
+            remote_commit: RemoteCommit {
+                index: 0,
+                spec: rs,
+                point: self.their_first_point,
+                txid: rtx.txid(),
+            },
             remote_next: RemoteNext::Unknown,
             local_changes: Changes::default(),
             remote_changes: Changes::default(),
@@ -225,15 +297,27 @@ impl Negotiated {
 
 impl Channel {
     /// Funder: starts a channel and returns the `open_channel` to send.
-    pub fn open(config: ChannelConfig, keys: ChannelKeys, key_index: ChannelKeyIndex, req: OpenRequest) -> Result<(Channel, Vec<Action>), ChannelError> {
+    pub fn open(
+        config: ChannelConfig,
+        keys: ChannelKeys,
+        key_index: ChannelKeyIndex,
+        req: OpenRequest,
+    ) -> Result<(Channel, Vec<Action>), ChannelError> {
         if req.push.0 > req.funding.0.saturating_mul(1000) {
             return Err(ChannelError::PushExceedsFunding);
         }
-        if req.funding > MAX_FUNDING_NO_WUMBO && !req.peer_features.mutually_supports(&req.our_features, Feature::LargeChannels) {
+        if req.funding > MAX_FUNDING_NO_WUMBO
+            && !req
+                .peer_features
+                .mutually_supports(&req.our_features, Feature::LargeChannels)
+        {
             return Err(ChannelError::LargeChannelNotNegotiated);
         }
         let (_, ct_bits) = proposed_type(&config, &req.peer_features);
-        let upfront = if req.peer_features.mutually_supports(&req.our_features, Feature::UpfrontShutdownScript) {
+        let upfront = if req
+            .peer_features
+            .mutually_supports(&req.our_features, Feature::UpfrontShutdownScript)
+        {
             Some(config.upfront_shutdown_script.clone().unwrap_or_default())
         } else {
             None
@@ -244,7 +328,9 @@ impl Channel {
             funding: req.funding,
             push: req.push,
             dust_limit: config.dust_limit,
-            max_htlc_value_in_flight: Msat(ChannelConfig::ppm(req.funding, config.max_in_flight_ppm).0 * 1000),
+            max_htlc_value_in_flight: Msat(
+                ChannelConfig::ppm(req.funding, config.max_in_flight_ppm).0 * 1000,
+            ),
             channel_reserve: our_reserve(&config, req.funding, Sat(0)),
             htlc_minimum: config.htlc_minimum,
             feerate_per_kw: req.feerate.0,
@@ -252,7 +338,11 @@ impl Channel {
             max_accepted_htlcs: config.max_accepted_htlcs,
             keys: keys.pubkeys(),
             first_per_commitment_point: keys.per_commitment_point(0)?,
-            channel_flags: if req.announce { CHANNEL_FLAG_ANNOUNCE } else { 0 },
+            channel_flags: if req.announce {
+                CHANNEL_FLAG_ANNOUNCE
+            } else {
+                0
+            },
             upfront_shutdown_script: upfront,
             channel_type: Some(ct_bits),
             extra_tlvs: ExtraTlvs::default(),
@@ -287,7 +377,15 @@ impl Channel {
             let msg = crate::wire::ErrorMessage::new(open.temporary_channel_id, &e.to_string());
             (e, vec![Action::Send(Message::Error(msg))])
         };
-        let n = Self::check_open(&config, &keys, our_features, peer_features, open, fee_estimate).map_err(refuse)?;
+        let n = Self::check_open(
+            &config,
+            &keys,
+            our_features,
+            peer_features,
+            open,
+            fee_estimate,
+        )
+        .map_err(refuse)?;
         let accept = AcceptChannel {
             temporary_channel_id: open.temporary_channel_id,
             dust_limit: n.our_dust,
@@ -298,7 +396,9 @@ impl Channel {
             to_self_delay: n.their_delay,
             max_accepted_htlcs: n.ours.max_accepted_htlcs,
             keys: keys.pubkeys(),
-            first_per_commitment_point: keys.per_commitment_point(0).map_err(|e| refuse(e.into()))?,
+            first_per_commitment_point: keys
+                .per_commitment_point(0)
+                .map_err(|e| refuse(e.into()))?,
             upfront_shutdown_script: n.our_upfront_script.clone(),
             channel_type: open.channel_type.clone(),
             extra_tlvs: ExtraTlvs::default(),
@@ -330,7 +430,9 @@ impl Channel {
         if open.push.0 > open.funding.0.saturating_mul(1000) {
             return Err(ChannelError::PushExceedsFunding);
         }
-        if open.funding > MAX_FUNDING_NO_WUMBO && !peer_features.mutually_supports(our_features, Feature::LargeChannels) {
+        if open.funding > MAX_FUNDING_NO_WUMBO
+            && !peer_features.mutually_supports(our_features, Feature::LargeChannels)
+        {
             return Err(ChannelError::LargeChannelNotNegotiated);
         }
         if open.funding < config.min_funding || open.funding > config.max_funding {
@@ -371,7 +473,9 @@ impl Channel {
             ours: Limits {
                 htlc_minimum: config.htlc_minimum,
                 max_accepted_htlcs: config.max_accepted_htlcs,
-                max_in_flight: Msat(ChannelConfig::ppm(open.funding, config.max_in_flight_ppm).0 * 1000),
+                max_in_flight: Msat(
+                    ChannelConfig::ppm(open.funding, config.max_in_flight_ppm).0 * 1000,
+                ),
                 reserve: reserve_for_them,
             },
             theirs: Limits {
@@ -387,8 +491,15 @@ impl Channel {
             their_keys: open.keys,
             their_first_point: open.first_per_commitment_point,
             minimum_depth: if zc { 0 } else { config.minimum_depth },
-            our_upfront_script: if upfront { Some(config.upfront_shutdown_script.clone().unwrap_or_default()) } else { None },
-            their_upfront_script: open.upfront_shutdown_script.clone().filter(|s| !s.is_empty()),
+            our_upfront_script: if upfront {
+                Some(config.upfront_shutdown_script.clone().unwrap_or_default())
+            } else {
+                None
+            },
+            their_upfront_script: open
+                .upfront_shutdown_script
+                .clone()
+                .filter(|s| !s.is_empty()),
         };
         Self::check_initial_balances(&n)?;
         let _ = keys;
@@ -400,9 +511,19 @@ impl Channel {
         let (ls, _) = n.initial_specs()?;
         let fee = commit_fee(n.channel_type, &ls, n.our_dust).0 * 1000;
         let (funder_bal, other_bal, funder_reserve, other_reserve) = if n.opener == Side::Holder {
-            (ls.to_local.0, ls.to_remote.0, n.theirs.reserve, n.ours.reserve)
+            (
+                ls.to_local.0,
+                ls.to_remote.0,
+                n.theirs.reserve,
+                n.ours.reserve,
+            )
         } else {
-            (ls.to_remote.0, ls.to_local.0, n.ours.reserve, n.theirs.reserve)
+            (
+                ls.to_remote.0,
+                ls.to_local.0,
+                n.ours.reserve,
+                n.theirs.reserve,
+            )
         };
         if funder_bal < fee.saturating_add(funder_reserve.0 * 1000) {
             return Err(ChannelError::FunderCannotAffordFee);
@@ -413,15 +534,27 @@ impl Channel {
         Ok(())
     }
 
-    pub(super) fn on_accept_channel(&mut self, m: AcceptChannel, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_accept_channel(
+        &mut self,
+        m: AcceptChannel,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let State::WaitAcceptChannel { open } = &self.state else {
             return self.violation(ChannelError::UnexpectedMessage("accept_channel"), out);
         };
         let open = open.clone();
         match self.check_accept(&open, &m) {
             Ok(n) => {
-                let script = ScriptBuf::new_p2wsh(&n.params(&self.keys.pubkeys(), OutPoint::null()).funding_script().wscript_hash());
-                out.event(Event::FundingRequired { temporary_channel_id: n.temporary_channel_id, script_pubkey: script, amount: n.funding });
+                let script = ScriptBuf::new_p2wsh(
+                    &n.params(&self.keys.pubkeys(), OutPoint::null())
+                        .funding_script()
+                        .wscript_hash(),
+                );
+                out.event(Event::FundingRequired {
+                    temporary_channel_id: n.temporary_channel_id,
+                    script_pubkey: script,
+                    amount: n.funding,
+                });
                 self.state = State::WaitFundingTx { n };
                 Ok(())
             }
@@ -429,7 +562,11 @@ impl Channel {
         }
     }
 
-    fn check_accept(&self, open: &OpenChannel, m: &AcceptChannel) -> Result<Negotiated, ChannelError> {
+    fn check_accept(
+        &self,
+        open: &OpenChannel,
+        m: &AcceptChannel,
+    ) -> Result<Negotiated, ChannelError> {
         let config = &self.config;
         if m.temporary_channel_id != open.temporary_channel_id {
             return Err(ChannelError::WrongTemporaryChannelId);
@@ -488,26 +625,41 @@ impl Channel {
             their_keys: m.keys,
             their_first_point: m.first_per_commitment_point,
             minimum_depth: m.minimum_depth,
-            our_upfront_script: open.upfront_shutdown_script.clone().filter(|s| !s.is_empty()),
+            our_upfront_script: open
+                .upfront_shutdown_script
+                .clone()
+                .filter(|s| !s.is_empty()),
             their_upfront_script: m.upfront_shutdown_script.clone().filter(|s| !s.is_empty()),
         };
         Self::check_initial_balances(&n)?;
         Ok(n)
     }
 
-    pub(super) fn on_funding_tx(&mut self, tx: Transaction, output_index: u16, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_funding_tx(
+        &mut self,
+        tx: Transaction,
+        output_index: u16,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let State::WaitFundingTx { n } = &self.state else {
-            return Err(ChannelError::InvalidState("not waiting for a funding transaction"));
+            return Err(ChannelError::InvalidState(
+                "not waiting for a funding transaction",
+            ));
         };
         let n = n.clone();
-        let outpoint = OutPoint { txid: tx.compute_txid(), vout: u32::from(output_index) };
+        let outpoint = OutPoint {
+            txid: tx.compute_txid(),
+            vout: u32::from(output_index),
+        };
         let mut c = n.commitments(&self.keys, outpoint)?;
         let expected = c.funding_script_pubkey();
         match tx.output.get(usize::from(output_index)) {
             Some(o) if o.script_pubkey == expected && o.value.to_sat() == n.funding.0 => {}
             _ => return Err(ChannelError::InvalidState("funding output does not match")),
         }
-        let sig = c.remote_tx(&c.remote_commit)?.sign(self.keys.funding_secret())?;
+        let sig = c
+            .remote_tx(&c.remote_commit)?
+            .sign(self.keys.funding_secret())?;
         out.send(Message::FundingCreated(FundingCreated {
             temporary_channel_id: n.temporary_channel_id,
             funding_txid: outpoint.txid,
@@ -515,11 +667,19 @@ impl Channel {
             signature: sig,
         }));
         c.channel_id = ChannelId::from_funding_outpoint(&outpoint.txid, output_index);
-        self.state = State::WaitFundingSigned { n, funding_tx: tx, c: Box::new(c) };
+        self.state = State::WaitFundingSigned {
+            n,
+            funding_tx: tx,
+            c: Box::new(c),
+        };
         Ok(())
     }
 
-    pub(super) fn on_funding_created(&mut self, m: FundingCreated, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_funding_created(
+        &mut self,
+        m: FundingCreated,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let State::WaitFundingCreated { n } = &self.state else {
             return self.violation(ChannelError::UnexpectedMessage("funding_created"), out);
         };
@@ -527,21 +687,36 @@ impl Channel {
         if m.temporary_channel_id != n.temporary_channel_id {
             return self.violation(ChannelError::WrongTemporaryChannelId, out);
         }
-        let outpoint = OutPoint { txid: m.funding_txid, vout: u32::from(m.funding_output_index) };
+        let outpoint = OutPoint {
+            txid: m.funding_txid,
+            vout: u32::from(m.funding_output_index),
+        };
         let mut c = n.commitments(&self.keys, outpoint)?;
         let ltx = c.local_tx(&self.keys, 0, &c.local_commit.spec)?;
         if ltx.verify(&m.signature, Side::Counterparty).is_err() {
             return self.violation(ChannelError::InvalidCommitmentSignature, out);
         }
         c.local_commit.sig = m.signature;
-        let sig = c.remote_tx(&c.remote_commit)?.sign(self.keys.funding_secret())?;
+        let sig = c
+            .remote_tx(&c.remote_commit)?
+            .sign(self.keys.funding_secret())?;
         let channel_id = c.channel_id;
         let script_pubkey = c.funding_script_pubkey();
         self.state = State::Funded(Box::new(self.new_funded(c, &n, None)));
         out.persist = true;
-        out.send(Message::FundingSigned(FundingSigned { channel_id, signature: sig }));
-        out.event(Event::ChannelFunded { channel_id, funding_txid: outpoint.txid });
-        out.actions.push(Action::WatchFunding { txid: outpoint.txid, script_pubkey, min_depth: n.minimum_depth });
+        out.send(Message::FundingSigned(FundingSigned {
+            channel_id,
+            signature: sig,
+        }));
+        out.event(Event::ChannelFunded {
+            channel_id,
+            funding_txid: outpoint.txid,
+        });
+        out.actions.push(Action::WatchFunding {
+            txid: outpoint.txid,
+            script_pubkey,
+            min_depth: n.minimum_depth,
+        });
         out.actions.push(Action::WatchSpent { outpoint });
         if n.zero_conf {
             self.send_channel_ready(out)?;
@@ -549,7 +724,11 @@ impl Channel {
         Ok(())
     }
 
-    pub(super) fn on_funding_signed(&mut self, m: FundingSigned, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_funding_signed(
+        &mut self,
+        m: FundingSigned,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let State::WaitFundingSigned { n, funding_tx, c } = &self.state else {
             return self.violation(ChannelError::UnexpectedMessage("funding_signed"), out);
         };
@@ -567,9 +746,16 @@ impl Channel {
         let channel_id = c.channel_id;
         self.state = State::Funded(Box::new(self.new_funded(c, &n, Some(funding_tx.clone()))));
         out.persist = true;
-        out.event(Event::ChannelFunded { channel_id, funding_txid: outpoint.txid });
+        out.event(Event::ChannelFunded {
+            channel_id,
+            funding_txid: outpoint.txid,
+        });
         out.actions.push(Action::Publish(funding_tx));
-        out.actions.push(Action::WatchFunding { txid: outpoint.txid, script_pubkey, min_depth: n.minimum_depth });
+        out.actions.push(Action::WatchFunding {
+            txid: outpoint.txid,
+            script_pubkey,
+            min_depth: n.minimum_depth,
+        });
         out.actions.push(Action::WatchSpent { outpoint });
         if n.zero_conf {
             self.send_channel_ready(out)?;
@@ -577,7 +763,12 @@ impl Channel {
         Ok(())
     }
 
-    fn new_funded(&self, c: Commitments, n: &Negotiated, funding_tx: Option<Transaction>) -> Funded {
+    fn new_funded(
+        &self,
+        c: Commitments,
+        n: &Negotiated,
+        funding_tx: Option<Transaction>,
+    ) -> Funded {
         let alias = n.scid_alias.then(|| alias_for(&c.channel_id));
         Funded {
             key_index: self.key_index,
@@ -603,7 +794,9 @@ impl Channel {
     }
 
     pub(super) fn channel_ready_msg(&self) -> Result<ChannelReady, ChannelError> {
-        let f = self.funded().ok_or(ChannelError::InvalidState("not funded"))?;
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
         Ok(ChannelReady {
             channel_id: f.c.channel_id,
             second_per_commitment_point: self.keys.per_commitment_point(1)?,
@@ -626,13 +819,22 @@ impl Channel {
         if f.status == Status::Opening && f.ready_sent && f.ready_received {
             f.status = Status::Normal;
             out.persist = true;
-            let ev = Event::ChannelReady { channel_id: f.c.channel_id, scid: f.scid, alias: f.our_alias };
+            let ev = Event::ChannelReady {
+                channel_id: f.c.channel_id,
+                scid: f.scid,
+                alias: f.our_alias,
+            };
             out.event(ev);
         }
         Ok(())
     }
 
-    pub(super) fn on_funding_depth(&mut self, depth: u32, scid: Option<ShortChannelId>, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_funding_depth(
+        &mut self,
+        depth: u32,
+        scid: Option<ShortChannelId>,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let f = self.funded_mut()?;
         if scid.is_some() && f.scid != scid {
             f.scid = scid;
@@ -649,7 +851,11 @@ impl Channel {
         Ok(())
     }
 
-    pub(super) fn on_channel_ready(&mut self, m: ChannelReady, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_channel_ready(
+        &mut self,
+        m: ChannelReady,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         let State::Funded(f) = &mut self.state else {
             return self.violation(ChannelError::UnexpectedMessage("channel_ready"), out);
         };

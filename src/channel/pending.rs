@@ -19,7 +19,10 @@ pub struct PendingChannelLimits {
 
 impl PendingChannelLimits {
     pub fn new(limits: PendingLimits) -> Self {
-        Self { limits, pending: BTreeMap::new() }
+        Self {
+            limits,
+            pending: BTreeMap::new(),
+        }
     }
 
     /// Whether one more pending inbound channel from `peer` is allowed.

@@ -11,10 +11,15 @@ use super::{Channel, ChannelError, Event, Link, Out, State, Status};
 impl Channel {
     /// Our `channel_reestablish`.
     pub fn reestablish_msg(&self) -> Result<ChannelReestablish, ChannelError> {
-        let f = self.funded().ok_or(ChannelError::InvalidState("not funded"))?;
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
         let c = &f.c;
         let last_secret = match c.remote_commit.index.checked_sub(1) {
-            Some(n) => c.remote_secrets.get(n).unwrap_or(PerCommitmentSecret([0; 32])),
+            Some(n) => c
+                .remote_secrets
+                .get(n)
+                .unwrap_or(PerCommitmentSecret([0; 32])),
             None => PerCommitmentSecret([0; 32]),
         };
         Ok(ChannelReestablish {
@@ -22,7 +27,9 @@ impl Channel {
             next_commitment_number: c.local_commit.index + 1,
             next_revocation_number: c.remote_commit.index,
             your_last_per_commitment_secret: last_secret,
-            my_current_per_commitment_point: self.keys.per_commitment_point(c.local_commit.index)?,
+            my_current_per_commitment_point: self
+                .keys
+                .per_commitment_point(c.local_commit.index)?,
             next_funding: None,
             my_current_funding_locked: None,
             extra_tlvs: ExtraTlvs::default(),
@@ -42,7 +49,11 @@ impl Channel {
         Ok(())
     }
 
-    pub(super) fn on_reestablish(&mut self, m: ChannelReestablish, out: &mut Out) -> Result<(), ChannelError> {
+    pub(super) fn on_reestablish(
+        &mut self,
+        m: ChannelReestablish,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
         if self.link != Link::Syncing {
             return self.violation(ChannelError::UnexpectedMessage("channel_reestablish"), out);
         }
@@ -51,7 +62,10 @@ impl Channel {
             return self.violation(ChannelError::UnexpectedMessage("channel_reestablish"), out);
         };
         if f.status == Status::WaitingForRemoteClose {
-            out.send(Message::Error(ErrorMessage::new(f.c.channel_id, "we lost channel state, please close")));
+            out.send(Message::Error(ErrorMessage::new(
+                f.c.channel_id,
+                "we lost channel state, please close",
+            )));
             return Ok(());
         }
         let c = &f.c;
@@ -69,9 +83,14 @@ impl Channel {
             if m.your_last_per_commitment_secret == expected_secret(m.next_revocation_number)? {
                 f.status = Status::WaitingForRemoteClose;
                 out.persist = true;
-                out.send(Message::Error(ErrorMessage::new(f.c.channel_id, "we lost channel state, please close")));
+                out.send(Message::Error(ErrorMessage::new(
+                    f.c.channel_id,
+                    "we lost channel state, please close",
+                )));
                 out.event(Event::PeerViolation(ChannelError::WeAreBehind));
-                out.event(Event::DataLoss { their_point: m.my_current_per_commitment_point });
+                out.event(Event::DataLoss {
+                    their_point: m.my_current_per_commitment_point,
+                });
                 self.link = Link::Online;
                 return Ok(());
             }
@@ -90,7 +109,10 @@ impl Channel {
 
         // 2. The commitment_signed the peer may have missed.
         let (resend_commit, commit_first) = match &c.remote_next {
-            RemoteNext::Waiting { commit, sent_after_local_index } => {
+            RemoteNext::Waiting {
+                commit,
+                sent_after_local_index,
+            } => {
                 if m.next_commitment_number == commit.index {
                     (Some(commit.clone()), *sent_after_local_index >= local_index)
                 } else if m.next_commitment_number == commit.index + 1 {
@@ -117,7 +139,11 @@ impl Channel {
             msgs.push(Message::ChannelReady(self.channel_ready_msg()?));
         }
         let f = self.funded_mut()?;
-        let rev = if resend_revoke { Some(Message::RevokeAndAck(f.c.revocation(&keys)?)) } else { None };
+        let rev = if resend_revoke {
+            Some(Message::RevokeAndAck(f.c.revocation(&keys)?))
+        } else {
+            None
+        };
         let mut commit_msgs = Vec::new();
         if let Some(commit) = &resend_commit {
             for u in &f.c.local_changes.signed {
@@ -133,7 +159,10 @@ impl Channel {
             msgs.extend(rev);
         }
         if let Some(s) = &f.local_shutdown {
-            msgs.push(Message::Shutdown(Shutdown { channel_id: id, scriptpubkey: s.clone() }));
+            msgs.push(Message::Shutdown(Shutdown {
+                channel_id: id,
+                scriptpubkey: s.clone(),
+            }));
         }
         // Our updates the peer never saw signed: send them again.
         for u in &f.c.local_changes.proposed {

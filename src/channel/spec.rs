@@ -7,9 +7,9 @@
 //! same [`reduce`] applies to both, with the two change lists swapped.
 
 use crate::tx::{
-    ChannelType, FeeratePerKw, Htlc, HtlcDirection, ANCHOR_OUTPUT_VALUE,
-    COMMITMENT_WEIGHT_ANCHORS, COMMITMENT_WEIGHT_STATIC, HTLC_OUTPUT_WEIGHT,
-    HTLC_SUCCESS_WEIGHT_STATIC, HTLC_TIMEOUT_WEIGHT_STATIC,
+    ChannelType, FeeratePerKw, Htlc, HtlcDirection, ANCHOR_OUTPUT_VALUE, COMMITMENT_WEIGHT_ANCHORS,
+    COMMITMENT_WEIGHT_STATIC, HTLC_OUTPUT_WEIGHT, HTLC_SUCCESS_WEIGHT_STATIC,
+    HTLC_TIMEOUT_WEIGHT_STATIC,
 };
 use crate::types::{Msat, PaymentHash, Sat};
 use crate::wire::{OnionPacket, PaymentPreimage};
@@ -31,9 +31,19 @@ pub struct HtlcAdd {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Update {
     Add(HtlcAdd),
-    Fulfill { id: u64, preimage: PaymentPreimage },
-    Fail { id: u64, reason: Vec<u8> },
-    FailMalformed { id: u64, sha256_of_onion: [u8; 32], failure_code: u16 },
+    Fulfill {
+        id: u64,
+        preimage: PaymentPreimage,
+    },
+    Fail {
+        id: u64,
+        reason: Vec<u8>,
+    },
+    FailMalformed {
+        id: u64,
+        sha256_of_onion: [u8; 32],
+        failure_code: u16,
+    },
     Fee(FeeratePerKw),
 }
 
@@ -41,9 +51,9 @@ impl Update {
     /// The HTLC id a fulfill/fail settles.
     pub fn settles(&self) -> Option<u64> {
         match self {
-            Update::Fulfill { id, .. } | Update::Fail { id, .. } | Update::FailMalformed { id, .. } => {
-                Some(*id)
-            }
+            Update::Fulfill { id, .. }
+            | Update::Fail { id, .. }
+            | Update::FailMalformed { id, .. } => Some(*id),
             _ => None,
         }
     }
@@ -95,7 +105,10 @@ impl Spec {
             htlcs: self
                 .htlcs
                 .iter()
-                .map(|h| SpecHtlc { dir: h.dir.flip(), add: h.add.clone() })
+                .map(|h| SpecHtlc {
+                    dir: h.dir.flip(),
+                    add: h.add.clone(),
+                })
                 .collect(),
             to_local: self.to_remote,
             to_remote: self.to_local,
@@ -143,9 +156,19 @@ pub fn reduce(spec: &Spec, owner: &[&Update], other: &[&Update]) -> Result<Spec,
     for (list, dir) in [(owner, HtlcDir::Offered), (other, HtlcDir::Received)] {
         for u in list {
             if let Update::Add(a) = u {
-                let bal = if dir == HtlcDir::Offered { &mut s.to_local } else { &mut s.to_remote };
-                bal.0 = bal.0.checked_sub(a.amount.0).ok_or(ChannelError::InsufficientBalance)?;
-                s.htlcs.push(SpecHtlc { dir, add: a.clone() });
+                let bal = if dir == HtlcDir::Offered {
+                    &mut s.to_local
+                } else {
+                    &mut s.to_remote
+                };
+                bal.0 = bal
+                    .0
+                    .checked_sub(a.amount.0)
+                    .ok_or(ChannelError::InsufficientBalance)?;
+                s.htlcs.push(SpecHtlc {
+                    dir,
+                    add: a.clone(),
+                });
             }
         }
     }
@@ -162,8 +185,15 @@ pub fn reduce(spec: &Spec, owner: &[&Update], other: &[&Update]) -> Result<Spec,
             let fulfilled = matches!(u, Update::Fulfill { .. });
             // A fulfilled HTLC goes to its receiver, a failed one back to its offerer.
             let to_owner = (dir == HtlcDir::Received) == fulfilled;
-            let bal = if to_owner { &mut s.to_local } else { &mut s.to_remote };
-            bal.0 = bal.0.checked_add(h.add.amount.0).ok_or(ChannelError::InsufficientBalance)?;
+            let bal = if to_owner {
+                &mut s.to_local
+            } else {
+                &mut s.to_remote
+            };
+            bal.0 = bal
+                .0
+                .checked_add(h.add.amount.0)
+                .ok_or(ChannelError::InsufficientBalance)?;
         }
     }
     for u in owner.iter().chain(other.iter()) {
@@ -188,7 +218,10 @@ pub fn htlc_tx_fee(ct: ChannelType, feerate: FeeratePerKw, dir: HtlcDir) -> Sat 
 
 /// Whether the HTLC is trimmed on a commitment with `dust_limit`.
 pub fn is_dust(ct: ChannelType, feerate: FeeratePerKw, dust_limit: Sat, h: &SpecHtlc) -> bool {
-    h.add.amount.0 / 1000 < dust_limit.0.saturating_add(htlc_tx_fee(ct, feerate, h.dir).0)
+    h.add.amount.0 / 1000
+        < dust_limit
+            .0
+            .saturating_add(htlc_tx_fee(ct, feerate, h.dir).0)
 }
 
 /// The fee the funder pays for the commitment with `spec` (plus the two
@@ -199,9 +232,17 @@ pub fn commit_fee(ct: ChannelType, spec: &Spec, dust_limit: Sat) -> Sat {
         .iter()
         .filter(|h| !is_dust(ct, spec.feerate, dust_limit, h))
         .count() as u64;
-    let base = if ct.has_anchors() { COMMITMENT_WEIGHT_ANCHORS } else { COMMITMENT_WEIGHT_STATIC };
+    let base = if ct.has_anchors() {
+        COMMITMENT_WEIGHT_ANCHORS
+    } else {
+        COMMITMENT_WEIGHT_STATIC
+    };
     let fee = u64::from(spec.feerate.0) * (base + HTLC_OUTPUT_WEIGHT * untrimmed) / 1000;
-    let anchors = if ct.has_anchors() { 2 * ANCHOR_OUTPUT_VALUE.0 } else { 0 };
+    let anchors = if ct.has_anchors() {
+        2 * ANCHOR_OUTPUT_VALUE.0
+    } else {
+        0
+    };
     Sat(fee + anchors)
 }
 

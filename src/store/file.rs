@@ -71,7 +71,9 @@ fn decode_journal(b: &[u8]) -> Option<Batch> {
                 i += 9 + len;
             }
             2 => {
-                ops.push(Op::Delete(ChannelId(body.get(i + 1..i + 33)?.try_into().ok()?)));
+                ops.push(Op::Delete(ChannelId(
+                    body.get(i + 1..i + 33)?.try_into().ok()?,
+                )));
                 i += 33;
             }
             _ => return None,
@@ -86,7 +88,10 @@ impl FileStore {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(io)?;
-        let mut s = Self { dir, cache: BTreeMap::new() };
+        let mut s = Self {
+            dir,
+            cache: BTreeMap::new(),
+        };
         s.load()?;
         let journal = s.dir.join("journal");
         if let Ok(b) = fs::read(&journal) {
@@ -107,9 +112,15 @@ impl FileStore {
         self.cache.clear();
         for e in fs::read_dir(&self.dir).map_err(io)? {
             let p = e.map_err(io)?.path();
-            let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
-            let Some(hex) = name.strip_suffix(".chan") else { continue };
-            let Some(id) = from_hex_array::<32>(hex) else { continue };
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(hex) = name.strip_suffix(".chan") else {
+                continue;
+            };
+            let Some(id) = from_hex_array::<32>(hex) else {
+                continue;
+            };
             let r = record_from_bytes(&fs::read(&p).map_err(io)?)?;
             if r.channel_id.0 != id {
                 return Err(StoreError::Corrupt("file name and record differ"));

@@ -31,7 +31,11 @@ pub use file::FileStore;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreError {
     /// The record's update number is not above the stored one.
-    StaleUpdate { channel_id: ChannelId, stored: u64, given: u64 },
+    StaleUpdate {
+        channel_id: ChannelId,
+        stored: u64,
+        given: u64,
+    },
     /// The underlying storage failed (message from the platform).
     Io(String),
     /// Stored bytes are not a valid record.
@@ -41,8 +45,15 @@ pub enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::StaleUpdate { channel_id, stored, given } => {
-                write!(f, "stale update {given} for channel {channel_id} (stored {stored})")
+            StoreError::StaleUpdate {
+                channel_id,
+                stored,
+                given,
+            } => {
+                write!(
+                    f,
+                    "stale update {given} for channel {channel_id} (stored {stored})"
+                )
             }
             StoreError::Io(e) => write!(f, "storage error: {e}"),
             StoreError::Corrupt(e) => write!(f, "corrupt storage: {e}"),
@@ -102,14 +113,24 @@ pub trait Store {
 }
 
 /// Checks a batch against the current records (shared by implementations).
-pub(crate) fn check_batch(batch: &Batch, current: impl Fn(&ChannelId) -> Option<u64>) -> Result<(), StoreError> {
+pub(crate) fn check_batch(
+    batch: &Batch,
+    current: impl Fn(&ChannelId) -> Option<u64>,
+) -> Result<(), StoreError> {
     let mut seen: BTreeMap<ChannelId, u64> = BTreeMap::new();
     for op in &batch.ops {
         if let Op::Put(r) = op {
-            let stored = seen.get(&r.channel_id).copied().or_else(|| current(&r.channel_id));
+            let stored = seen
+                .get(&r.channel_id)
+                .copied()
+                .or_else(|| current(&r.channel_id));
             if let Some(s) = stored {
                 if r.update_number <= s {
-                    return Err(StoreError::StaleUpdate { channel_id: r.channel_id, stored: s, given: r.update_number });
+                    return Err(StoreError::StaleUpdate {
+                        channel_id: r.channel_id,
+                        stored: s,
+                        given: r.update_number,
+                    });
                 }
             }
             seen.insert(r.channel_id, r.update_number);
@@ -181,5 +202,9 @@ pub fn record_from_bytes(b: &[u8]) -> Result<ChannelRecord, StoreError> {
     if len != (b.len() - 48) as u64 {
         return Err(StoreError::Corrupt("record length"));
     }
-    Ok(ChannelRecord { channel_id: ChannelId(id), update_number: u64::from_be_bytes(n), data: b[48..].to_vec() })
+    Ok(ChannelRecord {
+        channel_id: ChannelId(id),
+        update_number: u64::from_be_bytes(n),
+        data: b[48..].to_vec(),
+    })
 }
