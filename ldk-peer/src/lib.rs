@@ -34,7 +34,6 @@ use bitcoin::hashes::Hash;
 use bitcoin::{Block, BlockHash, CompactTarget, Network, Transaction, TxMerkleNode};
 use lightning::chain::chaininterface::{BroadcasterInterface, ConfirmationTarget, FeeEstimator};
 use lightning::chain::chainmonitor::{ChainMonitor, Persist};
-use lightning::util::persist::MonitorName;
 use lightning::chain::channelmonitor::{ChannelMonitor, ChannelMonitorUpdate};
 use lightning::chain::{BestBlock, ChannelMonitorUpdateStatus, Confirm, Filter};
 use lightning::events::{Event, EventsProvider, ReplayEvent};
@@ -54,6 +53,7 @@ use lightning::sign::{EntropySource, InMemorySigner, KeysManager, NodeSigner, Re
 use lightning::types::features::{InitFeatures, NodeFeatures};
 use lightning::util::config::UserConfig;
 use lightning::util::logger::{Level, Logger, Record};
+use lightning::util::persist::MonitorName;
 use lightning::util::ser::LengthLimitedRead;
 use lightning_net_tokio::SocketDescriptor;
 use tokio::net::TcpListener;
@@ -105,12 +105,16 @@ impl Default for Config {
 impl Config {
     /// The default config with a seed of 32 copies of `b`: a quick way to get distinct nodes.
     pub fn with_seed_byte(b: u8) -> Self {
-        Config { seed: [b; 32], ..Config::default() }
+        Config {
+            seed: [b; 32],
+            ..Config::default()
+        }
     }
 }
 
 /// Something that happened to the node, in order.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // a test tool's event log; clarity over size
 pub enum NodeEvent {
     /// LDK received the peer's `init` and accepted it (features compatible, chain shared).
     PeerConnected {
@@ -190,7 +194,7 @@ impl FeeEstimator for FeeEst {
             | ConfirmationTarget::MinAllowedNonAnchorChannelRemoteFee => 253,
             ConfirmationTarget::MaximumFeeEstimate => {
                 self.rate.load(Ordering::Relaxed).max(253) * 10
-            },
+            }
             _ => self.rate.load(Ordering::Relaxed).max(253),
         }
     }
@@ -204,7 +208,10 @@ pub struct Broadcaster {
 
 impl BroadcasterInterface for Broadcaster {
     fn broadcast_transactions(&self, txs: &[&Transaction]) {
-        self.txs.lock().unwrap().extend(txs.iter().map(|t| (*t).clone()));
+        self.txs
+            .lock()
+            .unwrap()
+            .extend(txs.iter().map(|t| (*t).clone()));
     }
 }
 
@@ -220,16 +227,17 @@ pub struct NodeLogger {
 
 impl NodeLogger {
     fn new(tag: String) -> Self {
-        let min_level = std::env::var("LDK_PEER_LOG").ok().map(|v| {
-            match v.to_ascii_lowercase().as_str() {
-                "gossip" => Level::Gossip,
-                "trace" => Level::Trace,
-                "info" => Level::Info,
-                "warn" => Level::Warn,
-                "error" => Level::Error,
-                _ => Level::Debug,
-            }
-        });
+        let min_level =
+            std::env::var("LDK_PEER_LOG")
+                .ok()
+                .map(|v| match v.to_ascii_lowercase().as_str() {
+                    "gossip" => Level::Gossip,
+                    "trace" => Level::Trace,
+                    "info" => Level::Info,
+                    "warn" => Level::Warn,
+                    "error" => Level::Error,
+                    _ => Level::Debug,
+                });
         NodeLogger {
             min_level,
             tag,
@@ -241,7 +249,7 @@ impl NodeLogger {
 
 impl Logger for NodeLogger {
     fn log(&self, record: Record) {
-        let printing = self.min_level.map_or(false, |m| record.level >= m);
+        let printing = self.min_level.is_some_and(|m| record.level >= m);
         let ping_candidate =
             record.level == Level::Trace && record.module_path.ends_with("peer_handler");
         if !printing && !ping_candidate {
@@ -252,9 +260,9 @@ impl Logger for NodeLogger {
             if let Some(peer) = record.peer_id {
                 // "Received message Ping(Ping { .. }) from ..", "Enqueueing message Ping { .. } to .."
                 let is = |msg: &str, name: &str| {
-                    text.strip_prefix(msg).map_or(false, |r| {
-                        r.strip_prefix(name).map_or(false, |r| r.starts_with(['(', ' ']))
-                    })
+                    text.strip_prefix(msg)
+                        .and_then(|r| r.strip_prefix(name))
+                        .is_some_and(|r| r.starts_with(['(', ' ']))
                 };
                 let field: Option<fn(&mut PingStats) -> &mut u64> =
                     if is("Received message ", "Ping") {
@@ -292,12 +300,16 @@ pub struct NoPersist;
 
 impl Persist<InMemorySigner> for NoPersist {
     fn persist_new_channel(
-        &self, _name: MonitorName, _monitor: &ChannelMonitor<InMemorySigner>,
+        &self,
+        _name: MonitorName,
+        _monitor: &ChannelMonitor<InMemorySigner>,
     ) -> ChannelMonitorUpdateStatus {
         ChannelMonitorUpdateStatus::Completed
     }
     fn update_persisted_channel(
-        &self, _name: MonitorName, _update: Option<&ChannelMonitorUpdate>,
+        &self,
+        _name: MonitorName,
+        _update: Option<&ChannelMonitorUpdate>,
         _monitor: &ChannelMonitor<InMemorySigner>,
     ) -> ChannelMonitorUpdateStatus {
         ChannelMonitorUpdateStatus::Completed
@@ -315,7 +327,9 @@ pub struct PeerWatcher {
 impl CustomMessageReader for PeerWatcher {
     type CustomMessage = Infallible;
     fn read<R: LengthLimitedRead>(
-        &self, _message_type: u16, _buffer: &mut R,
+        &self,
+        _message_type: u16,
+        _buffer: &mut R,
     ) -> Result<Option<Infallible>, lightning::ln::msgs::DecodeError> {
         Ok(None)
     }
@@ -323,7 +337,9 @@ impl CustomMessageReader for PeerWatcher {
 
 impl CustomMessageHandler for PeerWatcher {
     fn handle_custom_message(
-        &self, msg: Infallible, _sender: PublicKey,
+        &self,
+        msg: Infallible,
+        _sender: PublicKey,
     ) -> Result<(), LightningError> {
         match msg {}
     }
@@ -331,14 +347,29 @@ impl CustomMessageHandler for PeerWatcher {
         Vec::new()
     }
     fn peer_disconnected(&self, their_node_id: PublicKey) {
-        self.logger.awaiting_pong.lock().unwrap().remove(&their_node_id);
+        self.logger
+            .awaiting_pong
+            .lock()
+            .unwrap()
+            .remove(&their_node_id);
         let was_connected = self.shared.connected.lock().unwrap().remove(&their_node_id);
         if was_connected {
-            self.shared.record(NodeEvent::PeerDisconnected { node_id: their_node_id });
+            self.shared.record(NodeEvent::PeerDisconnected {
+                node_id: their_node_id,
+            });
         }
     }
-    fn peer_connected(&self, their_node_id: PublicKey, msg: &Init, inbound: bool) -> Result<(), ()> {
-        self.logger.awaiting_pong.lock().unwrap().remove(&their_node_id);
+    fn peer_connected(
+        &self,
+        their_node_id: PublicKey,
+        msg: &Init,
+        inbound: bool,
+    ) -> Result<(), ()> {
+        self.logger
+            .awaiting_pong
+            .lock()
+            .unwrap()
+            .remove(&their_node_id);
         self.shared.connected.lock().unwrap().insert(their_node_id);
         self.shared.record(NodeEvent::PeerConnected {
             node_id: their_node_id,
@@ -450,18 +481,27 @@ pub struct LdkNode {
 }
 
 fn now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 impl LdkNode {
     /// Builds the node, binds the listener and spawns its tasks on the current tokio runtime.
     pub async fn start(config: Config) -> Result<LdkNode, Error> {
         let t = now();
-        let keys = Arc::new(KeysManager::new(&config.seed, t.as_secs(), t.subsec_nanos(), true));
+        let keys = Arc::new(KeysManager::new(
+            &config.seed,
+            t.as_secs(),
+            t.subsec_nanos(),
+            true,
+        ));
         let node_id = keys.get_node_id(Recipient::Node).expect("node id");
         let tag = node_id.to_string()[..8].to_string();
         let logger = Arc::new(NodeLogger::new(tag));
-        let fee = Arc::new(FeeEst { rate: AtomicU32::new(1000) });
+        let fee = Arc::new(FeeEst {
+            rate: AtomicU32::new(1000),
+        });
         let broadcaster = Arc::new(Broadcaster::default());
         let (events_tx, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
@@ -499,11 +539,17 @@ impl LdkNode {
         let message_router = Arc::new(DefaultMessageRouter::new(graph, keys.clone()));
 
         let mut user_config = UserConfig::default();
-        user_config.channel_handshake_config.negotiate_anchors_zero_fee_htlc_tx = config.anchors;
+        user_config
+            .channel_handshake_config
+            .negotiate_anchors_zero_fee_htlc_tx = config.anchors;
         user_config.manually_accept_inbound_channels = true;
 
         let best_block = BestBlock::from_network(config.network);
-        let tip = Tip { hash: best_block.block_hash, height: best_block.height, time: 1_600_000_000 };
+        let tip = Tip {
+            hash: best_block.block_hash,
+            height: best_block.height,
+            time: 1_600_000_000,
+        };
         let channel_manager = Arc::new(ChannelManager::new(
             fee.clone(),
             chain_monitor.clone(),
@@ -515,11 +561,17 @@ impl LdkNode {
             keys.clone(),
             keys.clone(),
             user_config,
-            ChainParameters { network: config.network, best_block },
+            ChainParameters {
+                network: config.network,
+                best_block,
+            },
             t.as_secs() as u32,
         ));
 
-        let watcher = Arc::new(PeerWatcher { shared: shared.clone(), logger: logger.clone() });
+        let watcher = Arc::new(PeerWatcher {
+            shared: shared.clone(),
+            logger: logger.clone(),
+        });
         let peer_manager = Arc::new(PeerManager::new(
             MessageHandler {
                 chan_handler: channel_manager.clone(),
@@ -553,11 +605,11 @@ impl LdkNode {
                         };
                         let pm = pm.clone();
                         tokio::spawn(lightning_net_tokio::setup_inbound(pm, std_stream));
-                    },
+                    }
                     Err(e) => {
                         eprintln!("[ldk-peer] accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(100)).await;
-                    },
+                    }
                 }
             }
         }));
@@ -618,15 +670,15 @@ impl LdkNode {
     /// Opens a TCP connection and runs the BOLT 8 handshake as initiator, then waits (up to
     /// `timeout`) until LDK has received the peer's `init`.
     pub async fn connect_outbound(
-        &self, their_node_id: PublicKey, addr: SocketAddr, timeout: Duration,
+        &self,
+        their_node_id: PublicKey,
+        addr: SocketAddr,
+        timeout: Duration,
     ) -> Result<PeerInfo, Error> {
-        let conn = lightning_net_tokio::connect_outbound(
-            self.peer_manager.clone(),
-            their_node_id,
-            addr,
-        )
-        .await
-        .ok_or_else(|| Error::ConnectFailed(addr.to_string()))?;
+        let conn =
+            lightning_net_tokio::connect_outbound(self.peer_manager.clone(), their_node_id, addr)
+                .await
+                .ok_or_else(|| Error::ConnectFailed(addr.to_string()))?;
         tokio::spawn(conn);
         self.wait_for_peer(their_node_id, timeout)
             .await
@@ -663,7 +715,11 @@ impl LdkNode {
 
     /// Peers whose `init` LDK has received and accepted.
     pub fn list_peers(&self) -> Vec<PeerInfo> {
-        self.peer_manager.list_peers().into_iter().map(peer_info).collect()
+        self.peer_manager
+            .list_peers()
+            .into_iter()
+            .map(peer_info)
+            .collect()
     }
 
     /// One peer, if connected.
@@ -687,12 +743,21 @@ impl LdkNode {
 
     /// Ping/pong counts with `node_id` so far (across reconnections).
     pub fn ping_stats(&self, node_id: &PublicKey) -> PingStats {
-        self.logger.pings.lock().unwrap().get(node_id).copied().unwrap_or_default()
+        self.logger
+            .pings
+            .lock()
+            .unwrap()
+            .get(node_id)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Waits until `pred(ping_stats(node_id))` holds.
     pub async fn wait_for_ping_stats(
-        &self, node_id: &PublicKey, timeout: Duration, pred: impl Fn(&PingStats) -> bool,
+        &self,
+        node_id: &PublicKey,
+        timeout: Duration,
+        pred: impl Fn(&PingStats) -> bool,
     ) -> Option<PingStats> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -716,7 +781,13 @@ impl LdkNode {
     pub fn ldk_events(&self) -> Vec<Event> {
         self.events()
             .into_iter()
-            .filter_map(|e| if let NodeEvent::Ldk(e) = e { Some(e) } else { None })
+            .filter_map(|e| {
+                if let NodeEvent::Ldk(e) = e {
+                    Some(e)
+                } else {
+                    None
+                }
+            })
             .collect()
     }
 
@@ -727,7 +798,9 @@ impl LdkNode {
 
     /// Waits for a recorded event (including ones recorded before the call) matching `pred`.
     pub async fn wait_for_event(
-        &self, timeout: Duration, pred: impl Fn(&NodeEvent) -> bool,
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&NodeEvent) -> bool,
     ) -> Option<NodeEvent> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -767,8 +840,10 @@ impl LdkNode {
     pub fn connect_block(&self, block: &Block, height: u32) {
         let txdata: Vec<(usize, &Transaction)> = block.txdata.iter().enumerate().collect();
         let header = &block.header;
-        self.channel_manager.transactions_confirmed(header, &txdata, height);
-        self.chain_monitor.transactions_confirmed(header, &txdata, height);
+        self.channel_manager
+            .transactions_confirmed(header, &txdata, height);
+        self.chain_monitor
+            .transactions_confirmed(header, &txdata, height);
         self.channel_manager.best_block_updated(header, height);
         self.chain_monitor.best_block_updated(header, height);
         let mut tip = self.tip.lock().unwrap();
@@ -847,8 +922,13 @@ fn peer_info(p: lightning::ln::peer_handler::PeerDetails) -> PeerInfo {
 
 /// The background loop: LDK needs its queues pumped and its timers ticked by the application.
 async fn drive(
-    pm: Arc<LdkPeerManager>, cm: Arc<LdkChannelManager>, monitor: Arc<LdkChainMonitor>,
-    shared: Arc<Shared>, logger: Arc<NodeLogger>, peer_tick: Duration, channel_tick: Duration,
+    pm: Arc<LdkPeerManager>,
+    cm: Arc<LdkChannelManager>,
+    monitor: Arc<LdkChainMonitor>,
+    shared: Arc<Shared>,
+    logger: Arc<NodeLogger>,
+    peer_tick: Duration,
+    channel_tick: Duration,
 ) {
     let mut peer_timer = tokio::time::interval(peer_tick);
     let mut channel_timer = tokio::time::interval(channel_tick);
@@ -862,7 +942,9 @@ async fn drive(
         let shared = shared.clone();
         move |event: Event| -> Result<(), ReplayEvent> {
             if let Event::OpenChannelRequest {
-                temporary_channel_id, counterparty_node_id, ..
+                temporary_channel_id,
+                counterparty_node_id,
+                ..
             } = &event
             {
                 if shared.accept_inbound.load(Ordering::SeqCst) {
@@ -904,9 +986,15 @@ async fn drive(
 
 /// Parses `<node_id_hex>@<ip:port>`.
 pub fn parse_peer_uri(s: &str) -> Result<(PublicKey, SocketAddr), Error> {
-    let (id, addr) = s.split_once('@').ok_or_else(|| Error::Parse(format!("no '@' in {s}")))?;
-    let id: PublicKey = id.parse().map_err(|e| Error::Parse(format!("node id {id}: {e}")))?;
-    let addr: SocketAddr = addr.parse().map_err(|e| Error::Parse(format!("address {addr}: {e}")))?;
+    let (id, addr) = s
+        .split_once('@')
+        .ok_or_else(|| Error::Parse(format!("no '@' in {s}")))?;
+    let id: PublicKey = id
+        .parse()
+        .map_err(|e| Error::Parse(format!("node id {id}: {e}")))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| Error::Parse(format!("address {addr}: {e}")))?;
     Ok((id, addr))
 }
 

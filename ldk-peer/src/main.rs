@@ -30,16 +30,18 @@ fn parse_args() -> Result<Args, String> {
             "--listen" => {
                 let v = value("--listen")?;
                 config.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
-            },
+            }
             "--seed" => config.seed = parse_seed(&value("--seed")?).map_err(|e| e.to_string())?,
             "--peer-tick-secs" => {
                 let v = value("--peer-tick-secs")?;
-                let secs: f64 = v.parse().map_err(|e| format!("--peer-tick-secs {v}: {e}"))?;
-                if !(secs > 0.0) {
+                let secs: f64 = v
+                    .parse()
+                    .map_err(|e| format!("--peer-tick-secs {v}: {e}"))?;
+                if !secs.is_finite() || secs <= 0.0 {
                     return Err("--peer-tick-secs must be positive".into());
                 }
                 config.peer_tick = Duration::from_secs_f64(secs);
-            },
+            }
             "--accept-channels" => config.accept_inbound_channels = true,
             "--connect" => connect.push(value("--connect")?),
             "-h" | "--help" => return Err(USAGE.into()),
@@ -51,14 +53,19 @@ fn parse_args() -> Result<Args, String> {
 
 fn log_event(ev: &NodeEvent) {
     match ev {
-        NodeEvent::PeerConnected { node_id, features, inbound, .. } => eprintln!(
+        NodeEvent::PeerConnected {
+            node_id,
+            features,
+            inbound,
+            ..
+        } => eprintln!(
             "ldk-peer: peer connected {node_id} ({}) init features 0x{} [{features}]",
             if *inbound { "inbound" } else { "outbound" },
             features_hex(features),
         ),
         NodeEvent::PeerDisconnected { node_id } => {
             eprintln!("ldk-peer: peer disconnected {node_id}")
-        },
+        }
         NodeEvent::Ldk(e) => eprintln!("ldk-peer: event {e:?}"),
     }
 }
@@ -69,7 +76,10 @@ fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     let (term, int) = {
         use tokio::signal::unix::{signal, SignalKind};
-        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok())
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
     async move {
         let stdin_closed = async {
@@ -78,8 +88,8 @@ fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
             loop {
                 match stdin.read(&mut buf).await {
                     Ok(0) => break,
-                    Ok(_) => {},
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {},
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(_) => break,
                 }
             }
@@ -90,7 +100,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
                 match s {
                     Some(mut s) => {
                         s.recv().await;
-                    },
+                    }
                     None => std::future::pending::<()>().await,
                 }
             };
@@ -117,14 +127,14 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
-        },
+        }
     };
     let mut node = match LdkNode::start(args.config).await {
         Ok(n) => n,
         Err(e) => {
             eprintln!("ldk-peer: cannot start: {e}");
             return ExitCode::from(1);
-        },
+        }
     };
     let shutdown = shutdown_signal();
     let mut events = node.subscribe();
@@ -151,7 +161,10 @@ async fn main() -> ExitCode {
     }
     for uri in &args.connect {
         match parse_peer_uri(uri) {
-            Ok((id, addr)) => match node.connect_outbound(id, addr, Duration::from_secs(10)).await {
+            Ok((id, addr)) => match node
+                .connect_outbound(id, addr, Duration::from_secs(10))
+                .await
+            {
                 Ok(_) => eprintln!("ldk-peer: connected to {uri}"),
                 Err(e) => eprintln!("ldk-peer: connecting to {uri}: {e}"),
             },

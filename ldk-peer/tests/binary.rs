@@ -21,7 +21,11 @@ impl Stderr {
     async fn wait_for(&self, needle: &str) {
         let deadline = Instant::now() + T;
         while !self.text().contains(needle) {
-            assert!(Instant::now() < deadline, "no {needle:?} in stderr:\n{}", self.text());
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in stderr:\n{}",
+                self.text()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -54,7 +58,10 @@ async fn spawn(extra: &[&str]) -> (Child, String, Stderr) {
     tokio::spawn(async move {
         let mut buf = [0u8; 4096];
         while let Ok(n @ 1..) = pipe.read(&mut buf).await {
-            sink.0.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            sink.0
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
     (child, line, stderr)
@@ -64,7 +71,9 @@ async fn spawn(extra: &[&str]) -> (Child, String, Stderr) {
 async fn prints_ready_serves_a_peer_and_exits_when_stdin_closes() {
     let seed = "07".repeat(32);
     let (mut child, line, stderr) = spawn(&["--seed", &seed]).await;
-    let uri = line.strip_prefix("READY ").unwrap_or_else(|| panic!("bad line {line:?}"));
+    let uri = line
+        .strip_prefix("READY ")
+        .unwrap_or_else(|| panic!("bad line {line:?}"));
     let (id, addr) = parse_peer_uri(uri).unwrap();
     assert!(addr.ip().is_loopback() && addr.port() != 0);
     // The seed fixes the node id: the same seed in-process gives the same key.
@@ -73,15 +82,28 @@ async fn prints_ready_serves_a_peer_and_exits_when_stdin_closes() {
     drop(twin);
 
     let me = LdkNode::start(Config::with_seed_byte(8)).await.unwrap();
-    let peer = me.connect_outbound(id, addr, T).await.expect("connect to the binary");
+    let peer = me
+        .connect_outbound(id, addr, T)
+        .await
+        .expect("connect to the binary");
     assert!(peer.init_features.requires_static_remote_key());
-    stderr.wait_for(&format!("peer connected {} (inbound) init features 0x", me.node_id())).await;
+    stderr
+        .wait_for(&format!(
+            "peer connected {} (inbound) init features 0x",
+            me.node_id()
+        ))
+        .await;
     me.disconnect(id);
     assert!(me.wait_for_peer_gone(id, T).await);
-    stderr.wait_for(&format!("peer disconnected {}", me.node_id())).await;
+    stderr
+        .wait_for(&format!("peer disconnected {}", me.node_id()))
+        .await;
 
     drop(child.stdin.take()); // close stdin
-    let status = tokio::time::timeout(T, child.wait()).await.expect("exits").unwrap();
+    let status = tokio::time::timeout(T, child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
     assert!(status.success(), "{status:?}");
     stderr.wait_for("stdin closed").await;
 }
@@ -90,12 +112,21 @@ async fn prints_ready_serves_a_peer_and_exits_when_stdin_closes() {
 async fn exits_cleanly_on_sigterm() {
     let (mut child, line, stderr) = spawn(&[]).await;
     assert!(line.starts_with("READY "));
+    // Keep stdin open throughout: tokio's Child::wait would close it, which also stops ldk-peer.
+    let _stdin = child.stdin.take();
     let pid = child.id().unwrap().to_string();
-    let kill = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
     assert!(kill.success());
-    let status = tokio::time::timeout(T, child.wait()).await.expect("exits").unwrap();
+    let status = tokio::time::timeout(T, child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
     assert!(status.success(), "{status:?}");
-    stderr.wait_for("SIGTERM").await;
+    stderr.wait_for("ldk-peer: SIGTERM, shutting down").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

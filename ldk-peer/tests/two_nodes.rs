@@ -10,7 +10,10 @@ use tokio::io::AsyncReadExt;
 const T: Duration = Duration::from_secs(10);
 
 fn fast(seed: u8) -> Config {
-    Config { peer_tick: Duration::from_millis(500), ..Config::with_seed_byte(seed) }
+    Config {
+        peer_tick: Duration::from_secs(1),
+        ..Config::with_seed_byte(seed)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,7 +25,10 @@ async fn two_nodes_connect_ping_and_disconnect() {
     assert!(a.list_peers().is_empty());
 
     // b dials a: BOLT 8 handshake as initiator, then init both ways.
-    let seen_by_b = b.connect_outbound(a.node_id(), a.listen_addr(), T).await.unwrap();
+    let seen_by_b = b
+        .connect_outbound(a.node_id(), a.listen_addr(), T)
+        .await
+        .unwrap();
     assert_eq!(seen_by_b.node_id, a.node_id());
     assert!(!seen_by_b.inbound);
     let seen_by_a = a.wait_for_peer(b.node_id(), T).await.expect("a lists b");
@@ -48,7 +54,12 @@ async fn two_nodes_connect_ping_and_disconnect() {
         .await
         .unwrap();
     match ev {
-        NodeEvent::PeerConnected { node_id, inbound, networks, .. } => {
+        NodeEvent::PeerConnected {
+            node_id,
+            inbound,
+            networks,
+            ..
+        } => {
             assert_eq!(node_id, b.node_id());
             assert!(inbound);
             assert_eq!(
@@ -57,21 +68,25 @@ async fn two_nodes_connect_ping_and_disconnect() {
                     bitcoin::Network::Regtest
                 )])
             );
-        },
+        }
         _ => unreachable!(),
     }
 
-    // Pings: each tick (500 ms here) LDK pings every peer and the other side answers.
+    // Pings: each tick (1 s here) LDK pings every peer and the other side answers.
     let s = a
-        .wait_for_ping_stats(&b.node_id(), T, |s| s.pings_sent >= 2 && s.pongs_received >= 2)
+        .wait_for_ping_stats(&b.node_id(), T, |s| {
+            s.pings_sent >= 2 && s.pongs_received >= 2
+        })
         .await
         .expect("a pings b and b answers");
     assert!(s.pings_received >= 1 && s.pongs_sent >= 1, "{s:?}");
     let before = b.ping_stats(&a.node_id());
     b.ping_peers();
-    b.wait_for_ping_stats(&a.node_id(), T, |s| s.pongs_received > before.pongs_received)
-        .await
-        .expect("ping_peers gets a pong");
+    b.wait_for_ping_stats(&a.node_id(), T, |s| {
+        s.pongs_received > before.pongs_received
+    })
+    .await
+    .expect("ping_peers gets a pong");
     // Still connected after several ticks: pongs keep the connection alive.
     assert!(a.peer(&b.node_id()).is_some() && b.peer(&a.node_id()).is_some());
 
@@ -80,13 +95,18 @@ async fn two_nodes_connect_ping_and_disconnect() {
     assert!(a.wait_for_peer_gone(b.node_id(), T).await);
     assert!(b.wait_for_peer_gone(a.node_id(), T).await);
     for (n, other) in [(&a, b.node_id()), (&b, a.node_id())] {
-        n.wait_for_event(T, |e| matches!(e, NodeEvent::PeerDisconnected { node_id } if *node_id == other))
-            .await
-            .expect("PeerDisconnected recorded");
+        n.wait_for_event(
+            T,
+            |e| matches!(e, NodeEvent::PeerDisconnected { node_id } if *node_id == other),
+        )
+        .await
+        .expect("PeerDisconnected recorded");
     }
 
     // And the reverse direction works too: a dials b.
-    a.connect_outbound(b.node_id(), b.listen_addr(), T).await.unwrap();
+    a.connect_outbound(b.node_id(), b.listen_addr(), T)
+        .await
+        .unwrap();
     assert!(b.wait_for_peer(a.node_id(), T).await.unwrap().inbound);
 }
 
@@ -94,27 +114,50 @@ async fn two_nodes_connect_ping_and_disconnect() {
 async fn open_channel_request_is_recorded_and_accepted_on_request() {
     let a = LdkNode::start(fast(3)).await.unwrap();
     let b = LdkNode::start(fast(4)).await.unwrap();
-    b.connect_outbound(a.node_id(), a.listen_addr(), T).await.unwrap();
+    b.connect_outbound(a.node_id(), a.listen_addr(), T)
+        .await
+        .unwrap();
     a.wait_for_peer(b.node_id(), T).await.unwrap();
 
     // Not accepting: the request is only recorded.
-    b.channel_manager().create_channel(a.node_id(), 100_000, 0, 1, None, None).unwrap();
+    b.channel_manager()
+        .create_channel(a.node_id(), 100_000, 0, 1, None, None)
+        .unwrap();
     let ev = a
-        .wait_for_event(T, |e| matches!(e, NodeEvent::Ldk(Event::OpenChannelRequest { .. })))
+        .wait_for_event(T, |e| {
+            matches!(e, NodeEvent::Ldk(Event::OpenChannelRequest { .. }))
+        })
         .await
         .expect("OpenChannelRequest recorded");
-    if let NodeEvent::Ldk(Event::OpenChannelRequest { counterparty_node_id, funding_satoshis, channel_type, .. }) = ev {
+    if let NodeEvent::Ldk(Event::OpenChannelRequest {
+        counterparty_node_id,
+        funding_satoshis,
+        channel_type,
+        ..
+    }) = ev
+    {
         assert_eq!(counterparty_node_id, b.node_id());
         assert_eq!(funding_satoshis, 100_000);
         assert!(channel_type.supports_anchors_zero_fee_htlc_tx());
     }
-    assert!(b.ldk_events().iter().all(|e| !matches!(e, Event::FundingGenerationReady { .. })));
+    assert!(b
+        .ldk_events()
+        .iter()
+        .all(|e| !matches!(e, Event::FundingGenerationReady { .. })));
 
     // Accepting: the opener gets to the funding step.
     a.set_accept_inbound_channels(true);
-    b.channel_manager().create_channel(a.node_id(), 200_000, 0, 2, None, None).unwrap();
+    b.channel_manager()
+        .create_channel(a.node_id(), 200_000, 0, 2, None, None)
+        .unwrap();
     b.wait_for_event(T, |e| {
-        matches!(e, NodeEvent::Ldk(Event::FundingGenerationReady { channel_value_satoshis: 200_000, .. }))
+        matches!(
+            e,
+            NodeEvent::Ldk(Event::FundingGenerationReady {
+                channel_value_satoshis: 200_000,
+                ..
+            })
+        )
     })
     .await
     .expect("accept_channel came back");
@@ -137,7 +180,9 @@ async fn blocks_are_fed_to_ldk() {
 async fn silent_tcp_client_is_dropped_after_handshake_timeout() {
     // LDK gives a new connection one to two peer ticks to finish BOLT 8 + init.
     let a = LdkNode::start(fast(5)).await.unwrap();
-    let mut s = tokio::net::TcpStream::connect(a.listen_addr()).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(a.listen_addr())
+        .await
+        .unwrap();
     let mut buf = [0u8; 64];
     let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
         .await
@@ -149,10 +194,15 @@ async fn silent_tcp_client_is_dropped_after_handshake_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_peers_sends_one_ping_between_ticks() {
     // Ticks far apart: any ping seen here comes from ping_peers.
-    let slow = |seed| Config { peer_tick: Duration::from_secs(60), ..Config::with_seed_byte(seed) };
+    let slow = |seed| Config {
+        peer_tick: Duration::from_secs(60),
+        ..Config::with_seed_byte(seed)
+    };
     let a = LdkNode::start(slow(6)).await.unwrap();
     let b = LdkNode::start(slow(7)).await.unwrap();
-    b.connect_outbound(a.node_id(), a.listen_addr(), T).await.unwrap();
+    b.connect_outbound(a.node_id(), a.listen_addr(), T)
+        .await
+        .unwrap();
     a.wait_for_peer(b.node_id(), T).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(b.ping_stats(&a.node_id()), Default::default());
@@ -167,8 +217,12 @@ async fn ping_peers_sends_one_ping_between_ticks() {
     assert_eq!((sa.pings_received, sa.pongs_sent), (1, 1));
     // Twice more: each request is one more ping once the previous pong is in.
     b.ping_peers();
-    b.wait_for_ping_stats(&a.node_id(), T, |s| s.pongs_received == 2).await.unwrap();
+    b.wait_for_ping_stats(&a.node_id(), T, |s| s.pongs_received == 2)
+        .await
+        .unwrap();
     b.ping_peers();
-    b.wait_for_ping_stats(&a.node_id(), T, |s| s.pongs_received == 3).await.unwrap();
+    b.wait_for_ping_stats(&a.node_id(), T, |s| s.pongs_received == 3)
+        .await
+        .unwrap();
     assert!(a.peer(&b.node_id()).is_some());
 }
