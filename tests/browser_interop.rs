@@ -67,7 +67,7 @@ async fn sleep(ms: i32) {
 }
 
 async fn connect(uri: &str, opts: JsValue) -> Result<JsValue, JsValue> {
-    JsFuture::from(connect_peer(uri.into(), opts)).await
+    JsFuture::from(connect_peer(uri.into(), opts).unwrap()).await
 }
 
 fn opts(proxy: &str) -> JsValue {
@@ -154,7 +154,7 @@ async fn bad_arguments_are_refused() {
             "INVALID_ARGUMENT",
         ),
     ] {
-        let e = JsFuture::from(connect_peer(uri.clone(), opts)).await.unwrap_err();
+        let e = JsFuture::from(connect_peer(uri.clone(), opts).unwrap()).await.unwrap_err();
         assert_eq!(code(&e), want, "{uri:?}");
     }
 }

@@ -246,41 +246,43 @@ fn chain_of(n: Network) -> ChainHash {
     }
 }
 
-/// The connection behind a `Peer` object.
-#[wasm_bindgen]
+/// The connection behind a `Peer` object (internal: JS sees the `Peer`
+/// interface of types.d.ts, so the class is left out of the declarations).
+#[wasm_bindgen(skip_typescript)]
 pub struct PeerHandle {
     inner: Shared,
 }
 
 #[wasm_bindgen]
 impl PeerHandle {
-    #[wasm_bindgen(js_name = isConnected)]
+    #[wasm_bindgen(js_name = isConnected, skip_typescript)]
     pub fn is_connected(&self) -> bool {
         let i = self.inner.borrow();
         !i.closed && i.conn.as_ref().is_some_and(|c| c.is_ready())
     }
 
     /// How many pings from the peer were answered.
-    #[wasm_bindgen(js_name = pingsAnswered)]
+    #[wasm_bindgen(js_name = pingsAnswered, skip_typescript)]
     pub fn pings_answered(&self) -> u32 {
         self.inner.borrow().pings_answered
     }
 
     /// Pings the peer; resolves with the round-trip time in milliseconds.
-    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
-    pub fn ping(&self) -> Promise {
+    // (`Result` so that the raw wasm export is typed without `any`.)
+    #[wasm_bindgen(skip_typescript)]
+    pub fn ping(&self) -> Result<Promise, JsValue> {
         let (promise, settle) = Settle::new();
         with(&self.inner, |i| match i.conn.as_mut().map(|c| c.ping(now())) {
             Some(Ok(())) => i.pings.push(settle),
             Some(Err(e)) => settle.reject(&to_js(e)),
             None => settle.reject(&to_js(TransportError::Disconnected(DisconnectReason::StreamClosed))),
         });
-        promise
+        Ok(promise)
     }
 
     /// Closes the connection; resolves once the socket is closed.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn disconnect(&self) -> Promise {
+    #[wasm_bindgen(skip_typescript)]
+    pub fn disconnect(&self) -> Result<Promise, JsValue> {
         let (promise, settle) = Settle::new();
         with(&self.inner, |i| {
             if i.closed {
@@ -297,7 +299,7 @@ impl PeerHandle {
                 }
             }
         });
-        promise
+        Ok(promise)
     }
 }
 
@@ -362,12 +364,13 @@ fn options(uri: &PeerUri, v: &JsValue) -> Result<Options, JsValue> {
 /// Connects to a Lightning peer `<pubkey>@<host>:<port>` over a WebSocket
 /// (through `proxyUrl`, or straight to `websocketUrl`), runs the BOLT 8
 /// handshake and the `init` exchange, and resolves with a `Peer`. Rejects
-/// with an `LnwasmError` whose `code` says why.
+/// with an `LnwasmError` whose `code` says why (never throws: the `Result`
+/// only keeps the raw wasm export typed without `any`).
 #[wasm_bindgen(js_name = connectPeer, unchecked_return_type = "Promise<Peer>")]
 pub fn connect_peer(
     #[wasm_bindgen(unchecked_param_type = "string")] uri: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "ConnectPeerOptions")] options_js: JsValue,
-) -> Promise {
+    #[wasm_bindgen(js_name = options, unchecked_param_type = "ConnectPeerOptions")] options_js: JsValue,
+) -> Result<Promise, JsValue> {
     let (promise, settle) = Settle::new();
     let prepared = uri
         .as_string()
@@ -378,7 +381,7 @@ pub fn connect_peer(
         Ok(x) => x,
         Err(e) => {
             settle.reject(&e);
-            return promise;
+            return Ok(promise);
         }
     };
     let inner: Shared = Rc::new(RefCell::new(Inner {
@@ -406,5 +409,5 @@ pub fn connect_peer(
         Ok(stream) => i.stream = Some(stream),
         Err(e) => i.finish(Some(e)),
     }
-    promise
+    Ok(promise)
 }

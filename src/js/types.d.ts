@@ -41,7 +41,7 @@ export type InvoiceErrorCode =
 
 /** The errors lnwasm throws: an `Error` with a stable `code`. */
 export interface LnwasmError extends Error {
-  readonly code: InvoiceErrorCode | PeerErrorCode;
+  readonly code: InvoiceErrorCode;
 }
 
 /** One hop of a private route to the payee (`r` field). */
@@ -127,6 +127,7 @@ export type PeerErrorCode =
   | "INVALID_ARGUMENT"
   | "INVALID_PEER_URI"
   | "INVALID_URL"
+  | "WEBSOCKET_UNAVAILABLE"
   | "CONNECT_FAILED"
   | "CONNECT_TIMEOUT"
   | "IO_ERROR"
@@ -153,6 +154,11 @@ export type PeerErrorCode =
   | "LOCAL_CLOSE"
   | "PEER_CLOSED"
   | "PEER_NOT_READY";
+
+/** What `connectPeer` and a `Peer`'s methods reject with. */
+export interface LnwasmPeerError extends Error {
+  readonly code: PeerErrorCode;
+}
 
 /** Options of `connectPeer`: exactly one of `proxyUrl` and `websocketUrl`. */
 export interface ConnectPeerOptions {

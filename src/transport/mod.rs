@@ -29,6 +29,8 @@ pub enum TransportError {
     InvalidPeerUri(&'static str),
     /// The WebSocket URL was refused (e.g. not `ws:`/`wss:`).
     InvalidUrl(String),
+    /// The JS environment has no global `WebSocket` (e.g. Node before 22).
+    WebSocketUnavailable,
     /// The stream could not be opened (refused, unreachable, proxy refusal).
     ConnectFailed(String),
     /// The stream did not open in time.
@@ -47,6 +49,7 @@ impl fmt::Display for TransportError {
         match self {
             Self::InvalidPeerUri(why) => write!(f, "invalid peer address: {why}"),
             Self::InvalidUrl(why) => write!(f, "invalid WebSocket URL: {why}"),
+            Self::WebSocketUnavailable => f.write_str("this JavaScript environment has no WebSocket"),
             Self::ConnectFailed(why) => write!(f, "could not connect: {why}"),
             Self::ConnectTimeout => f.write_str("connection did not open in time"),
             Self::Io(why) => write!(f, "stream failed: {why}"),
@@ -61,6 +64,7 @@ impl ErrorCode for TransportError {
         match self {
             Self::InvalidPeerUri(_) => "INVALID_PEER_URI",
             Self::InvalidUrl(_) => "INVALID_URL",
+            Self::WebSocketUnavailable => "WEBSOCKET_UNAVAILABLE",
             Self::ConnectFailed(_) => "CONNECT_FAILED",
             Self::ConnectTimeout => "CONNECT_TIMEOUT",
             Self::Io(_) => "IO_ERROR",

@@ -111,6 +111,10 @@ impl WsStream {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(TransportError::InvalidUrl(format!("{url}: must start with ws:// or wss://")));
         }
+        let has_ws = js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("WebSocket")).unwrap_or(false);
+        if !has_ws {
+            return Err(TransportError::WebSocketUnavailable);
+        }
         let ws = WebSocket::new(url).map_err(|e| {
             TransportError::InvalidUrl(
                 e.dyn_ref::<js_sys::Error>().map_or_else(|| url.to_string(), |e| String::from(e.message())),
