@@ -7,7 +7,9 @@ mod harness;
 use harness::*;
 use lnwasm::channel::{Channel, ChannelRecord};
 use lnwasm::error::ErrorCode;
-use lnwasm::store::{Batch, FileStore, MemoryStore, Store};
+#[cfg(not(target_arch = "wasm32"))]
+use lnwasm::store::FileStore;
+use lnwasm::store::{Batch, MemoryStore, Store};
 use lnwasm::tx::Side;
 use lnwasm::types::Msat;
 use lnwasm::wire::ChannelId;
@@ -38,8 +40,13 @@ fn exercise(s: &mut dyn Store) {
 }
 
 #[test]
-fn memory_and_file_stores() {
+fn memory_store() {
     exercise(&mut MemoryStore::new());
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn file_store() {
     let dir = std::env::temp_dir().join(format!("lnwasm-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     {
