@@ -77,6 +77,7 @@ mod commitments;
 mod config;
 mod error;
 mod io;
+mod manager;
 mod normal;
 mod open;
 mod pending;
@@ -91,6 +92,10 @@ pub use config::{
 };
 pub use error::ChannelError;
 pub use io::{Action, ChannelRecord, Command, Event};
+pub use manager::{
+    ChannelInfo, ChannelManager, ManagerAction, ManagerConfig, ManagerError, ManagerEvent,
+    ManagerInput, Refusal, FUNDEE_UNCONFIRMED_TIMEOUT_BLOCKS,
+};
 pub use open::OpenRequest;
 pub use pending::PendingChannelLimits;
 pub use spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
