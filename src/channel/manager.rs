@@ -92,8 +92,8 @@ use crate::types::{Msat, Sat, ShortChannelId};
 use crate::wire::{ChannelId, ErrorMessage, Features, Message, WarningMessage};
 
 use super::{
-    Action, Channel, ChannelConfig, ChannelError, ChannelRecord, Command, Event, Link,
-    OpenRequest, PendingLimits, State, Status,
+    Action, Channel, ChannelConfig, ChannelError, ChannelRecord, Command, Event, Link, OpenRequest,
+    PendingLimits, State, Status,
 };
 
 /// BOLT 2: a fundee forgets a channel whose funding transaction is not seen
@@ -180,6 +180,8 @@ pub enum ManagerInput {
 }
 
 /// What the driver must do, strictly in order.
+// Like the channel's `Action`: short-lived values, moved once, mostly `Send`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum ManagerAction {
     /// Apply atomically ([`Store::apply`]) before anything after it.
@@ -204,7 +206,9 @@ pub enum ManagerAction {
     },
     Event(ManagerEvent),
     /// Close the connection to `node_id`.
-    Disconnect { node_id: PublicKey },
+    Disconnect {
+        node_id: PublicKey,
+    },
 }
 
 /// What the application hears from the manager.
@@ -273,7 +277,10 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refusal::TooManyFromPeer { limit } => {
-                write!(f, "too many pending channels from this peer (limit {limit})")
+                write!(
+                    f,
+                    "too many pending channels from this peer (limit {limit})"
+                )
             }
             Refusal::TooManyTotal { limit } => {
                 write!(f, "too many pending channels (limit {limit})")
@@ -285,7 +292,10 @@ impl fmt::Display for Refusal {
                 write!(f, "funding_created not received within {secs} seconds")
             }
             Refusal::ConfirmationTimeout { blocks } => {
-                write!(f, "funding transaction not confirmed within {blocks} blocks")
+                write!(
+                    f,
+                    "funding transaction not confirmed within {blocks} blocks"
+                )
             }
         }
     }
@@ -506,25 +516,25 @@ impl ChannelManager {
         let mut actions = vec![];
         for rec in store.list()? {
             if rec.channel_id == ChannelId::ALL {
-                m.stored_key_index = u32::try_from(rec.update_number).map_err(|_| {
-                    ManagerError::CorruptRecord {
+                m.stored_key_index =
+                    u32::try_from(rec.update_number).map_err(|_| ManagerError::CorruptRecord {
                         channel_id: rec.channel_id,
                         reason: "key index counter out of range",
-                    }
-                })?;
+                    })?;
                 m.next_key_index = m.next_key_index.max(m.stored_key_index);
                 continue;
             }
             let (node_id, inner) = unwrap_record(&rec)?;
-            let ch = Channel::restore(&inner, &m.wallet, m.config.channel.clone()).map_err(
-                |e| ManagerError::CorruptRecord {
-                    channel_id: rec.channel_id,
-                    reason: match e {
-                        ChannelError::CorruptRecord(r) => r,
-                        _ => "channel cannot be restored",
-                    },
-                },
-            )?;
+            let ch =
+                Channel::restore(&inner, &m.wallet, m.config.channel.clone()).map_err(|e| {
+                    ManagerError::CorruptRecord {
+                        channel_id: rec.channel_id,
+                        reason: match e {
+                            ChannelError::CorruptRecord(r) => r,
+                            _ => "channel cannot be restored",
+                        },
+                    }
+                })?;
             if ch.channel_id() != rec.channel_id {
                 return Err(ManagerError::CorruptRecord {
                     channel_id: rec.channel_id,
@@ -599,7 +609,11 @@ impl ChannelManager {
                 let idx: Vec<usize> = (0..self.channels.len())
                     .filter(|&i| self.channels[i].spent.contains(&outpoint))
                     .collect();
-                self.drive_each(idx, |_| Some(Command::FundingSpent { tx: tx.clone() }), &mut out)
+                self.drive_each(
+                    idx,
+                    |_| Some(Command::FundingSpent { tx: tx.clone() }),
+                    &mut out,
+                )
             }
             ManagerInput::FeeEstimate(f) => {
                 self.fee_estimate = Some(f);
@@ -743,7 +757,10 @@ impl ChannelManager {
             } else {
                 Message::Error(ErrorMessage::new(id, text))
             };
-            out.push(ManagerAction::Send { node_id, msg: reply });
+            out.push(ManagerAction::Send {
+                node_id,
+                msg: reply,
+            });
             return;
         };
         if let Message::FundingCreated(m) = &msg {
@@ -1011,7 +1028,7 @@ impl ChannelManager {
                 let e = &self.channels[i];
                 e.ch.is_pending_inbound()
                     && e.ch.funded().is_some()
-                    && e.funding.as_ref().is_none_or(|w| w.conf_height.is_none())
+                    && e.funding.as_ref().map_or(true, |w| w.conf_height.is_none())
                     && height.saturating_sub(e.funded_height) >= blocks
             })
             .collect();
@@ -1154,12 +1171,11 @@ impl ChannelManager {
                     script_pubkey,
                     min_depth,
                 } => {
-                    let vout = e
-                        .ch
-                        .funded()
-                        .map(|f| f.c.params.funding_outpoint.vout)
-                        .unwrap_or(0);
-                    if e.funding.as_ref().is_none_or(|w| w.txid != txid) {
+                    let vout =
+                        e.ch.funded()
+                            .map(|f| f.c.params.funding_outpoint.vout)
+                            .unwrap_or(0);
+                    if e.funding.as_ref().map_or(true, |w| w.txid != txid) {
                         e.funding = Some(FundingWatch {
                             txid,
                             vout,

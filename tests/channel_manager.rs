@@ -1,0 +1,1160 @@
+//! The channel manager: several lnwasm nodes, each a `ChannelManager` with
+//! its own `MemoryStore`, wired back to back through their actions.
+
+#[path = "channel_harness.rs"]
+mod harness;
+
+use std::collections::VecDeque;
+
+use bitcoin::{Network, Transaction};
+use harness::{config, funding_tx, hash, onion, preimage};
+use lnwasm::channel::{
+    ChannelInfo, ChannelManager, Command, Event, Link, ManagerAction, ManagerConfig, ManagerError,
+    ManagerEvent, ManagerInput, OpenRequest, PendingLimits, Refusal, Status,
+};
+use lnwasm::error::ErrorCode;
+use lnwasm::keys::WalletKeys;
+use lnwasm::store::{Batch, MemoryStore, Op, Store};
+use lnwasm::tx::FeeratePerKw;
+use lnwasm::types::{Msat, Sat};
+use lnwasm::wire::{
+    lnwasm_init_features, ChannelId, ErrorMessage, Message, UpdateAddHtlc, WarningMessage,
+};
+use secp256k1::PublicKey;
+
+struct Node {
+    seed: u8,
+    id: PublicKey,
+    m: ChannelManager,
+    store: MemoryStore,
+    outbox: VecDeque<(PublicKey, Message)>,
+    sent: Vec<(PublicKey, Message)>,
+    published: Vec<Transaction>,
+    events: Vec<ManagerEvent>,
+    batches: Vec<Batch>,
+    watches: Vec<ManagerAction>,
+    disconnects: Vec<PublicKey>,
+}
+
+fn wallet(seed: u8) -> WalletKeys {
+    WalletKeys::from_seed(&[seed; 32], Network::Regtest).unwrap()
+}
+
+fn mconfig(limits: PendingLimits) -> ManagerConfig {
+    let mut c = ManagerConfig::new(config());
+    c.pending = limits;
+    c
+}
+
+fn roomy() -> PendingLimits {
+    PendingLimits {
+        per_peer: 10,
+        total: 10,
+        timeout_secs: 600,
+    }
+}
+
+impl Node {
+    fn new(seed: u8, limits: PendingLimits) -> Node {
+        let w = wallet(seed);
+        let id = w.node_id().unwrap();
+        Node {
+            seed,
+            id,
+            m: ChannelManager::new(w, mconfig(limits), 100, 1000),
+            store: MemoryStore::new(),
+            outbox: VecDeque::new(),
+            sent: vec![],
+            published: vec![],
+            events: vec![],
+            batches: vec![],
+            watches: vec![],
+            disconnects: vec![],
+        }
+    }
+
+    /// Carries out the actions of one input, checking the persist rule:
+    /// at most one batch, and it comes first.
+    fn run(&mut self, acts: Vec<ManagerAction>) {
+        for (i, a) in acts.iter().enumerate() {
+            if matches!(a, ManagerAction::Persist(_)) {
+                assert_eq!(i, 0, "the batch comes before everything else");
+            }
+        }
+        for a in acts {
+            match a {
+                ManagerAction::Persist(b) => {
+                    self.store
+                        .apply(b.clone())
+                        .expect("store accepts the batch");
+                    self.batches.push(b);
+                }
+                ManagerAction::Send { node_id, msg } => {
+                    self.sent.push((node_id, msg.clone()));
+                    self.outbox.push_back((node_id, msg));
+                }
+                ManagerAction::Publish(t) => self.published.push(t),
+                ManagerAction::Event(e) => self.events.push(e),
+                ManagerAction::Disconnect { node_id } => self.disconnects.push(node_id),
+                w @ (ManagerAction::WatchFunding { .. } | ManagerAction::WatchSpent { .. }) => {
+                    self.watches.push(w)
+                }
+            }
+        }
+    }
+
+    fn input(&mut self, i: ManagerInput) -> Vec<ManagerAction> {
+        let acts = self.m.handle(i).expect("input accepted");
+        self.run(acts.clone());
+        acts
+    }
+
+    fn command(&mut self, channel_id: ChannelId, command: Command) -> Vec<ManagerAction> {
+        self.input(ManagerInput::Command {
+            channel_id,
+            command,
+        })
+    }
+
+    fn info(&self, id: ChannelId) -> ChannelInfo {
+        self.m.channel_info(&id).expect("channel known")
+    }
+
+    /// Drop the manager and rebuild it from the store, as after a restart.
+    fn restart(&mut self) -> Vec<ManagerAction> {
+        let (m, acts) = ChannelManager::load(
+            wallet(self.seed),
+            mconfig(roomy()),
+            &self.store,
+            self.m.best_height(),
+            5000,
+        )
+        .expect("load");
+        self.m = m;
+        self.outbox.clear();
+        acts
+    }
+
+    fn funding_required(&self, temp: ChannelId) -> (bitcoin::ScriptBuf, Sat) {
+        self.events
+            .iter()
+            .find_map(|e| match e {
+                ManagerEvent::Channel {
+                    event:
+                        Event::FundingRequired {
+                            temporary_channel_id,
+                            script_pubkey,
+                            amount,
+                        },
+                    ..
+                } if *temporary_channel_id == temp => Some((script_pubkey.clone(), *amount)),
+                _ => None,
+            })
+            .expect("funding required")
+    }
+}
+
+struct Net {
+    nodes: Vec<Node>,
+    links: Vec<(usize, usize)>,
+}
+
+impl Net {
+    fn new(limits: &[PendingLimits]) -> Net {
+        Net {
+            nodes: limits
+                .iter()
+                .enumerate()
+                .map(|(i, l)| Node::new(i as u8 + 1, *l))
+                .collect(),
+            links: vec![],
+        }
+    }
+
+    fn idx(&self, id: &PublicKey) -> usize {
+        self.nodes.iter().position(|n| n.id == *id).unwrap()
+    }
+
+    fn linked(&self, x: usize, y: usize) -> bool {
+        self.links.contains(&(x.min(y), x.max(y)))
+    }
+
+    fn connect(&mut self, x: usize, y: usize) {
+        self.links.push((x.min(y), x.max(y)));
+        let (ix, iy) = (self.nodes[x].id, self.nodes[y].id);
+        self.nodes[x].input(ManagerInput::PeerConnected {
+            node_id: iy,
+            features: lnwasm_init_features(),
+        });
+        self.nodes[y].input(ManagerInput::PeerConnected {
+            node_id: ix,
+            features: lnwasm_init_features(),
+        });
+    }
+
+    fn disconnect(&mut self, x: usize, y: usize) {
+        self.links.retain(|l| *l != (x.min(y), x.max(y)));
+        let (ix, iy) = (self.nodes[x].id, self.nodes[y].id);
+        for (n, other) in [(x, iy), (y, ix)] {
+            self.nodes[n].outbox.retain(|(to, _)| *to != other);
+        }
+        self.nodes[x].input(ManagerInput::PeerDisconnected { node_id: iy });
+        self.nodes[y].input(ManagerInput::PeerDisconnected { node_id: ix });
+    }
+
+    /// Delivers one queued message of node `x`; false if none.
+    fn step(&mut self, x: usize) -> bool {
+        let Some((to, msg)) = self.nodes[x].outbox.pop_front() else {
+            return false;
+        };
+        let y = self.idx(&to);
+        if self.linked(x, y) {
+            let from = self.nodes[x].id;
+            self.nodes[y].input(ManagerInput::PeerMessage { node_id: from, msg });
+        }
+        true
+    }
+
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            let mut any = false;
+            for x in 0..self.nodes.len() {
+                while self.step(x) {
+                    any = true;
+                }
+            }
+            if !any {
+                return;
+            }
+        }
+        panic!("no convergence");
+    }
+
+    /// Node `x` asks node `y` for a channel; returns the temporary id.
+    fn start_open(&mut self, x: usize, y: usize, temp: u8, funding: u64) -> ChannelId {
+        let temporary_channel_id = ChannelId([temp; 32]);
+        let peer = self.nodes[y].id;
+        self.nodes[x].input(ManagerInput::OpenChannel {
+            node_id: peer,
+            request: OpenRequest {
+                temporary_channel_id,
+                funding: Sat(funding),
+                push: Msat(funding * 100),
+                feerate: FeeratePerKw(2500),
+                announce: false,
+                peer_features: lnwasm_init_features(),
+                our_features: lnwasm_init_features(),
+                now: 1000,
+            },
+        });
+        temporary_channel_id
+    }
+
+    /// The funder answers `FundingRequired`; returns the funding tx.
+    fn fund(&mut self, x: usize, temp: ChannelId, salt: u8) -> Transaction {
+        let (script, amount) = self.nodes[x].funding_required(temp);
+        let tx = funding_tx(script, amount, salt);
+        self.nodes[x].command(
+            temp,
+            Command::FundingTx {
+                tx: tx.clone(),
+                output_index: 0,
+            },
+        );
+        tx
+    }
+
+    /// Confirms `tx` at `height` (position `tx_index`) on both sides and
+    /// connects blocks up to `height + 2`.
+    fn confirm(&mut self, nodes: &[usize], tx: &Transaction, height: u32, tx_index: u32) {
+        for &n in nodes {
+            self.nodes[n].input(ManagerInput::TxConfirmed {
+                txid: tx.compute_txid(),
+                height,
+                tx_index,
+            });
+            self.nodes[n].input(ManagerInput::BlockConnected { height: height + 2 });
+        }
+    }
+
+    /// A full open from `x` to `y`, confirmed and NORMAL; returns the channel id.
+    fn open(&mut self, x: usize, y: usize, temp: u8, funding: u64) -> ChannelId {
+        let t = self.start_open(x, y, temp, funding);
+        self.settle();
+        let tx = self.fund(x, t, temp);
+        self.settle();
+        let id = ChannelId::from_funding_outpoint(&tx.compute_txid(), 0);
+        self.confirm(&[x, y], &tx, 101, u32::from(temp));
+        self.settle();
+        assert_eq!(self.nodes[x].info(id).state, "NORMAL");
+        assert_eq!(self.nodes[y].info(id).state, "NORMAL");
+        id
+    }
+}
+
+fn sends_to(acts: &[ManagerAction]) -> Vec<(PublicKey, Message)> {
+    acts.iter()
+        .filter_map(|a| match a {
+            ManagerAction::Send { node_id, msg } => Some((*node_id, msg.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn error_text(m: &Message) -> (ChannelId, String) {
+    match m {
+        Message::Error(e) => (e.channel_id, e.text()),
+        other => panic!("expected error, got {}", other.name()),
+    }
+}
+
+fn refusals(n: &Node) -> Vec<(ChannelId, Refusal)> {
+    n.events
+        .iter()
+        .filter_map(|e| match e {
+            ManagerEvent::OpenRefused {
+                temporary_channel_id,
+                reason,
+                ..
+            } => Some((*temporary_channel_id, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn add_htlc(n: &mut Node, id: ChannelId, amount: u64, k: u64) -> u64 {
+    let acts = n.command(
+        id,
+        Command::AddHtlc {
+            amount: Msat(amount),
+            payment_hash: hash(k),
+            cltv_expiry: 500,
+            onion: onion(),
+        },
+    );
+    acts.iter()
+        .find_map(|a| match a {
+            ManagerAction::Event(ManagerEvent::Channel {
+                event: Event::HtlcOffered { id, .. },
+                ..
+            }) => Some(*id),
+            _ => None,
+        })
+        .expect("HtlcOffered")
+}
+
+#[test]
+fn concurrent_opens_route_by_temporary_then_final_id() {
+    let mut net = Net::new(&[roomy(), roomy()]);
+    net.connect(0, 1);
+    // Three opens from A and one from B, all in flight at once.
+    let temps: Vec<ChannelId> = (1..=3u8)
+        .map(|t| net.start_open(0, 1, t, 500_000 + u64::from(t)))
+        .collect();
+    let tb = net.start_open(1, 0, 4, 600_000);
+    net.settle();
+    assert_eq!(net.nodes[1].m.list_channels().len(), 4);
+    for t in &temps {
+        assert_eq!(net.nodes[0].info(*t).state, "WAIT_FUNDING_TX");
+        assert_eq!(net.nodes[1].info(*t).state, "WAIT_FUNDING_CREATED");
+    }
+    assert_eq!(net.nodes[1].info(tb).state, "WAIT_FUNDING_TX");
+    // Funding in reverse order, messages interleaved.
+    let mut txs = vec![];
+    for (k, t) in temps.iter().enumerate().rev() {
+        txs.push((*t, net.fund(0, *t, 10 + k as u8)));
+    }
+    txs.push((tb, net.fund(1, tb, 20)));
+    for (t, tx) in &txs {
+        let id = ChannelId::from_funding_outpoint(&tx.compute_txid(), 0);
+        // The funder switches to the final id at its funding transaction.
+        let funder = if *t == tb { 1 } else { 0 };
+        assert!(net.nodes[funder]
+            .events
+            .contains(&ManagerEvent::ChannelIdChanged {
+                node_id: net.nodes[1 - funder].id,
+                temporary_channel_id: *t,
+                channel_id: id,
+            }));
+        assert_eq!(net.nodes[funder].info(id).temporary_channel_id, Some(*t));
+    }
+    net.settle();
+    for (k, (t, tx)) in txs.iter().enumerate() {
+        let id = ChannelId::from_funding_outpoint(&tx.compute_txid(), 0);
+        let fundee = if *t == tb { 0 } else { 1 };
+        assert!(net.nodes[fundee]
+            .events
+            .contains(&ManagerEvent::ChannelIdChanged {
+                node_id: net.nodes[1 - fundee].id,
+                temporary_channel_id: *t,
+                channel_id: id,
+            }));
+        for n in 0..2 {
+            let i = net.nodes[n].info(id);
+            assert_eq!(i.state, "OPENING");
+            assert_eq!(i.temporary_channel_id, None);
+            assert!(net.nodes[n].m.channel_info(t).is_none(), "temp id gone");
+        }
+        net.confirm(&[0, 1], tx, 200, k as u32 + 1);
+    }
+    net.settle();
+    for (k, (t, tx)) in txs.iter().enumerate() {
+        let id = ChannelId::from_funding_outpoint(&tx.compute_txid(), 0);
+        let funding = if *t == tb {
+            600_000
+        } else {
+            500_000 + u64::from(t.0[0])
+        };
+        let funder = if *t == tb { 1 } else { 0 };
+        let i = net.nodes[funder].info(id);
+        assert_eq!(i.state, "NORMAL");
+        assert!(i.outbound);
+        assert_eq!(i.capacity, Sat(funding));
+        assert_eq!(i.local_balance, Msat(funding * 900));
+        assert_eq!(i.remote_balance, Msat(funding * 100));
+        assert_eq!(i.node_id, net.nodes[1 - funder].id);
+        assert_eq!(i.link, Link::Online);
+        assert_eq!(i.funding_txid, Some(tx.compute_txid()));
+        let scid = lnwasm::types::ShortChannelId::new(200, k as u32 + 1, 0);
+        assert_eq!(i.short_channel_id, scid);
+        let j = net.nodes[1 - funder].info(id);
+        assert!(!j.outbound);
+        assert_eq!(
+            (j.local_balance, j.remote_balance),
+            (i.remote_balance, i.local_balance)
+        );
+        assert_eq!(j.short_channel_id, scid);
+    }
+    // Each side holds four records, under the final ids, plus the key counter.
+    for n in &net.nodes {
+        let recs = n.store.list().unwrap();
+        assert_eq!(recs.len(), 5);
+        assert_eq!(recs[0].channel_id, ChannelId::ALL);
+        assert_eq!(recs[0].update_number, 4, "four key sets handed out");
+    }
+    // Distinct key sets.
+    let mut idx: Vec<u32> = net.nodes[0]
+        .m
+        .list_channels()
+        .iter()
+        .map(|c| {
+            net.nodes[0]
+                .m
+                .channel(&c.channel_id)
+                .unwrap()
+                .funded()
+                .unwrap()
+                .key_index
+                .get()
+        })
+        .collect();
+    idx.sort();
+    assert_eq!(idx, vec![0, 1, 2, 3]);
+}
+
+/// Two nodes with three NORMAL channels between them.
+fn three_channels() -> (Net, Vec<ChannelId>) {
+    let mut net = Net::new(&[roomy(), roomy()]);
+    net.connect(0, 1);
+    let ids = vec![
+        net.open(0, 1, 1, 1_000_000),
+        net.open(0, 1, 2, 1_000_000),
+        net.open(1, 0, 3, 2_000_000),
+    ];
+    (net, ids)
+}
+
+#[test]
+fn htlc_on_one_channel_leaves_the_others_alone() {
+    let (mut net, ids) = three_channels();
+    let before: Vec<(ChannelInfo, u64)> = ids
+        .iter()
+        .map(|id| {
+            (
+                net.nodes[1].info(*id),
+                net.nodes[1].m.channel(id).unwrap().update_number(),
+            )
+        })
+        .collect();
+    let h = add_htlc(&mut net.nodes[0], ids[1], 30_000_000, 1);
+    net.nodes[0].command(ids[1], Command::Sign);
+    net.settle();
+    assert_eq!(net.nodes[1].info(ids[1]).in_flight, Msat(30_000_000));
+    assert!(net.nodes[1].events.iter().any(|e| matches!(
+        e,
+        ManagerEvent::Channel { channel_id, event: Event::HtlcReceived(a), .. }
+            if *channel_id == ids[1] && a.id == h
+    )));
+    net.nodes[1].command(
+        ids[1],
+        Command::FulfillHtlc {
+            id: h,
+            preimage: preimage(1),
+        },
+    );
+    net.nodes[1].command(ids[1], Command::Sign);
+    net.settle();
+    assert!(net.nodes[0].events.contains(&ManagerEvent::Channel {
+        node_id: net.nodes[1].id,
+        channel_id: ids[1],
+        event: Event::HtlcFulfilled {
+            id: h,
+            preimage: preimage(1)
+        }
+    }));
+    let i = net.nodes[1].info(ids[1]);
+    assert_eq!(i.in_flight, Msat(0));
+    assert_eq!(i.local_balance, Msat(100_000_000 + 30_000_000));
+    for (k, id) in ids.iter().enumerate() {
+        if k == 1 {
+            continue;
+        }
+        assert_eq!(net.nodes[1].info(*id), before[k].0);
+        assert_eq!(
+            net.nodes[1].m.channel(id).unwrap().update_number(),
+            before[k].1,
+            "no state change on the other channels"
+        );
+    }
+    // Each store write of the cycle touched only that channel.
+    let writes: Vec<&Batch> = net.nodes[1].batches.iter().rev().take(3).collect();
+    for b in writes {
+        for op in &b.ops {
+            match op {
+                Op::Put(r) => assert_eq!(r.channel_id, ids[1]),
+                Op::Delete(_) => panic!("nothing deleted"),
+            }
+        }
+    }
+}
+
+#[test]
+fn disconnect_forgets_unfunded_and_reconnect_reestablishes_all() {
+    let (mut net, ids) = three_channels();
+    // An opening in progress, and an HTLC whose commitment_signed is lost.
+    let t = net.start_open(0, 1, 9, 300_000);
+    add_htlc(&mut net.nodes[0], ids[0], 10_000_000, 7);
+    net.nodes[0].command(ids[0], Command::Sign);
+    net.step(0); // open_channel
+    net.step(0); // update_add_htlc; commitment_signed is lost
+    assert_eq!(net.nodes[1].info(t).state, "WAIT_FUNDING_CREATED");
+    net.disconnect(0, 1);
+    for n in 0..2 {
+        assert!(
+            net.nodes[n].m.channel_info(&t).is_none(),
+            "unfunded forgotten"
+        );
+        assert_eq!(net.nodes[n].m.list_channels().len(), 3);
+        for id in &ids {
+            assert_eq!(net.nodes[n].info(*id).link, Link::Offline);
+        }
+    }
+    for (x, y) in [(0, 1), (1, 0)] {
+        assert!(net.nodes[x].events.contains(&ManagerEvent::Channel {
+            node_id: net.nodes[y].id,
+            channel_id: t,
+            event: Event::Forgotten
+        }));
+    }
+    for n in 0..2 {
+        net.nodes[n].sent.clear();
+    }
+    net.links.push((0, 1));
+    let b = net.nodes[1].id;
+    let acts = net.nodes[0].input(ManagerInput::PeerConnected {
+        node_id: b,
+        features: lnwasm_init_features(),
+    });
+    let re: Vec<ChannelId> = sends_to(&acts)
+        .iter()
+        .map(|(to, m)| {
+            assert_eq!(*to, b);
+            match m {
+                Message::ChannelReestablish(r) => r.channel_id,
+                other => panic!("unexpected {}", other.name()),
+            }
+        })
+        .collect();
+    assert_eq!(re, ids, "one channel_reestablish per channel, in order");
+    let a = net.nodes[0].id;
+    net.nodes[1].input(ManagerInput::PeerConnected {
+        node_id: a,
+        features: lnwasm_init_features(),
+    });
+    net.settle();
+    for n in 0..2 {
+        for id in &ids {
+            assert_eq!(net.nodes[n].info(*id).link, Link::Online);
+        }
+    }
+    assert_eq!(net.nodes[1].info(ids[0]).in_flight, Msat(10_000_000));
+    // The channels work after the reconnection.
+    let h = add_htlc(&mut net.nodes[1], ids[2], 5_000_000, 8);
+    net.nodes[1].command(ids[2], Command::Sign);
+    net.settle();
+    assert_eq!(net.nodes[0].info(ids[2]).in_flight, Msat(5_000_000));
+    assert_eq!(h, 0);
+}
+
+#[test]
+fn restart_from_store_and_converge() {
+    let (mut net, ids) = three_channels();
+    // An HTLC is signed by A, B's revoke_and_ack + commitment_signed are lost
+    // in a crash of A.
+    add_htlc(&mut net.nodes[0], ids[1], 20_000_000, 3);
+    net.nodes[0].command(ids[1], Command::Sign);
+    net.step(0);
+    net.step(0);
+    net.disconnect(0, 1);
+    let watches = net.nodes[0].restart();
+    // Confirmed channels only watch their funding output.
+    assert_eq!(watches.len(), 3);
+    assert!(watches
+        .iter()
+        .all(|w| matches!(w, ManagerAction::WatchSpent { .. })));
+    let infos = net.nodes[0].m.list_channels();
+    assert_eq!(
+        infos.iter().map(|i| i.channel_id).collect::<Vec<_>>(),
+        {
+            let mut v = ids.clone();
+            v.sort();
+            v
+        },
+        "every record loaded (in key order)"
+    );
+    assert!(infos.iter().all(|i| i.link == Link::Offline));
+    net.connect(0, 1);
+    net.settle();
+    for n in 0..2 {
+        for id in &ids {
+            let i = net.nodes[n].info(*id);
+            assert_eq!((i.state, i.link), ("NORMAL", Link::Online));
+        }
+    }
+    assert_eq!(net.nodes[0].info(ids[1]).in_flight, Msat(20_000_000));
+    assert_eq!(net.nodes[1].info(ids[1]).in_flight, Msat(20_000_000));
+    // Settle the HTLC after the restart.
+    net.nodes[1].command(
+        ids[1],
+        Command::FulfillHtlc {
+            id: 0,
+            preimage: preimage(3),
+        },
+    );
+    net.nodes[1].command(ids[1], Command::Sign);
+    net.settle();
+    assert_eq!(net.nodes[0].info(ids[1]).in_flight, Msat(0));
+    assert_eq!(
+        net.nodes[0].info(ids[1]).local_balance,
+        Msat(900_000_000 - 20_000_000)
+    );
+    // A new channel after the restart gets a fresh key set.
+    let id4 = net.open(0, 1, 4, 400_000);
+    let k = net.nodes[0]
+        .m
+        .channel(&id4)
+        .unwrap()
+        .funded()
+        .unwrap()
+        .key_index
+        .get();
+    assert_eq!(k, 3);
+}
+
+#[test]
+fn key_index_is_not_reused_after_a_deleted_channel() {
+    let mut net = Net::new(&[roomy(), roomy()]);
+    net.connect(0, 1);
+    net.open(0, 1, 1, 500_000);
+    net.open(0, 1, 2, 500_000);
+    // Lose every channel record but keep the counter.
+    let ids: Vec<ChannelId> = net.nodes[0]
+        .store
+        .list()
+        .unwrap()
+        .iter()
+        .map(|r| r.channel_id)
+        .filter(|id| *id != ChannelId::ALL)
+        .collect();
+    let mut b = Batch::new();
+    for id in ids {
+        b = b.delete(id);
+    }
+    net.nodes[0].store.apply(b).unwrap();
+    net.disconnect(0, 1);
+    net.nodes[0].restart();
+    assert!(net.nodes[0].m.list_channels().is_empty());
+    net.connect(0, 1);
+    let t = net.start_open(0, 1, 3, 500_000);
+    let ch = net.nodes[0].m.channel(&t).unwrap();
+    assert_eq!(
+        ch.keys().pubkeys(),
+        wallet(1)
+            .channel_keys(lnwasm::keys::ChannelKeyIndex::new(2).unwrap())
+            .unwrap()
+            .pubkeys()
+    );
+}
+
+#[test]
+fn unknown_channel_ids_are_answered_as_bolt1_says() {
+    let mut net = Net::new(&[roomy(), roomy(), roomy()]);
+    net.connect(0, 1);
+    net.connect(0, 2);
+    let ab = net.open(0, 1, 1, 1_000_000);
+    let ac = net.open(0, 2, 2, 1_000_000);
+    let (a, b, c) = (net.nodes[0].id, net.nodes[1].id, net.nodes[2].id);
+    let add = |channel_id| {
+        Message::UpdateAddHtlc(UpdateAddHtlc {
+            channel_id,
+            id: 0,
+            amount: Msat(1000),
+            payment_hash: hash(1),
+            cltv_expiry: 500,
+            onion_routing_packet: onion(),
+            blinding_point: None,
+            extra_tlvs: Default::default(),
+        })
+    };
+    let unknown = ChannelId([0x42; 32]);
+    let acts = net.nodes[0].input(ManagerInput::PeerMessage {
+        node_id: b,
+        msg: add(unknown),
+    });
+    assert_eq!(acts.len(), 1);
+    assert_eq!(
+        sends_to(&acts),
+        vec![(
+            b,
+            Message::Error(ErrorMessage::new(unknown, "unknown channel"))
+        )]
+    );
+    // C's channel is unknown to B's messages: same answer, C's channel untouched.
+    let acts = net.nodes[0].input(ManagerInput::PeerMessage {
+        node_id: b,
+        msg: add(ac),
+    });
+    assert_eq!(
+        sends_to(&acts),
+        vec![(b, Message::Error(ErrorMessage::new(ac, "unknown channel")))]
+    );
+    assert_eq!(net.nodes[0].info(ac).state, "NORMAL");
+    assert_eq!(net.nodes[0].info(ac).in_flight, Msat(0));
+    // An error or warning for someone else's (or no) channel is ignored.
+    for msg in [
+        Message::Error(ErrorMessage::new(ac, "boom")),
+        Message::Warning(WarningMessage::new(ac, "hmm")),
+        Message::Error(ErrorMessage::new(unknown, "boom")),
+    ] {
+        let acts = net.nodes[0].input(ManagerInput::PeerMessage { node_id: b, msg });
+        assert!(acts.is_empty(), "{acts:?}");
+    }
+    assert_eq!(net.nodes[0].info(ac).state, "NORMAL");
+    assert_eq!(net.nodes[0].info(ab).state, "NORMAL");
+    // A channel message with the all-zero id gets a warning, never an
+    // all-zero error (which would fail every channel).
+    let acts = net.nodes[0].input(ManagerInput::PeerMessage {
+        node_id: c,
+        msg: add(ChannelId::ALL),
+    });
+    assert_eq!(
+        sends_to(&acts),
+        vec![(
+            c,
+            Message::Warning(WarningMessage::new(ChannelId::ALL, "unknown channel"))
+        )]
+    );
+    // Messages from a peer that is not connected are dropped.
+    let stranger = wallet(9).node_id().unwrap();
+    let acts = net.nodes[0].input(ManagerInput::PeerMessage {
+        node_id: stranger,
+        msg: add(ab),
+    });
+    assert!(acts.is_empty());
+    // User commands for unknown channels are refused with a code.
+    let err = net.nodes[0]
+        .m
+        .handle(ManagerInput::Command {
+            channel_id: unknown,
+            command: Command::Sign,
+        })
+        .unwrap_err();
+    assert_eq!(err, ManagerError::UnknownChannel(unknown));
+    assert_eq!(err.code(), "UNKNOWN_CHANNEL");
+    let err = net.nodes[0]
+        .m
+        .handle(ManagerInput::Command {
+            channel_id: ab,
+            command: Command::Tick { now: 1 },
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "NOT_A_USER_COMMAND");
+    let _ = a;
+}
+
+#[test]
+fn all_zero_error_fails_every_channel_with_that_peer() {
+    let mut net = Net::new(&[roomy(), roomy(), roomy()]);
+    net.connect(0, 1);
+    net.connect(0, 2);
+    let ab1 = net.open(0, 1, 1, 1_000_000);
+    let ab2 = net.open(1, 0, 2, 1_000_000);
+    let ac = net.open(0, 2, 3, 1_000_000);
+    let t = net.start_open(0, 1, 4, 500_000);
+    net.settle();
+    let b = net.nodes[1].id;
+    let writes = net.nodes[0].store.writes;
+    let acts = net.nodes[0].input(ManagerInput::PeerMessage {
+        node_id: b,
+        msg: Message::Error(ErrorMessage::new(ChannelId::ALL, "bye")),
+    });
+    // Both funded channels with B publish their commitment; the records of
+    // both are in the one batch at the front.
+    let ManagerAction::Persist(batch) = &acts[0] else {
+        panic!("batch first")
+    };
+    let put: Vec<ChannelId> = batch
+        .ops
+        .iter()
+        .map(|o| match o {
+            Op::Put(r) => r.channel_id,
+            Op::Delete(_) => panic!("no delete"),
+        })
+        .collect();
+    // ...with the key counter, raised by the opening in progress.
+    assert_eq!(put, vec![ab1, ab2, ChannelId::ALL]);
+    assert_eq!(net.nodes[0].store.writes, writes + 1);
+    let published = acts
+        .iter()
+        .filter(|a| matches!(a, ManagerAction::Publish(_)))
+        .count();
+    assert!(published >= 2);
+    assert_eq!(net.nodes[0].info(ab1).status, Some(Status::Closing));
+    assert_eq!(net.nodes[0].info(ab2).status, Some(Status::Closing));
+    assert!(
+        net.nodes[0].m.channel_info(&t).is_none(),
+        "unfunded forgotten"
+    );
+    assert_eq!(net.nodes[0].info(ac).state, "NORMAL");
+    assert!(net.nodes[0].events.contains(&ManagerEvent::PeerError {
+        node_id: b,
+        text: "bye".into(),
+        fatal: true
+    }));
+    // An all-zero warning fails nothing.
+    let c = net.nodes[2].id;
+    let acts = net.nodes[0].input(ManagerInput::PeerMessage {
+        node_id: c,
+        msg: Message::Warning(WarningMessage::new(ChannelId::ALL, "careful")),
+    });
+    assert_eq!(acts.len(), 1);
+    assert_eq!(net.nodes[0].info(ac).state, "NORMAL");
+}
+
+fn limited(per_peer: usize, total: usize) -> PendingLimits {
+    PendingLimits {
+        per_peer,
+        total,
+        timeout_secs: 600,
+    }
+}
+
+#[test]
+fn pending_inbound_limit_per_peer() {
+    let mut net = Net::new(&[roomy(), limited(2, 3)]);
+    net.connect(0, 1);
+    let t1 = net.start_open(0, 1, 1, 500_000);
+    let t2 = net.start_open(0, 1, 2, 500_000);
+    let t3 = net.start_open(0, 1, 3, 500_000);
+    net.settle();
+    let a = net.nodes[0].id;
+    assert_eq!(net.nodes[1].m.pending_inbound(&a), (2, 2));
+    let r = refusals(&net.nodes[1]);
+    assert_eq!(r, vec![(t3, Refusal::TooManyFromPeer { limit: 2 })]);
+    assert_eq!(r[0].1.code(), "TOO_MANY_PENDING_CHANNELS_FROM_PEER");
+    let err = net.nodes[1]
+        .sent
+        .iter()
+        .find(|(_, m)| matches!(m, Message::Error(_)))
+        .unwrap();
+    assert_eq!(
+        error_text(&err.1),
+        (
+            t3,
+            "too many pending channels from this peer (limit 2)".into()
+        )
+    );
+    // A forgot its refused channel on the error.
+    assert!(net.nodes[0].m.channel_info(&t3).is_none());
+    // Funded but unconfirmed channels still count.
+    let tx1 = net.fund(0, t1, 1);
+    net.fund(0, t2, 2);
+    net.settle();
+    net.start_open(0, 1, 5, 500_000);
+    net.settle();
+    assert_eq!(
+        refusals(&net.nodes[1]).last().unwrap().1,
+        Refusal::TooManyFromPeer { limit: 2 }
+    );
+    // Once confirmed, a channel no longer counts.
+    net.confirm(&[0, 1], &tx1, 101, 1);
+    net.settle();
+    assert_eq!(net.nodes[1].m.pending_inbound(&a), (1, 1));
+    let t6 = net.start_open(0, 1, 6, 500_000);
+    net.settle();
+    assert_eq!(net.nodes[1].info(t6).state, "WAIT_FUNDING_CREATED");
+    assert_eq!(refusals(&net.nodes[1]).len(), 2);
+    // A duplicate temporary id is refused too.
+    let acts = {
+        let open = net.nodes[0]
+            .sent
+            .iter()
+            .rev()
+            .find_map(|(_, m)| match m {
+                Message::OpenChannel(o) => Some(o.clone()),
+                _ => None,
+            })
+            .unwrap();
+        net.nodes[1].input(ManagerInput::PeerMessage {
+            node_id: a,
+            msg: Message::OpenChannel(open),
+        })
+    };
+    assert_eq!(
+        error_text(&sends_to(&acts)[0].1),
+        (t6, "temporary_channel_id in use".into())
+    );
+}
+
+#[test]
+fn pending_inbound_limit_in_total() {
+    let mut net = Net::new(&[roomy(), limited(2, 3), roomy()]);
+    net.connect(0, 1);
+    net.connect(2, 1);
+    net.start_open(0, 1, 1, 500_000);
+    net.start_open(0, 1, 2, 500_000);
+    net.start_open(2, 1, 1, 500_000); // same temporary id, other peer: fine
+    net.settle();
+    let c = net.nodes[2].id;
+    assert_eq!(net.nodes[1].m.pending_inbound(&c), (1, 3));
+    let t = net.start_open(2, 1, 4, 500_000);
+    net.settle();
+    let r = refusals(&net.nodes[1]);
+    assert_eq!(r, vec![(t, Refusal::TooManyTotal { limit: 3 })]);
+    assert_eq!(r[0].1.code(), "TOO_MANY_PENDING_CHANNELS");
+    let (to, m) = net.nodes[1]
+        .sent
+        .iter()
+        .find(|(_, m)| matches!(m, Message::Error(_)))
+        .unwrap();
+    assert_eq!(*to, c);
+    assert_eq!(
+        error_text(m),
+        (t, "too many pending channels (limit 3)".into())
+    );
+    // Disconnecting A frees its two slots.
+    net.disconnect(0, 1);
+    assert_eq!(net.nodes[1].m.pending_inbound(&c), (1, 1));
+    let t5 = net.start_open(2, 1, 5, 500_000);
+    net.settle();
+    assert_eq!(net.nodes[1].info(t5).state, "WAIT_FUNDING_CREATED");
+}
+
+#[test]
+fn unfunded_inbound_channel_times_out() {
+    let mut net = Net::new(&[roomy(), limited(2, 3)]);
+    net.connect(0, 1);
+    net.nodes[1].input(ManagerInput::Tick { now: 10_000 });
+    let t = net.start_open(0, 1, 1, 500_000);
+    net.settle();
+    assert_eq!(net.nodes[1].info(t).state, "WAIT_FUNDING_CREATED");
+    let acts = net.nodes[1].input(ManagerInput::Tick { now: 10_600 });
+    assert!(acts.is_empty(), "not yet: {acts:?}");
+    let acts = net.nodes[1].input(ManagerInput::Tick { now: 10_601 });
+    assert_eq!(
+        error_text(&sends_to(&acts)[0].1),
+        (t, "funding_created not received within 600 seconds".into())
+    );
+    assert!(net.nodes[1].m.channel_info(&t).is_none());
+    let a = net.nodes[0].id;
+    assert!(net.nodes[1].events.contains(&ManagerEvent::PendingExpired {
+        node_id: a,
+        channel_id: t,
+        reason: Refusal::FundingTimeout { secs: 600 },
+    }));
+    assert_eq!(
+        Refusal::FundingTimeout { secs: 600 }.code(),
+        "FUNDING_TIMEOUT"
+    );
+    assert!(!acts.iter().any(|a| matches!(a, ManagerAction::Persist(_))));
+    net.settle();
+    assert!(
+        net.nodes[0].m.channel_info(&t).is_none(),
+        "funder failed it too"
+    );
+    // Outbound unfunded channels are the user's: no timeout.
+    let t2 = net.start_open(1, 0, 2, 500_000);
+    net.settle();
+    net.nodes[1].input(ManagerInput::Tick { now: 100_000 });
+    assert_eq!(net.nodes[1].info(t2).state, "WAIT_FUNDING_TX");
+}
+
+#[test]
+fn unconfirmed_fundee_channel_is_forgotten_after_2016_blocks() {
+    let mut net = Net::new(&[roomy(), limited(2, 3)]);
+    net.connect(0, 1);
+    let t1 = net.start_open(0, 1, 1, 500_000);
+    let t2 = net.start_open(0, 1, 2, 500_000);
+    net.settle();
+    let tx1 = net.fund(0, t1, 1);
+    let tx2 = net.fund(0, t2, 2);
+    net.settle();
+    let id1 = ChannelId::from_funding_outpoint(&tx1.compute_txid(), 0);
+    let id2 = ChannelId::from_funding_outpoint(&tx2.compute_txid(), 0);
+    assert!(net.nodes[1].store.get(&id1).unwrap().is_some());
+    // tx2 is seen in a block (but not deep enough yet): it is kept.
+    net.nodes[1].input(ManagerInput::TxConfirmed {
+        txid: tx2.compute_txid(),
+        height: 2000,
+        tx_index: 1,
+    });
+    // Funded at height 100.
+    let acts = net.nodes[1].input(ManagerInput::BlockConnected { height: 2115 });
+    // Only channel 2's channel_ready (it is deep enough now).
+    let sent: Vec<&str> = sends_to(&acts).iter().map(|(_, m)| m.name()).collect();
+    assert_eq!(sent, vec!["channel_ready"]);
+    assert_eq!(net.nodes[1].info(id1).state, "OPENING");
+    let acts = net.nodes[1].input(ManagerInput::BlockConnected { height: 2116 });
+    let ManagerAction::Persist(batch) = &acts[0] else {
+        panic!("record deleted first")
+    };
+    assert_eq!(batch.ops, vec![Op::Delete(id1)]);
+    assert!(net.nodes[1].store.get(&id1).unwrap().is_none());
+    assert_eq!(
+        error_text(&sends_to(&acts)[0].1),
+        (
+            id1,
+            "funding transaction not confirmed within 2016 blocks".into()
+        )
+    );
+    let a = net.nodes[0].id;
+    assert!(net.nodes[1].events.contains(&ManagerEvent::PendingExpired {
+        node_id: a,
+        channel_id: id1,
+        reason: Refusal::ConfirmationTimeout { blocks: 2016 },
+    }));
+    assert!(net.nodes[1].m.channel_info(&id1).is_none());
+    assert_eq!(net.nodes[1].info(id2).state, "OPENING");
+    // The funder keeps its channel (its money is in it): the error makes it close.
+    net.nodes[0].input(ManagerInput::BlockConnected { height: 2116 });
+    assert!(net.nodes[0].m.channel_info(&id1).is_some());
+    net.settle();
+    assert_eq!(net.nodes[0].info(id1).status, Some(Status::Closing));
+    assert_eq!(net.nodes[0].info(id2).state, "OPENING");
+}
+
+#[test]
+fn one_input_one_batch_before_its_sends() {
+    let mut net = Net::new(&[roomy(), roomy()]);
+    net.connect(0, 1);
+    let t1 = net.start_open(0, 1, 1, 500_000);
+    let t2 = net.start_open(0, 1, 2, 500_000);
+    net.settle();
+    // One transaction funds both channels (outputs 0 and 1).
+    let (s1, a1) = net.nodes[0].funding_required(t1);
+    let (s2, a2) = net.nodes[0].funding_required(t2);
+    let mut tx = funding_tx(s1, a1, 9);
+    tx.output.push(funding_tx(s2, a2, 9).output[0].clone());
+    for (t, o) in [(t1, 0u16), (t2, 1)] {
+        net.nodes[0].command(
+            t,
+            Command::FundingTx {
+                tx: tx.clone(),
+                output_index: o,
+            },
+        );
+    }
+    net.settle();
+    let id1 = ChannelId::from_funding_outpoint(&tx.compute_txid(), 0);
+    let id2 = ChannelId::from_funding_outpoint(&tx.compute_txid(), 1);
+    for n in 0..2 {
+        let writes = net.nodes[n].store.writes;
+        net.nodes[n].input(ManagerInput::TxConfirmed {
+            txid: tx.compute_txid(),
+            height: 101,
+            tx_index: 5,
+        });
+        let acts = net.nodes[n].input(ManagerInput::BlockConnected { height: 103 });
+        // Both channels persist their confirmation and send channel_ready:
+        // one batch, first, with both records.
+        let ManagerAction::Persist(batch) = &acts[0] else {
+            panic!("batch first: {acts:?}")
+        };
+        let ids: Vec<ChannelId> = batch
+            .ops
+            .iter()
+            .map(|o| match o {
+                Op::Put(r) => r.channel_id,
+                Op::Delete(_) => panic!(),
+            })
+            .collect();
+        assert_eq!(ids, vec![id1, id2]);
+        assert_eq!(
+            acts.iter()
+                .filter(|a| matches!(a, ManagerAction::Persist(_)))
+                .count(),
+            1
+        );
+        let ready: Vec<ChannelId> = sends_to(&acts)
+            .iter()
+            .map(|(_, m)| match m {
+                Message::ChannelReady(r) => r.channel_id,
+                other => panic!("unexpected {}", other.name()),
+            })
+            .collect();
+        assert_eq!(ready, vec![id1, id2]);
+        assert_eq!(net.nodes[n].store.writes, writes + 2);
+    }
+    net.settle();
+    for n in 0..2 {
+        assert_eq!(net.nodes[n].info(id1).state, "NORMAL");
+        assert_eq!(net.nodes[n].info(id2).state, "NORMAL");
+        assert_eq!(
+            net.nodes[n].info(id2).short_channel_id,
+            lnwasm::types::ShortChannelId::new(101, 5, 1)
+        );
+    }
+    // A channel that persists twice within one input keeps one record, the last.
+    let before = net.nodes[0].m.channel(&id1).unwrap().update_number();
+    let acts = net.nodes[0].command(id1, Command::ForceClose);
+    let ManagerAction::Persist(batch) = &acts[0] else {
+        panic!()
+    };
+    assert_eq!(batch.ops.len(), 1);
+    let Op::Put(r) = &batch.ops[0] else { panic!() };
+    assert_eq!(r.update_number, before + 1);
+    assert!(acts[1..]
+        .iter()
+        .all(|a| !matches!(a, ManagerAction::Persist(_))));
+}
+
+#[test]
+fn corrupt_or_foreign_records_are_refused_at_load() {
+    let mut store = MemoryStore::new();
+    store
+        .apply(Batch::new().put(lnwasm::channel::ChannelRecord {
+            channel_id: ChannelId([5; 32]),
+            update_number: 1,
+            data: vec![7, 1, 2],
+        }))
+        .unwrap();
+    let err = ChannelManager::load(wallet(1), mconfig(roomy()), &store, 100, 0).unwrap_err();
+    assert_eq!(
+        err,
+        ManagerError::CorruptRecord {
+            channel_id: ChannelId([5; 32]),
+            reason: "unknown record version"
+        }
+    );
+    assert_eq!(err.code(), "CORRUPT_CHANNEL_RECORD");
+}
