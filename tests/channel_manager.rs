@@ -1158,3 +1158,112 @@ fn corrupt_or_foreign_records_are_refused_at_load() {
     );
     assert_eq!(err.code(), "CORRUPT_CHANNEL_RECORD");
 }
+
+#[test]
+fn funding_created_reusing_a_channel_id_is_refused() {
+    let mut net = Net::new(&[roomy(), roomy(), roomy()]);
+    net.connect(0, 1);
+    net.connect(2, 0);
+    let ab = net.open(0, 1, 1, 1_000_000);
+    let ab_txid = net.nodes[0].info(ab).funding_txid.unwrap();
+    // C opens to A and, in its funding_created, claims A-B's funding outpoint.
+    let t = net.start_open(2, 0, 2, 500_000);
+    net.settle();
+    net.fund(2, t, 3);
+    let (to, msg) = net.nodes[2].outbox.pop_back().unwrap();
+    assert_eq!(to, net.nodes[0].id);
+    let Message::FundingCreated(mut fc) = msg else {
+        panic!("funding_created")
+    };
+    fc.funding_txid = ab_txid;
+    fc.funding_output_index = 0;
+    let c = net.nodes[2].id;
+    let acts = net.nodes[0].input(ManagerInput::PeerMessage {
+        node_id: c,
+        msg: Message::FundingCreated(fc),
+    });
+    assert!(!acts.iter().any(|a| matches!(a, ManagerAction::Persist(_))));
+    assert_eq!(
+        sends_to(&acts),
+        vec![(c, Message::Error(ErrorMessage::new(t, "channel_id in use")))]
+    );
+    assert_eq!(refusals(&net.nodes[0]), vec![(t, Refusal::ChannelIdInUse)]);
+    assert!(net.nodes[0].m.channel_info(&t).is_none());
+    let i = net.nodes[0].info(ab);
+    assert_eq!((i.state, i.node_id), ("NORMAL", net.nodes[1].id));
+    assert_eq!(
+        net.nodes[0].store.get(&ab).unwrap().unwrap().update_number,
+        { net.nodes[0].m.channel(&ab).unwrap().update_number() }
+    );
+    // C's channel (already under its final id) hears the error by its
+    // temporary id and forgets the opening.
+    net.settle();
+    assert!(net.nodes[2].m.list_channels().is_empty());
+    // The user cannot reuse a temporary id either.
+    let t2 = net.start_open(2, 0, 4, 500_000);
+    net.settle();
+    let a = net.nodes[0].id;
+    let err = net.nodes[2]
+        .m
+        .handle(ManagerInput::OpenChannel {
+            node_id: a,
+            request: OpenRequest {
+                temporary_channel_id: t2,
+                funding: Sat(500_000),
+                push: Msat(0),
+                feerate: FeeratePerKw(2500),
+                announce: false,
+                peer_features: lnwasm_init_features(),
+                our_features: lnwasm_init_features(),
+                now: 1000,
+            },
+        })
+        .unwrap_err();
+    assert_eq!(err, ManagerError::ChannelIdInUse(t2));
+    assert_eq!(err.code(), "CHANNEL_ID_IN_USE");
+}
+
+#[test]
+fn zero_temporary_id_and_gossip_for_unknown_channels() {
+    let mut net = Net::new(&[roomy(), roomy()]);
+    net.connect(0, 1);
+    let t = net.start_open(0, 1, 1, 500_000);
+    let Some((_, Message::OpenChannel(mut open))) = net.nodes[0].outbox.pop_front() else {
+        panic!("open_channel")
+    };
+    assert_eq!(open.temporary_channel_id, t);
+    open.temporary_channel_id = ChannelId::ALL;
+    let a = net.nodes[0].id;
+    let acts = net.nodes[1].input(ManagerInput::PeerMessage {
+        node_id: a,
+        msg: Message::OpenChannel(open),
+    });
+    // Refused with a warning: an all-zero error would fail every channel.
+    assert_eq!(
+        sends_to(&acts),
+        vec![(
+            a,
+            Message::Warning(WarningMessage::new(
+                ChannelId::ALL,
+                "all-zero temporary_channel_id"
+            ))
+        )]
+    );
+    assert_eq!(
+        refusals(&net.nodes[1])[0].1.code(),
+        "ZERO_TEMPORARY_CHANNEL_ID"
+    );
+    assert!(net.nodes[1].m.list_channels().is_empty());
+    // announcement_signatures (type 259) for an unknown channel: ignored.
+    let sig = secp256k1::ecdsa::Signature::from_compact(&[1u8; 64]).unwrap();
+    let acts = net.nodes[1].input(ManagerInput::PeerMessage {
+        node_id: a,
+        msg: Message::AnnouncementSignatures(lnwasm::wire::AnnouncementSignatures {
+            channel_id: ChannelId([3; 32]),
+            short_channel_id: lnwasm::types::ShortChannelId::new(1, 1, 1).unwrap(),
+            node_signature: sig,
+            bitcoin_signature: sig,
+        }),
+    });
+    assert!(acts.is_empty());
+}

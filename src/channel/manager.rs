@@ -67,7 +67,10 @@
 //! after [`PendingLimits::timeout_secs`] (checked on [`ManagerInput::Tick`]);
 //! funded ones whose funding transaction has not confirmed within
 //! [`ManagerConfig::unconfirmed_timeout_blocks`] (2016, BOLT 2) blocks are
-//! forgotten and their record deleted. The counts come from the channels
+//! forgotten and their record deleted (after a restart the blocks are
+//! counted from the height at [`ChannelManager::load`], which only delays
+//! forgetting). An `open_channel` with an all-zero temporary id is refused
+//! too. The counts come from the channels
 //! themselves, so they cannot drift from the truth. Pending inbound channels
 //! do not receive [`Command::Tick`]: the manager's policy replaces the
 //! channel's own default timeout.
@@ -263,6 +266,9 @@ pub enum Refusal {
     TooManyTotal { limit: usize },
     /// `open_channel` reuses a `temporary_channel_id` of this peer.
     DuplicateTemporaryChannelId,
+    /// `open_channel` with an all-zero `temporary_channel_id` (which would
+    /// make every `error` about it fail all channels).
+    ZeroTemporaryChannelId,
     /// `funding_created` leads to a `channel_id` we already use.
     ChannelIdInUse,
     /// `open_channel` refused by the channel's checks.
@@ -286,6 +292,7 @@ impl fmt::Display for Refusal {
                 write!(f, "too many pending channels (limit {limit})")
             }
             Refusal::DuplicateTemporaryChannelId => f.write_str("temporary_channel_id in use"),
+            Refusal::ZeroTemporaryChannelId => f.write_str("all-zero temporary_channel_id"),
             Refusal::ChannelIdInUse => f.write_str("channel_id in use"),
             Refusal::Open(e) => write!(f, "{e}"),
             Refusal::FundingTimeout { secs } => {
@@ -307,6 +314,7 @@ impl ErrorCode for Refusal {
             Refusal::TooManyFromPeer { .. } => "TOO_MANY_PENDING_CHANNELS_FROM_PEER",
             Refusal::TooManyTotal { .. } => "TOO_MANY_PENDING_CHANNELS",
             Refusal::DuplicateTemporaryChannelId => "DUPLICATE_TEMPORARY_CHANNEL_ID",
+            Refusal::ZeroTemporaryChannelId => "ZERO_TEMPORARY_CHANNEL_ID",
             Refusal::ChannelIdInUse => "CHANNEL_ID_IN_USE",
             Refusal::Open(e) => e.code(),
             Refusal::FundingTimeout { .. } => "FUNDING_TIMEOUT",
@@ -744,22 +752,17 @@ impl ChannelManager {
             _ => return,
         };
         let Some(i) = self.find(&node_id, &id) else {
-            if matches!(msg, Message::Error(_) | Message::Warning(_)) {
-                // BOLT 1: ignore errors and warnings for unknown channels.
+            if !(32..=255).contains(&msg.msg_type()) {
+                // BOLT 1: ignore errors and warnings for unknown channels;
+                // only channel messages (types 32-255) get an answer.
                 return;
             }
             // BOLT 1: answer a channel message for an unknown channel with
             // an `error` for it; never an all-zero `error`, which would fail
             // every channel.
-            let text = "unknown channel";
-            let reply = if id.is_all() {
-                Message::Warning(WarningMessage::new(id, text))
-            } else {
-                Message::Error(ErrorMessage::new(id, text))
-            };
             out.push(ManagerAction::Send {
                 node_id,
-                msg: reply,
+                msg: fail_msg(id, "unknown channel"),
             });
             return;
         };
@@ -770,7 +773,7 @@ impl ChannelManager {
                 let reason = Refusal::ChannelIdInUse;
                 out.push(ManagerAction::Send {
                     node_id,
-                    msg: Message::Error(ErrorMessage::new(temp, &reason.to_string())),
+                    msg: fail_msg(temp, &reason.to_string()),
                 });
                 out.event(ManagerEvent::OpenRefused {
                     node_id,
@@ -797,7 +800,9 @@ impl ChannelManager {
         let temp = o.temporary_channel_id;
         let (per_peer, total) = self.pending_inbound(&node_id);
         let limits = self.config.pending;
-        let refusal = if self.find(&node_id, &temp).is_some() {
+        let refusal = if temp.is_all() {
+            Some(Refusal::ZeroTemporaryChannelId)
+        } else if self.find(&node_id, &temp).is_some() {
             Some(Refusal::DuplicateTemporaryChannelId)
         } else if per_peer >= limits.per_peer {
             Some(Refusal::TooManyFromPeer {
@@ -813,7 +818,7 @@ impl ChannelManager {
         if let Some(reason) = refusal {
             out.push(ManagerAction::Send {
                 node_id,
-                msg: Message::Error(ErrorMessage::new(temp, &reason.to_string())),
+                msg: fail_msg(temp, &reason.to_string()),
             });
             out.event(ManagerEvent::OpenRefused {
                 node_id,
@@ -878,7 +883,7 @@ impl ChannelManager {
         if !sent {
             out.push(ManagerAction::Send {
                 node_id,
-                msg: Message::Error(ErrorMessage::new(temp, &e.to_string())),
+                msg: fail_msg(temp, &e.to_string()),
             });
         }
         out.event(ManagerEvent::OpenRefused {
@@ -973,7 +978,7 @@ impl ChannelManager {
                     if self.is_connected(&e.node_id) {
                         out.push(ManagerAction::Send {
                             node_id: e.node_id,
-                            msg: Message::Error(ErrorMessage::new(cid, "channel closed")),
+                            msg: fail_msg(cid, "channel closed"),
                         });
                     }
                     out.event(ManagerEvent::Channel {
@@ -1079,7 +1084,7 @@ impl ChannelManager {
             if self.is_connected(&e.node_id) {
                 out.push(ManagerAction::Send {
                     node_id: e.node_id,
-                    msg: Message::Error(ErrorMessage::new(id, &reason.to_string())),
+                    msg: fail_msg(id, &reason.to_string()),
                 });
             }
             if e.persisted {
@@ -1316,6 +1321,16 @@ fn info(e: &Entry) -> ChannelInfo {
             State::WaitFundingSigned { c, .. } => Some(c.params.funding_outpoint.txid),
             _ => None,
         },
+    }
+}
+
+/// The `error` that fails channel `id`, or a `warning` if `id` is all
+/// zero: an all-zero `error` would fail every channel with the peer.
+fn fail_msg(id: ChannelId, text: &str) -> Message {
+    if id.is_all() {
+        Message::Warning(WarningMessage::new(id, text))
+    } else {
+        Message::Error(ErrorMessage::new(id, text))
     }
 }
 
