@@ -45,12 +45,18 @@ pub enum Crash {
     AfterPersist,
 }
 
+/// A transaction to publish later: (tx, height, confirmations of parents).
+pub type Later = (Transaction, u32, Vec<(Txid, u16)>);
+
 pub struct Node {
     pub wallet: WalletKeys,
     pub ch: Channel,
     pub store: MemoryStore,
     pub outbox: VecDeque<Message>,
     pub published: Vec<Transaction>,
+    /// `Action::PublishLater`: (tx, height, confirmations of parents).
+    pub later: Vec<Later>,
+    pub watched: Vec<OutPoint>,
     pub events: Vec<Event>,
     pub sent: Vec<Message>,
     pub disconnect_requested: bool,
@@ -76,7 +82,13 @@ impl Node {
                 Action::Publish(t) => self.published.push(t),
                 Action::Event(e) => self.events.push(e),
                 Action::Disconnect => self.disconnect_requested = true,
-                Action::WatchFunding { .. } | Action::WatchSpent { .. } => {}
+                Action::PublishLater {
+                    tx,
+                    height,
+                    confirmed,
+                } => self.later.push((tx, height, confirmed)),
+                Action::WatchSpent { outpoint } => self.watched.push(outpoint),
+                Action::WatchFunding { .. } => {}
             }
         }
     }
@@ -150,6 +162,8 @@ fn node(seed: u8, ch: Channel) -> Node {
         store: MemoryStore::new(),
         outbox: VecDeque::new(),
         published: vec![],
+        later: vec![],
+        watched: vec![],
         events: vec![],
         sent: vec![],
         disconnect_requested: false,

@@ -78,6 +78,7 @@ mod config;
 mod error;
 mod io;
 mod normal;
+mod onchain;
 mod open;
 mod pending;
 mod reestablish;
@@ -91,6 +92,7 @@ pub use config::{
 };
 pub use error::ChannelError;
 pub use io::{Action, ChannelRecord, Command, Event};
+pub use onchain::commitment_number;
 pub use open::OpenRequest;
 pub use pending::PendingChannelLimits;
 pub use spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
@@ -369,6 +371,10 @@ impl Channel {
             Command::FundingTx { tx, output_index } => self.on_funding_tx(tx, output_index, out),
             Command::FundingDepth { depth, scid } => self.on_funding_depth(depth, scid, out),
             Command::FundingSpent { tx } => self.on_funding_spent(tx, out),
+            Command::OutputSpent { tx } => self.on_output_spent(tx, out),
+            Command::FulfillHtlc { id, preimage } if self.is_onchain() => {
+                self.onchain_fulfill(id, preimage, out)
+            }
             Command::ForceClose => self.force_close(out),
             Command::Close { script, feerate } => self.on_close_command(script, feerate, out),
             Command::AddHtlc { .. }
