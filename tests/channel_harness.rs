@@ -172,6 +172,11 @@ fn node(seed: u8, ch: Channel) -> Node {
 
 /// Opens a channel from A (funder) to B and brings it to NORMAL.
 pub fn open_pair(opts: OpenOpts) -> Pair {
+    open_pair_with(opts, config(), config())
+}
+
+/// [`open_pair`] with each side's own configuration.
+pub fn open_pair_with(opts: OpenOpts, cfg_a: ChannelConfig, cfg_b: ChannelConfig) -> Pair {
     let wa = WalletKeys::from_seed(&[1; 32], Network::Regtest).unwrap();
     let wb = WalletKeys::from_seed(&[2; 32], Network::Regtest).unwrap();
     let idx = ChannelKeyIndex::new(0).unwrap();
@@ -179,10 +184,12 @@ pub fn open_pair(opts: OpenOpts) -> Pair {
     if !opts.anchors {
         feats.clear(lnwasm::wire::Feature::AnchorsZeroFeeHtlcTx);
     }
-    let mut cfg = config();
+    let mut cfg = cfg_a;
     cfg.zero_conf = opts.zero_conf;
+    let mut cfg_b = cfg_b;
+    cfg_b.zero_conf = opts.zero_conf;
     let (cha, acts) = Channel::open(
-        cfg.clone(),
+        cfg,
         wa.channel_keys(idx).unwrap(),
         idx,
         OpenRequest {
@@ -203,7 +210,7 @@ pub fn open_pair(opts: OpenOpts) -> Pair {
         panic!("open_channel")
     };
     let (chb, acts) = Channel::accept(
-        cfg,
+        cfg_b,
         wb.channel_keys(idx).unwrap(),
         idx,
         &feats,
