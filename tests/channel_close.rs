@@ -1,4 +1,5 @@
-//! Cooperative close, force close, and reactions to commitments seen on chain.
+//! Cooperative close (`shutdown`, `closing_signed`). Force close and
+//! commitments seen on chain are in `channel_onchain.rs`.
 
 #[path = "channel_harness.rs"]
 mod harness;
@@ -57,100 +58,6 @@ fn mutual_close_with_pending_htlc_settled_first() {
     p.a.handle(Command::FundingSpent { tx: ta.clone() })
         .unwrap();
     assert_eq!(p.a.ch.status(), Some(Status::Closed));
-}
-
-#[test]
-fn force_close_publishes_commitment_and_htlc_timeouts() {
-    let mut p = open_pair(OpenOpts::default());
-    p.add(Side::Holder, Msat(10_000_000), 1).unwrap();
-    p.add(Side::Holder, Msat(20_000_000), 2).unwrap();
-    p.sign(Side::Holder);
-    let before = p.a.published.len();
-    p.a.handle(Command::ForceClose).unwrap();
-    let txs = &p.a.published[before..];
-    assert_eq!(txs.len(), 3, "commitment + 2 HTLC-timeout");
-    let commit = &txs[0];
-    let ctxid = commit.compute_txid();
-    for h in &txs[1..] {
-        assert_eq!(h.input[0].previous_output.txid, ctxid);
-        assert_eq!(h.input[0].witness.len(), 5);
-    }
-    assert_eq!(p.a.ch.state_name(), "CLOSING");
-    // B sees A's commitment (its view of A's current one): sweeps its to_remote.
-    let b_before = p.b.published.len();
-    p.b.handle(Command::FundingSpent { tx: commit.clone() })
-        .unwrap();
-    assert!(p.b.events.contains(&Event::ForceClosed {
-        txid: ctxid,
-        ours: false
-    }));
-    let sweep = &p.b.published[b_before];
-    assert_eq!(sweep.input[0].previous_output.txid, ctxid);
-}
-
-#[test]
-fn revoked_commitment_gets_the_penalty_tx() {
-    let mut p = open_pair(OpenOpts::default());
-    p.add(Side::Counterparty, Msat(30_000_000), 1).unwrap();
-    p.sign(Side::Counterparty);
-    // B's current commitment now, which it will later revoke.
-    let (_, old) =
-        p.b.ch
-            .commitments()
-            .unwrap()
-            .signed_local_tx(p.b.ch.keys())
-            .unwrap();
-    p.b.handle(Command::FulfillHtlc {
-        id: 0,
-        preimage: preimage(1),
-    })
-    .unwrap_err(); // B offered it: cannot fulfill
-    p.a.handle(Command::FulfillHtlc {
-        id: 0,
-        preimage: preimage(1),
-    })
-    .unwrap();
-    p.sign(Side::Holder);
-    p.check();
-    // B cheats with its revoked commitment.
-    let before = p.a.published.len();
-    p.a.handle(Command::FundingSpent { tx: old.clone() })
-        .unwrap();
-    let ev =
-        p.a.events
-            .iter()
-            .find(|e| matches!(e, Event::RevokedCommitmentSeen { .. }))
-            .expect("revoked commitment recognised");
-    let penalty = &p.a.published[before];
-    if let Event::RevokedCommitmentSeen {
-        penalty_txid,
-        commitment_number,
-    } = ev
-    {
-        assert_eq!(*penalty_txid, penalty.compute_txid());
-        assert_eq!(*commitment_number, 1);
-    }
-    // Every output of the revoked commitment except the anchors is taken.
-    let old_txid = old.compute_txid();
-    let taken: Vec<u32> = penalty
-        .input
-        .iter()
-        .map(|i| {
-            assert_eq!(i.previous_output.txid, old_txid);
-            i.previous_output.vout
-        })
-        .collect();
-    let non_anchor = old
-        .output
-        .iter()
-        .filter(|o| o.value.to_sat() != 330)
-        .count();
-    assert_eq!(taken.len(), non_anchor);
-    let value_in: u64 = taken
-        .iter()
-        .map(|v| old.output[*v as usize].value.to_sat())
-        .sum();
-    assert!(penalty.output[0].value.to_sat() > value_in - 10_000);
 }
 
 #[test]

@@ -45,12 +45,18 @@ pub enum Crash {
     AfterPersist,
 }
 
+/// A transaction to publish later: (tx, height, confirmations of parents).
+pub type Later = (Transaction, u32, Vec<(Txid, u16)>);
+
 pub struct Node {
     pub wallet: WalletKeys,
     pub ch: Channel,
     pub store: MemoryStore,
     pub outbox: VecDeque<Message>,
     pub published: Vec<Transaction>,
+    /// `Action::PublishLater`: (tx, height, confirmations of parents).
+    pub later: Vec<Later>,
+    pub watched: Vec<OutPoint>,
     pub events: Vec<Event>,
     pub sent: Vec<Message>,
     pub disconnect_requested: bool,
@@ -76,7 +82,13 @@ impl Node {
                 Action::Publish(t) => self.published.push(t),
                 Action::Event(e) => self.events.push(e),
                 Action::Disconnect => self.disconnect_requested = true,
-                Action::WatchFunding { .. } | Action::WatchSpent { .. } => {}
+                Action::PublishLater {
+                    tx,
+                    height,
+                    confirmed,
+                } => self.later.push((tx, height, confirmed)),
+                Action::WatchSpent { outpoint } => self.watched.push(outpoint),
+                Action::WatchFunding { .. } => {}
             }
         }
     }
@@ -150,6 +162,8 @@ fn node(seed: u8, ch: Channel) -> Node {
         store: MemoryStore::new(),
         outbox: VecDeque::new(),
         published: vec![],
+        later: vec![],
+        watched: vec![],
         events: vec![],
         sent: vec![],
         disconnect_requested: false,
@@ -158,6 +172,11 @@ fn node(seed: u8, ch: Channel) -> Node {
 
 /// Opens a channel from A (funder) to B and brings it to NORMAL.
 pub fn open_pair(opts: OpenOpts) -> Pair {
+    open_pair_with(opts, config(), config())
+}
+
+/// [`open_pair`] with each side's own configuration.
+pub fn open_pair_with(opts: OpenOpts, cfg_a: ChannelConfig, cfg_b: ChannelConfig) -> Pair {
     let wa = WalletKeys::from_seed(&[1; 32], Network::Regtest).unwrap();
     let wb = WalletKeys::from_seed(&[2; 32], Network::Regtest).unwrap();
     let idx = ChannelKeyIndex::new(0).unwrap();
@@ -165,10 +184,12 @@ pub fn open_pair(opts: OpenOpts) -> Pair {
     if !opts.anchors {
         feats.clear(lnwasm::wire::Feature::AnchorsZeroFeeHtlcTx);
     }
-    let mut cfg = config();
+    let mut cfg = cfg_a;
     cfg.zero_conf = opts.zero_conf;
+    let mut cfg_b = cfg_b;
+    cfg_b.zero_conf = opts.zero_conf;
     let (cha, acts) = Channel::open(
-        cfg.clone(),
+        cfg,
         wa.channel_keys(idx).unwrap(),
         idx,
         OpenRequest {
@@ -189,7 +210,7 @@ pub fn open_pair(opts: OpenOpts) -> Pair {
         panic!("open_channel")
     };
     let (chb, acts) = Channel::accept(
-        cfg,
+        cfg_b,
         wb.channel_keys(idx).unwrap(),
         idx,
         &feats,

@@ -1,14 +1,13 @@
 //! Closing: `shutdown`, `closing_signed` fee negotiation, force close, and
 //! what to do when a transaction spends the funding output.
 
-use bitcoin::{ScriptBuf, Transaction};
+use bitcoin::ScriptBuf;
 
-use crate::tx::{ClosingSpec, ClosingTx, ClosingVariant, FeeratePerKw, Side, Sweep};
+use crate::tx::{ClosingSpec, ClosingTx, ClosingVariant, FeeratePerKw, Side};
 use crate::types::Sat;
 use crate::wire::{ClosingFeeRange, ClosingSigned, ExtraTlvs, Message, Shutdown};
 
-use super::commitments::{build, RemoteNext};
-use super::spec::Spec;
+use super::commitments::RemoteNext;
 use super::{Action, Channel, ChannelError, Event, Link, Negotiation, Out, State, Status};
 
 /// Weight of a closing transaction's witness (2-of-2), added to the unsigned weight.
@@ -20,7 +19,7 @@ fn valid_shutdown_script(s: &ScriptBuf) -> bool {
 
 impl Channel {
     /// Our default close script: P2WPKH to our payment basepoint.
-    fn default_close_script(&self) -> ScriptBuf {
+    pub(super) fn default_close_script(&self) -> ScriptBuf {
         let pk = bitcoin::CompressedPublicKey(self.keys.pubkeys().payment_basepoint.0);
         ScriptBuf::new_p2wpkh(&pk.wpubkey_hash())
     }
@@ -260,140 +259,6 @@ impl Channel {
             out.actions.push(Action::Publish(signed));
             out.event(Event::MutualClose { txid });
         }
-        Ok(())
-    }
-
-    /// Publishes our latest commitment and the HTLC-timeout transactions
-    /// we can already complete (HTLC-success needs the preimage and comes
-    /// from the payment layer).
-    pub(super) fn force_close(&mut self, out: &mut Out) -> Result<(), ChannelError> {
-        let keys = self.keys.clone();
-        let f = self.funded_mut()?;
-        if f.status == Status::WaitingForRemoteClose {
-            // Our commitment may be revoked: never publish it.
-            return Ok(());
-        }
-        let (ctx, signed) = f.c.signed_local_tx(&keys)?;
-        let mut txs = vec![signed.clone()];
-        let htlc_key = keys.htlc_key(&ctx.keys().per_commitment_point)?;
-        for (h, their_sig) in ctx.htlc_txs()?.iter().zip(&f.c.local_commit.htlc_sigs) {
-            if h.kind() == crate::tx::HtlcTxKind::Timeout {
-                let ours = h.sign_as_broadcaster(&htlc_key)?;
-                txs.push(h.finalize(their_sig, &ours, None)?);
-            }
-        }
-        f.status = Status::Closing;
-        f.closing_txs = txs.clone();
-        out.persist = true;
-        for t in txs {
-            out.actions.push(Action::Publish(t));
-        }
-        out.event(Event::ForceClosed {
-            txid: signed.compute_txid(),
-            ours: true,
-        });
-        Ok(())
-    }
-
-    /// A transaction spending the funding output: a mutual close, our
-    /// commitment, the peer's current or next commitment, or a revoked one.
-    pub(super) fn on_funding_spent(
-        &mut self,
-        tx: Transaction,
-        out: &mut Out,
-    ) -> Result<(), ChannelError> {
-        let keys = self.keys.clone();
-        let dest = self
-            .config
-            .upfront_shutdown_script
-            .clone()
-            .unwrap_or_else(|| self.default_close_script());
-        let feerate = self.fee_estimate.unwrap_or(FeeratePerKw(1000));
-        let f = self.funded_mut()?;
-        let txid = tx.compute_txid();
-        if f.closing_txs.iter().any(|t| t.compute_txid() == txid) {
-            if f.status != Status::Closed {
-                f.status = Status::Closed;
-                out.persist = true;
-            }
-            return Ok(());
-        }
-        let c = f.c.clone();
-        let local = c.local_tx(&keys, c.local_commit.index, &c.local_commit.spec)?;
-        if local.txid() == txid {
-            f.status = Status::Closed;
-            out.persist = true;
-            return Ok(());
-        }
-        // The peer's current or next commitment: our to_remote is ours already
-        // (static key); sweep it.
-        let mut candidates = vec![c.remote_commit.clone()];
-        if let RemoteNext::Waiting { commit, .. } = &c.remote_next {
-            candidates.push(commit.clone());
-        }
-        for rc in candidates {
-            if rc.txid == txid {
-                let rtx = c.remote_tx(&rc)?;
-                f.status = Status::Closed;
-                out.persist = true;
-                out.event(Event::ForceClosed { txid, ours: false });
-                if let Some(o) = rtx.to_remote_output() {
-                    if let Ok(sweep) = Sweep::build(vec![o], dest.clone(), feerate) {
-                        let signed = sweep.sign_all(&[Some(keys.payment_base_secret())])?;
-                        out.actions.push(Action::Publish(signed));
-                    }
-                }
-                return Ok(());
-            }
-        }
-        // A revoked commitment of the peer: take everything.
-        if let Some(r) = c.revoked.iter().find(|r| r.txid == txid) {
-            let secret = c
-                .remote_secrets
-                .get(r.index)
-                .ok_or(ChannelError::InvalidState("missing revocation secret"))?;
-            let point = secret.point()?;
-            let spec = Spec {
-                htlcs: vec![],
-                to_local: r.to_local,
-                to_remote: r.to_remote,
-                feerate: r.feerate,
-            };
-            let mut cs = crate::tx::CommitmentSpec {
-                commitment_number: r.index,
-                per_commitment_point: point,
-                to_broadcaster: spec.to_local,
-                to_countersignatory: spec.to_remote,
-                htlcs: r.htlcs.clone(),
-                feerate: r.feerate,
-            };
-            let _ = build;
-            cs.htlcs = r.htlcs.clone();
-            let rtx = crate::tx::CommitmentTx::build(&c.params, Side::Counterparty, &cs)?;
-            let rev_key = keys.revocation_key(&secret)?;
-            let mut inputs = rtx.revoked_outputs();
-            let mut signers: Vec<Option<&secp256k1::SecretKey>> =
-                inputs.iter().map(|_| Some(&rev_key)).collect();
-            if let Some(o) = rtx.to_remote_output() {
-                inputs.push(o);
-                signers.push(Some(keys.payment_base_secret()));
-            }
-            let sweep = Sweep::build(inputs, dest, feerate)?;
-            let penalty = sweep.sign_all(&signers)?;
-            let ptxid = penalty.compute_txid();
-            f.status = Status::Closed;
-            out.persist = true;
-            out.actions.push(Action::Publish(penalty));
-            out.event(Event::RevokedCommitmentSeen {
-                commitment_number: r.index,
-                penalty_txid: ptxid,
-            });
-            return Ok(());
-        }
-        // Unknown spend (e.g. the peer's commitment after we lost state).
-        f.status = Status::Closed;
-        out.persist = true;
-        out.event(Event::ForceClosed { txid, ours: false });
         Ok(())
     }
 }

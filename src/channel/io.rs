@@ -62,6 +62,9 @@ pub enum Command {
     },
     /// A transaction spending the funding output was seen.
     FundingSpent { tx: Transaction },
+    /// A transaction spending an output of an [`Action::WatchSpent`] other
+    /// than the funding output (an HTLC output of a commitment on chain).
+    OutputSpent { tx: Transaction },
     /// Our current feerate estimate, used to judge the peer's.
     FeeEstimate(FeeratePerKw),
     /// The time (seconds since the epoch) passes.
@@ -90,13 +93,23 @@ pub enum Action {
     Send(Message),
     /// Broadcast a transaction.
     Publish(Transaction),
+    /// Broadcast `tx` once the chain tip is at `height` or above (its
+    /// nLockTime; 0: no condition) and each `(txid, n)` of `confirmed` has at
+    /// least `n` confirmations (its BIP 68 relative locks). Before that it
+    /// would be rejected. Earlier actions publish the parents.
+    PublishLater {
+        tx: Transaction,
+        height: u32,
+        confirmed: Vec<(Txid, u16)>,
+    },
     /// Tell us ([`Command::FundingDepth`]) how deep `txid` is, until `min_depth`.
     WatchFunding {
         txid: Txid,
         script_pubkey: ScriptBuf,
         min_depth: u32,
     },
-    /// Tell us ([`Command::FundingSpent`]) when `outpoint` is spent.
+    /// Tell us when `outpoint` is spent: [`Command::FundingSpent`] for the
+    /// funding output, [`Command::OutputSpent`] for any other.
     WatchSpent { outpoint: OutPoint },
     /// Something the application should know.
     Event(Event),

@@ -79,6 +79,7 @@ mod error;
 mod io;
 mod manager;
 mod normal;
+mod onchain;
 mod open;
 mod pending;
 mod reestablish;
@@ -96,6 +97,7 @@ pub use manager::{
     ChannelInfo, ChannelManager, ManagerAction, ManagerConfig, ManagerError, ManagerEvent,
     ManagerInput, Refusal, FUNDEE_UNCONFIRMED_TIMEOUT_BLOCKS,
 };
+pub use onchain::commitment_number;
 pub use open::OpenRequest;
 pub use pending::PendingChannelLimits;
 pub use spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
@@ -374,6 +376,10 @@ impl Channel {
             Command::FundingTx { tx, output_index } => self.on_funding_tx(tx, output_index, out),
             Command::FundingDepth { depth, scid } => self.on_funding_depth(depth, scid, out),
             Command::FundingSpent { tx } => self.on_funding_spent(tx, out),
+            Command::OutputSpent { tx } => self.on_output_spent(tx, out),
+            Command::FulfillHtlc { id, preimage } if self.is_onchain() => {
+                self.onchain_fulfill(id, preimage, out)
+            }
             Command::ForceClose => self.force_close(out),
             Command::Close { script, feerate } => self.on_close_command(script, feerate, out),
             Command::AddHtlc { .. }
