@@ -1,0 +1,543 @@
+//! lnwasm's BOLT 2 channel state machine against a real LDK node (the
+//! workspace's `ldk-peer`, in process, over TCP): opening both ways with
+//! both channel types, `update_fee` both ways, reconnection in the middle of
+//! an update (also after a crash), cooperative close initiated by each side
+//! and force close by each side, with the chain fed by hand to both.
+//!
+//! The driver here (`Ln`) is deliberately small: it carries out a channel's
+//! [`Action`]s in order (persist into a [`MemoryStore`] first, then send over
+//! the peer connection, collect published transactions and events) and
+//! hands every channel message from the peer to [`Channel::handle`].
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(unused_imports)]
+
+use std::time::{Duration, Instant};
+
+use bitcoin::absolute::LockTime;
+use bitcoin::constants::ChainHash;
+use bitcoin::hashes::Hash;
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+use bitcoin::transaction::Version;
+use bitcoin::{
+    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+};
+use ldk_peer::lightning::chain::channelmonitor::Balance;
+use ldk_peer::lightning::events::{ClosureReason, Event as LdkEvent};
+use ldk_peer::lightning::ln::channel_state::ChannelDetails;
+use ldk_peer::lightning::ln::types::ChannelId as LdkChannelId;
+use ldk_peer::{Config, LdkNode};
+use lnwasm::channel::{
+    Action, Channel, ChannelConfig, Command, Event, Link, OpenRequest, Status,
+};
+use lnwasm::keys::{ChannelKeyIndex, WalletKeys};
+use lnwasm::peer::{PeerConfig, PeerEvent};
+use lnwasm::store::{Batch, MemoryStore, Store};
+use lnwasm::transport::tcp::{self, TcpPeer};
+use lnwasm::transport::PeerUri;
+use lnwasm::tx::FeeratePerKw;
+use lnwasm::types::{Msat, Sat, ShortChannelId};
+use lnwasm::wire::{lnwasm_init_features, ChannelId, ErrorMessage, Features, Message};
+
+const T: Duration = Duration::from_secs(15);
+const FUNDING: Sat = Sat(1_000_000);
+/// LDK's default `minimum_depth` as fundee.
+const LDK_MIN_DEPTH: u32 = 6;
+
+fn pubkey(k: &SecretKey) -> PublicKey {
+    PublicKey::from_secret_key(&Secp256k1::new(), k)
+}
+
+fn lnwasm_peer_config() -> PeerConfig {
+    let mut c = PeerConfig::new(ChainHash::REGTEST);
+    c.ping_interval = None;
+    c
+}
+
+/// lnwasm's side: one channel with one peer, driven by hand.
+struct Ln {
+    key: SecretKey,
+    wallet: WalletKeys,
+    config: ChannelConfig,
+    peer: Option<TcpPeer>,
+    peer_features: Features,
+    ch: Option<Channel>,
+    store: MemoryStore,
+    published: Vec<Transaction>,
+    events: Vec<Event>,
+    sent: Vec<Message>,
+    received: Vec<Message>,
+    peer_errors: Vec<String>,
+}
+
+impl Ln {
+    fn node_id(&self) -> PublicKey {
+        pubkey(&self.key)
+    }
+
+    fn ch(&self) -> &Channel {
+        self.ch.as_ref().expect("a channel")
+    }
+
+    /// Carries out `actions` in order; every `Persist` is applied before
+    /// the messages after it leave.
+    fn run(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Persist(r) => self
+                    .store
+                    .apply(Batch::new().put(r))
+                    .expect("store accepts monotonic updates"),
+                Action::Send(m) => {
+                    self.sent.push(m.clone());
+                    if let Some(p) = &mut self.peer {
+                        let _ = p.send(&m);
+                    }
+                }
+                Action::Publish(t) => self.published.push(t),
+                Action::Event(e) => self.events.push(e),
+                Action::Disconnect => {
+                    if let Some(p) = &mut self.peer {
+                        p.disconnect();
+                    }
+                }
+                Action::WatchFunding { .. } | Action::WatchSpent { .. } => {}
+            }
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        let ch = self.ch.as_mut().expect("a channel");
+        let actions = ch
+            .handle(cmd.clone())
+            .unwrap_or_else(|e| panic!("lnwasm refused {cmd:?}: {e}"));
+        self.run(actions);
+    }
+
+    /// Reads from the peer for at most `wait` and processes what arrived.
+    fn step(&mut self, wait: Duration) {
+        let Some(p) = &mut self.peer else {
+            std::thread::sleep(wait);
+            return;
+        };
+        let mut evs = Vec::new();
+        if let Some(e) = p.next_event(wait) {
+            evs.push(e);
+            while let Some(e) = p.next_event(Duration::ZERO) {
+                evs.push(e);
+            }
+        }
+        for e in evs {
+            self.on_peer_event(e);
+        }
+    }
+
+    fn on_peer_event(&mut self, e: PeerEvent) {
+        match e {
+            PeerEvent::Message(Message::OpenChannel(open)) if self.ch.is_none() => {
+                self.received.push(Message::OpenChannel(open.clone()));
+                let idx = ChannelKeyIndex::new(0).unwrap();
+                let (ch, actions) = Channel::accept(
+                    self.config.clone(),
+                    self.wallet.channel_keys(idx).unwrap(),
+                    idx,
+                    &lnwasm_init_features(),
+                    &self.peer_features,
+                    &open,
+                    None,
+                    1_000,
+                )
+                .unwrap_or_else(|(e, _)| panic!("lnwasm refused LDK's open_channel: {e}"));
+                self.ch = Some(ch);
+                self.run(actions);
+            }
+            PeerEvent::Message(m) => {
+                self.received.push(m.clone());
+                if self.ch.is_some() {
+                    self.handle(Command::Message(m));
+                }
+            }
+            PeerEvent::Error { channel_id, text } => {
+                self.peer_errors.push(text.clone());
+                if self.ch.is_some() {
+                    self.handle(Command::Message(Message::Error(ErrorMessage::new(
+                        channel_id, &text,
+                    ))));
+                }
+            }
+            PeerEvent::Warning { text, .. } => self.peer_errors.push(text),
+            PeerEvent::Disconnected(_) => {
+                self.peer = None;
+                if self.ch.is_some() {
+                    self.handle(Command::Disconnected);
+                }
+            }
+            PeerEvent::Connected(_) | PeerEvent::Pong { .. } | PeerEvent::PingReceived { .. } => {}
+        }
+    }
+
+    fn ready_events(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::ChannelReady { .. }))
+            .count()
+    }
+}
+
+/// LDK and lnwasm connected over TCP (lnwasm dials LDK), a test chain.
+struct Rig {
+    ln: Ln,
+    ldk: LdkNode,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Rig {
+    fn new(seed: u8) -> Rig {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ldk = rt
+            .block_on(LdkNode::start(Config {
+                accept_inbound_channels: true,
+                anchors: true,
+                channel_tick: Duration::from_secs(3600),
+                ..Config::with_seed_byte(seed)
+            }))
+            .expect("LDK starts");
+        let key = SecretKey::from_slice(&[seed.wrapping_add(100); 32]).unwrap();
+        let mut config = ChannelConfig::new(ChainHash::REGTEST);
+        config.max_dust_exposure = Msat(50_000_000);
+        let mut rig = Rig {
+            ln: Ln {
+                key,
+                wallet: WalletKeys::from_seed(&[seed.wrapping_add(50); 32], Network::Regtest)
+                    .unwrap(),
+                config,
+                peer: None,
+                peer_features: Features::empty(),
+                ch: None,
+                store: MemoryStore::new(),
+                published: vec![],
+                events: vec![],
+                sent: vec![],
+                received: vec![],
+                peer_errors: vec![],
+            },
+            ldk,
+            rt,
+        };
+        rig.connect();
+        rig
+    }
+
+    /// lnwasm dials LDK; an existing channel is told it is connected.
+    fn connect(&mut self) {
+        let uri = PeerUri::parse(&self.ldk.uri()).unwrap();
+        let (peer, info) =
+            tcp::connect(&uri, &self.ln.key, lnwasm_peer_config(), T).expect("connect to LDK");
+        self.ln.peer_features = info.features;
+        self.ln.peer = Some(peer);
+        let id = self.ln.node_id();
+        self.until("LDK sees lnwasm", |r| r.ldk.peer(&id).is_some());
+        if self.ln.ch.is_some() {
+            self.ln.handle(Command::Connected);
+        }
+    }
+
+    /// Drops the TCP connection from lnwasm's side without reading what
+    /// LDK may have sent meanwhile.
+    fn disconnect(&mut self) {
+        if let Some(mut p) = self.ln.peer.take() {
+            p.disconnect();
+        }
+        if self.ln.ch.is_some() {
+            self.ln.handle(Command::Disconnected);
+        }
+        let id = self.ln.node_id();
+        self.until("LDK sees lnwasm leave", |r| r.ldk.peer(&id).is_none());
+    }
+
+    /// Runs both sides until `f` holds.
+    fn until(&mut self, what: &str, mut f: impl FnMut(&Rig) -> bool) {
+        let start = Instant::now();
+        loop {
+            if f(self) {
+                return;
+            }
+            if start.elapsed() > T {
+                panic!(
+                    "timed out waiting for: {what}\nlnwasm state: {:?}\nlnwasm events: {:?}\nlnwasm received: {:?}\npeer errors: {:?}\nLDK events: {:?}\nLDK channels: {:?}",
+                    self.ln.ch.as_ref().map(Channel::state_name),
+                    self.ln.events,
+                    self.ln.received,
+                    self.ln.peer_errors,
+                    self.ldk.ldk_events(),
+                    self.ldk.channel_manager().list_channels(),
+                );
+            }
+            self.ln.step(Duration::from_millis(10));
+        }
+    }
+
+    /// Lets both sides talk for `d` (to see that nothing more happens).
+    fn settle(&mut self, d: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < d {
+            self.ln.step(Duration::from_millis(10));
+        }
+    }
+
+    fn ldk_channel(&self) -> ChannelDetails {
+        let chans = self.ldk.channel_manager().list_channels();
+        assert_eq!(chans.len(), 1, "LDK has one channel: {chans:?}");
+        chans[0].clone()
+    }
+
+    fn ldk_channel_id(&self) -> LdkChannelId {
+        LdkChannelId(self.ln.ch().channel_id().0)
+    }
+
+    fn ldk_event(&self, f: impl Fn(&LdkEvent) -> bool) -> Option<LdkEvent> {
+        self.ldk.ldk_events().into_iter().find(|e| f(e))
+    }
+
+    /// lnwasm opens a channel to LDK and funds it (not yet confirmed).
+    fn lnwasm_opens(&mut self, anchors: bool, push: Msat) -> Transaction {
+        self.ln.config.prefer_anchors = anchors;
+        let idx = ChannelKeyIndex::new(0).unwrap();
+        let (ch, actions) = Channel::open(
+            self.ln.config.clone(),
+            self.ln.wallet.channel_keys(idx).unwrap(),
+            idx,
+            OpenRequest {
+                temporary_channel_id: ChannelId([0x5a; 32]),
+                funding: FUNDING,
+                push,
+                feerate: FeeratePerKw(1000),
+                announce: false,
+                peer_features: self.ln.peer_features.clone(),
+                our_features: lnwasm_init_features(),
+                now: 1_000,
+            },
+        )
+        .expect("open");
+        self.ln.ch = Some(ch);
+        self.ln.run(actions);
+        self.until("accept_channel from LDK", |r| {
+            r.ln.events
+                .iter()
+                .any(|e| matches!(e, Event::FundingRequired { .. }))
+        });
+        let Some(Event::FundingRequired {
+            script_pubkey,
+            amount,
+            ..
+        }) = self.ln.events.last().cloned()
+        else {
+            panic!("FundingRequired is the last event: {:?}", self.ln.events)
+        };
+        assert_eq!(amount, FUNDING);
+        let tx = funding_tx(script_pubkey, amount, 0x11);
+        self.ln.handle(Command::FundingTx {
+            tx: tx.clone(),
+            output_index: 0,
+        });
+        self.until("funding_signed from LDK", |r| !r.ln.published.is_empty());
+        assert_eq!(self.ln.published, vec![tx.clone()], "lnwasm publishes the funding tx");
+        assert!(self.ln.events.contains(&Event::ChannelFunded {
+            channel_id: ChannelId::from_funding_outpoint(&tx.compute_txid(), 0),
+            funding_txid: tx.compute_txid(),
+        }));
+        self.ln.published.clear();
+        tx
+    }
+
+    /// LDK opens a channel to lnwasm and funds it (not yet confirmed).
+    fn ldk_opens(&mut self, push: Msat) -> Transaction {
+        let id = self.ln.node_id();
+        self.ldk
+            .channel_manager()
+            .create_channel(id, FUNDING.0, push.0, 7, None, None)
+            .expect("LDK create_channel");
+        self.until("FundingGenerationReady", |r| {
+            r.ldk_event(|e| matches!(e, LdkEvent::FundingGenerationReady { .. }))
+                .is_some()
+        });
+        let Some(LdkEvent::FundingGenerationReady {
+            temporary_channel_id,
+            counterparty_node_id,
+            channel_value_satoshis,
+            output_script,
+            ..
+        }) = self.ldk_event(|e| matches!(e, LdkEvent::FundingGenerationReady { .. }))
+        else {
+            unreachable!()
+        };
+        assert_eq!(counterparty_node_id, id);
+        assert_eq!(channel_value_satoshis, FUNDING.0);
+        assert_eq!(self.ln.ch().state_name(), "WAIT_FUNDING_CREATED");
+        let mut tx = funding_tx(output_script, FUNDING, 0x22);
+        // LDK wants signed segwit inputs; it cannot check them.
+        tx.input[0].witness = Witness::from_slice(&[vec![0x30; 72], vec![0x02; 33]]);
+        self.ldk
+            .channel_manager()
+            .funding_transaction_generated(temporary_channel_id, counterparty_node_id, tx.clone())
+            .expect("LDK takes the funding tx");
+        let txid = tx.compute_txid();
+        self.until("LDK broadcasts the funding tx", |r| {
+            r.ldk
+                .broadcast_transactions()
+                .iter()
+                .any(|t| t.compute_txid() == txid)
+        });
+        assert_eq!(self.ln.ch().state_name(), "OPENING");
+        assert!(self.ln.events.contains(&Event::ChannelFunded {
+            channel_id: ChannelId::from_funding_outpoint(&txid, 0),
+            funding_txid: txid,
+        }));
+        tx
+    }
+
+    /// Mines `tx` and enough blocks on top for LDK, tells lnwasm the depth,
+    /// and waits until both sides are ready.
+    fn confirm_and_ready(&mut self, tx: &Transaction) {
+        let (tip, _) = self.ldk.best_block();
+        self.ldk.mine_blocks(LDK_MIN_DEPTH, vec![tx.clone()]);
+        let scid = ShortChannelId::new(tip + 1, 0, 0);
+        self.ln.handle(Command::FundingDepth {
+            depth: LDK_MIN_DEPTH,
+            scid,
+        });
+        self.until("both sides ready", |r| {
+            let c = r.ldk.channel_manager().list_channels();
+            r.ln.ready_events() == 1 && c.len() == 1 && c[0].is_usable
+        });
+        let c = self.ldk_channel();
+        assert!(c.is_channel_ready);
+        assert_eq!(c.channel_id, self.ldk_channel_id());
+        assert_eq!(
+            c.funding_txo.map(|o| o.into_bitcoin_outpoint()),
+            Some(OutPoint {
+                txid: tx.compute_txid(),
+                vout: 0
+            })
+        );
+        assert_eq!(c.short_channel_id, scid.map(|s| s.0));
+        assert_eq!(self.ln.ch().state_name(), "NORMAL");
+        assert_eq!(*self.ln.ch().link(), Link::Online);
+        let id = self.ldk_channel_id();
+        self.until("LDK's ChannelReady event", |r| {
+            r.ldk_event(|e| matches!(e, LdkEvent::ChannelReady { channel_id, .. } if *channel_id == id))
+                .is_some()
+        });
+        assert!(self.ln.events.contains(&Event::ChannelReady {
+            channel_id: self.ln.ch().channel_id(),
+            scid,
+            alias: self.ln.ch().funded().unwrap().our_alias,
+        }));
+    }
+
+    /// Mines `txs` in one block (plus `extra` empty blocks) for LDK.
+    fn mine(&mut self, txs: Vec<Transaction>, extra: u32) {
+        self.ldk.mine_blocks(1 + extra, txs);
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.ln.peer.take() {
+            p.disconnect();
+        }
+        self.ldk.stop();
+        let _ = &self.rt;
+    }
+}
+
+/// A funding transaction spending a made-up output (no one checks it).
+fn funding_tx(script: ScriptBuf, amount: Sat, salt: u8) -> Transaction {
+    Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint {
+                txid: Txid::from_byte_array([salt; 32]),
+                vout: 0,
+            },
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(amount.0),
+            script_pubkey: script,
+        }],
+    }
+}
+
+fn check_type(c: &ChannelDetails, anchors: bool) {
+    let t = c.channel_type.clone().expect("channel type");
+    assert!(t.requires_static_remote_key());
+    assert_eq!(t.supports_anchors_zero_fee_htlc_tx(), anchors);
+    assert_eq!(t.requires_anchors_zero_fee_htlc_tx(), anchors);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. lnwasm opens
+
+fn lnwasm_opens_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let push = Msat(100_000_000);
+    let tx = r.lnwasm_opens(anchors, push);
+    let c = r.ldk_channel();
+    assert!(!c.is_outbound);
+    assert!(!c.is_channel_ready);
+    assert_eq!(c.channel_value_satoshis, FUNDING.0);
+    check_type(&c, anchors);
+    assert_eq!(r.ln.ch().commitments().unwrap().channel_type().has_anchors(), anchors);
+    r.confirm_and_ready(&tx);
+    let c = r.ldk_channel();
+    // LDK's balance is the push; it may spend it down to the 1% reserve we impose.
+    assert_eq!(c.unspendable_punishment_reserve, Some(10_000));
+    assert_eq!(c.outbound_capacity_msat, push.0 - 10_000_000);
+    assert_eq!(
+        r.ln.ch().balances(),
+        Some((Msat(FUNDING.0 * 1000 - push.0), push, Msat(0)))
+    );
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
+#[test]
+fn lnwasm_opens_anchors_channel_to_ldk() {
+    lnwasm_opens_case(11, true);
+}
+
+#[test]
+fn lnwasm_opens_static_remotekey_channel_to_ldk() {
+    lnwasm_opens_case(12, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. LDK opens
+
+#[test]
+fn ldk_opens_anchors_channel_to_lnwasm() {
+    let mut r = Rig::new(21);
+    let push = Msat(50_000_000);
+    let tx = r.ldk_opens(push);
+    let c = r.ldk_channel();
+    assert!(c.is_outbound);
+    check_type(&c, true);
+    let Some(Message::OpenChannel(open)) = r.ln.received.first().cloned() else {
+        panic!("open_channel first: {:?}", r.ln.received)
+    };
+    assert_eq!(open.funding, FUNDING);
+    assert_eq!(open.push, push);
+    assert!(r.ln.ch().commitments().unwrap().channel_type().has_anchors());
+    r.confirm_and_ready(&tx);
+    assert_eq!(
+        r.ln.ch().balances(),
+        Some((push, Msat(FUNDING.0 * 1000 - push.0), Msat(0)))
+    );
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
