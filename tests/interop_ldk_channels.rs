@@ -541,3 +541,92 @@ fn ldk_opens_anchors_channel_to_lnwasm() {
     );
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. Cooperative close
+
+/// Both sides agree on one closing transaction, both publish it, LDK says
+/// why it closed, and confirming it ends the channel on both sides.
+fn check_mutual_close(r: &mut Rig, reason: ClosureReason) {
+    let id = r.ldk_channel_id();
+    r.until("lnwasm agrees on a closing tx", |r| {
+        r.ln.events
+            .iter()
+            .any(|e| matches!(e, Event::MutualClose { .. }))
+    });
+    let Some(Event::MutualClose { txid }) = r
+        .ln
+        .events
+        .iter()
+        .find(|e| matches!(e, Event::MutualClose { .. }))
+        .cloned()
+    else {
+        unreachable!()
+    };
+    assert_eq!(r.ln.published.len(), 1);
+    let closing = r.ln.published[0].clone();
+    assert_eq!(closing.compute_txid(), txid);
+    r.until("LDK broadcasts the same closing tx", |r| {
+        r.ldk
+            .broadcast_transactions()
+            .iter()
+            .any(|t| t.compute_txid() == txid)
+    });
+    r.until("LDK's ChannelClosed", |r| {
+        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
+            .is_some()
+    });
+    let Some(LdkEvent::ChannelClosed {
+        reason: got,
+        channel_capacity_sats,
+        ..
+    }) = r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
+    else {
+        unreachable!()
+    };
+    assert_eq!(got, reason);
+    assert_eq!(channel_capacity_sats, Some(FUNDING.0));
+    assert!(r.ldk.channel_manager().list_channels().is_empty());
+    assert_eq!(r.ln.ch().state_name(), "CLOSING");
+    // The closing tx spends the funding output, and its outputs pay both
+    // sides' shutdown scripts what they own minus the fee for the funder.
+    let f = r.ln.ch().funded().unwrap();
+    assert_eq!(closing.input.len(), 1);
+    assert_eq!(
+        closing.input[0].previous_output,
+        f.c.params.funding_outpoint
+    );
+    let ours = f.local_shutdown.clone().unwrap();
+    let theirs = f.remote_shutdown.clone().unwrap();
+    assert!(closing.output.iter().any(|o| o.script_pubkey == ours));
+    assert!(closing.output.iter().any(|o| o.script_pubkey == theirs));
+    r.mine(vec![closing.clone()], 0);
+    r.ln.handle(Command::FundingSpent { tx: closing });
+    assert_eq!(r.ln.ch().state_name(), "CLOSED");
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
+#[test]
+fn cooperative_close_initiated_by_lnwasm() {
+    let mut r = Rig::new(51);
+    let tx = r.lnwasm_opens(true, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    r.ln.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    });
+    check_mutual_close(&mut r, ClosureReason::CounterpartyInitiatedCooperativeClosure);
+}
+
+#[test]
+fn cooperative_close_initiated_by_ldk() {
+    let mut r = Rig::new(52);
+    let tx = r.ldk_opens(Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    let (id, node) = (r.ldk_channel_id(), r.ln.node_id());
+    r.ldk
+        .channel_manager()
+        .close_channel(&id, &node)
+        .expect("LDK close_channel");
+    check_mutual_close(&mut r, ClosureReason::LocallyInitiatedCooperativeClosure);
+}
