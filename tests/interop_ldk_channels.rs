@@ -630,3 +630,69 @@ fn cooperative_close_initiated_by_ldk() {
         .expect("LDK close_channel");
     check_mutual_close(&mut r, ClosureReason::LocallyInitiatedCooperativeClosure);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. update_fee
+
+/// Both sides' current commitments are at `feerate`, with no update pending.
+fn check_feerate(r: &Rig, feerate: u32) {
+    let c = r.ldk_channel();
+    assert_eq!(c.feerate_sat_per_1000_weight, Some(feerate));
+    assert!(c.is_usable);
+    let cm = r.ln.ch().commitments().unwrap();
+    assert_eq!(cm.local_commit.spec.feerate, FeeratePerKw(feerate));
+    assert_eq!(cm.remote_commit.spec.feerate, FeeratePerKw(feerate));
+    assert!(!cm.local_has_unsigned());
+    assert_eq!(cm.local_commit.index, cm.remote_commit.index);
+}
+
+fn count(msgs: &[Message], f: impl Fn(&Message) -> bool) -> usize {
+    msgs.iter().filter(|m| f(m)).count()
+}
+
+#[test]
+fn update_fee_from_lnwasm_accepted_by_ldk() {
+    let mut r = Rig::new(31);
+    let tx = r.lnwasm_opens(true, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    check_feerate(&r, 1000);
+    r.ln.handle(Command::UpdateFee(FeeratePerKw(2500)));
+    r.ln.handle(Command::Sign);
+    // LDK revokes and signs back, lnwasm revokes: both at commitment #1.
+    r.until("LDK's commitment at the new feerate", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.index == 1
+            && cm.remote_commit.index == 1
+            && r.ldk_channel().feerate_sat_per_1000_weight == Some(2500)
+    });
+    r.settle(Duration::from_millis(100));
+    check_feerate(&r, 2500);
+    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::UpdateFee(u) if u.feerate_per_kw == 2500)), 1);
+    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::CommitmentSigned(_))), 1);
+    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::RevokeAndAck(_))), 1);
+    assert_eq!(count(&r.ln.received, |m| matches!(m, Message::CommitmentSigned(_))), 1);
+    assert_eq!(count(&r.ln.received, |m| matches!(m, Message::RevokeAndAck(_))), 1);
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
+#[test]
+fn update_fee_from_ldk_accepted_by_lnwasm() {
+    let mut r = Rig::new(32);
+    let tx = r.ldk_opens(Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    check_feerate(&r, 1000);
+    r.ldk.set_feerate_sat_per_kw(3000);
+    r.ldk.channel_manager().timer_tick_occurred();
+    r.until("lnwasm at LDK's new feerate", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.index == 1
+            && cm.remote_commit.index == 1
+            && cm.local_commit.spec.feerate == FeeratePerKw(3000)
+    });
+    r.settle(Duration::from_millis(100));
+    check_feerate(&r, 3000);
+    assert_eq!(count(&r.ln.received, |m| matches!(m, Message::UpdateFee(u) if u.feerate_per_kw == 3000)), 1);
+    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::CommitmentSigned(_))), 1);
+    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::RevokeAndAck(_))), 1);
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
