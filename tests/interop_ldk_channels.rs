@@ -696,3 +696,162 @@ fn update_fee_from_ldk_accepted_by_lnwasm() {
     assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::RevokeAndAck(_))), 1);
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. Force close
+
+#[test]
+fn lnwasm_force_closes_and_ldk_claims_its_output() {
+    use ldk_peer::lightning::sign::SpendableOutputDescriptor;
+    let mut r = Rig::new(61);
+    let push = Msat(100_000_000);
+    let tx = r.lnwasm_opens(true, push);
+    r.confirm_and_ready(&tx);
+    let id = r.ldk_channel_id();
+    r.ln.handle(Command::ForceClose);
+    assert_eq!(r.ln.ch().state_name(), "CLOSING");
+    assert_eq!(r.ln.published.len(), 1, "the commitment alone (no HTLC)");
+    let commitment = r.ln.published[0].clone();
+    let ctxid = commitment.compute_txid();
+    assert!(r.ln.events.contains(&Event::ForceClosed {
+        txid: ctxid,
+        ours: true
+    }));
+    // The commitment is fully signed and valid against the funding output.
+    commitment
+        .verify(|op| (op == &OutPoint { txid: tx.compute_txid(), vout: 0 }).then(|| tx.output[0].clone()))
+        .expect("lnwasm's commitment verifies");
+    // LDK's to_remote in it: the push, exactly (lnwasm, the funder, pays the fee).
+    let to_ldk: Vec<usize> = commitment
+        .output
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.value == Amount::from_sat(push.0 / 1000))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(to_ldk.len(), 1);
+    let vout = to_ldk[0] as u32;
+
+    r.mine(vec![commitment.clone()], 0);
+    r.ln.handle(Command::FundingSpent { tx: commitment.clone() });
+    assert_eq!(r.ln.ch().state_name(), "CLOSED");
+    r.until("LDK's ChannelClosed", |r| {
+        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
+            .is_some()
+    });
+    let Some(LdkEvent::ChannelClosed { reason, .. }) =
+        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
+    else {
+        unreachable!()
+    };
+    assert_eq!(reason, ClosureReason::CommitmentTxConfirmed);
+    assert!(r.ldk.channel_manager().list_channels().is_empty());
+    let balances = r.ldk.chain_monitor().get_claimable_balances(&[]);
+    assert_eq!(balances.len(), 1, "{balances:?}");
+    assert_eq!(balances[0].claimable_amount_satoshis(), push.0 / 1000);
+    assert!(
+        matches!(balances[0], Balance::ClaimableAwaitingConfirmations { .. }),
+        "{balances:?}"
+    );
+    // After LDK's reorg safety delay it hands its output to the wallet.
+    r.mine(vec![], 6);
+    r.until("LDK's SpendableOutputs", |r| {
+        r.ldk_event(|e| matches!(e, LdkEvent::SpendableOutputs { .. }))
+            .is_some()
+    });
+    let Some(LdkEvent::SpendableOutputs { outputs, channel_id }) =
+        r.ldk_event(|e| matches!(e, LdkEvent::SpendableOutputs { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(channel_id, Some(id));
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    let SpendableOutputDescriptor::StaticPaymentOutput(d) = &outputs[0] else {
+        panic!("{outputs:?}")
+    };
+    assert_eq!(d.outpoint.into_bitcoin_outpoint(), OutPoint { txid: ctxid, vout });
+    assert_eq!(d.output, commitment.output[vout as usize]);
+}
+
+fn ldk_force_closes_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let push = Msat(100_000_000);
+    let ftx = r.lnwasm_opens(anchors, push);
+    r.confirm_and_ready(&ftx);
+    let (id, node) = (r.ldk_channel_id(), r.ln.node_id());
+    let funding_op = OutPoint {
+        txid: ftx.compute_txid(),
+        vout: 0,
+    };
+    r.ldk
+        .channel_manager()
+        .force_close_broadcasting_latest_txn(&id, &node, "test force close".into())
+        .expect("LDK force closes");
+    // LDK broadcasts its commitment (with anchors, also through a bump event).
+    let spends_funding = |t: &Transaction| t.input.iter().any(|i| i.previous_output == funding_op);
+    r.until("LDK's commitment", |r| {
+        r.ldk.broadcast_transactions().iter().any(spends_funding)
+            || r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_))).is_some()
+    });
+    let theirs = match r.ldk.broadcast_transactions().into_iter().find(|t| spends_funding(t)) {
+        Some(t) => t,
+        None => match r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_))) {
+            Some(LdkEvent::BumpTransaction(
+                ldk_peer::lightning::events::bump_transaction::BumpTransactionEvent::ChannelClose {
+                    commitment_tx,
+                    ..
+                },
+            )) => commitment_tx,
+            other => panic!("{other:?}"),
+        },
+    };
+    // LDK told lnwasm with an `error`; lnwasm published its own commitment in turn.
+    r.until("lnwasm hears LDK's error", |r| !r.ln.peer_errors.is_empty());
+    let cm = r.ln.ch().commitments().unwrap().clone();
+    assert_eq!(
+        theirs.compute_txid(),
+        cm.remote_commit.txid,
+        "LDK published the commitment lnwasm knows as the peer's current one"
+    );
+    let before = r.ln.published.len();
+    let events_before = r.ln.events.len();
+    r.mine(vec![theirs.clone()], 0);
+    r.ln.handle(Command::FundingSpent { tx: theirs.clone() });
+    assert_eq!(r.ln.ch().state_name(), "CLOSED");
+    assert_eq!(
+        r.ln.events[events_before..],
+        [Event::ForceClosed {
+            txid: theirs.compute_txid(),
+            ours: false
+        }]
+    );
+    assert_eq!(r.ln.published.len(), before + 1, "one sweep");
+    let sweep = r.ln.published.last().unwrap().clone();
+    assert_eq!(sweep.input.len(), 1);
+    let op = sweep.input[0].previous_output;
+    assert_eq!(op.txid, theirs.compute_txid());
+    let spent = theirs.output[op.vout as usize].clone();
+    // lnwasm's balance (funder, minus the commitment fee and the anchors).
+    let (ours, _, _) = r.ln.ch().balances().unwrap();
+    let fee = ours.0 / 1000 - spent.value.to_sat();
+    let expected_fee = if anchors { 1000 * 1124 / 1000 + 660 } else { 1000 * 724 / 1000 };
+    assert_eq!(fee, expected_fee, "commitment fee and anchors");
+    if anchors {
+        assert_eq!(sweep.input[0].sequence, Sequence(1), "to_remote has a 1-block CSV");
+    }
+    assert!(sweep.output[0].value < spent.value);
+    assert!(spent.value - sweep.output[0].value < Amount::from_sat(2_000));
+    sweep
+        .verify(|o| (o == &op).then(|| spent.clone()))
+        .expect("lnwasm's sweep of its to_remote verifies");
+}
+
+#[test]
+fn ldk_force_closes_and_lnwasm_sweeps_anchors() {
+    ldk_force_closes_case(62, true);
+}
+
+#[test]
+fn ldk_force_closes_and_lnwasm_sweeps_static_remotekey() {
+    ldk_force_closes_case(63, false);
+}
