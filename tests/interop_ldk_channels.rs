@@ -9,7 +9,6 @@
 //! the peer connection, collect published transactions and events) and
 //! hands every channel message from the peer to [`Channel::handle`].
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(unused_imports)]
 
 use std::time::{Duration, Instant};
 
@@ -25,10 +24,9 @@ use ldk_peer::lightning::chain::channelmonitor::Balance;
 use ldk_peer::lightning::events::{ClosureReason, Event as LdkEvent};
 use ldk_peer::lightning::ln::channel_state::ChannelDetails;
 use ldk_peer::lightning::ln::types::ChannelId as LdkChannelId;
+use ldk_peer::lightning::util::config::UserConfig;
 use ldk_peer::{Config, LdkNode};
-use lnwasm::channel::{
-    Action, Channel, ChannelConfig, Command, Event, Link, OpenRequest, Status,
-};
+use lnwasm::channel::{Action, Channel, ChannelConfig, Command, Event, Link, OpenRequest};
 use lnwasm::keys::{ChannelKeyIndex, WalletKeys};
 use lnwasm::peer::{PeerConfig, PeerEvent};
 use lnwasm::store::{Batch, MemoryStore, Store};
@@ -67,6 +65,12 @@ struct Ln {
     sent: Vec<Message>,
     received: Vec<Message>,
     peer_errors: Vec<String>,
+    /// Messages we send are lost (not written to the connection).
+    mute: bool,
+    /// Channel messages from the peer are lost (read and dropped).
+    deaf: bool,
+    dropped_out: Vec<Message>,
+    dropped_in: Vec<Message>,
 }
 
 impl Ln {
@@ -87,6 +91,7 @@ impl Ln {
                     .store
                     .apply(Batch::new().put(r))
                     .expect("store accepts monotonic updates"),
+                Action::Send(m) if self.mute => self.dropped_out.push(m),
                 Action::Send(m) => {
                     self.sent.push(m.clone());
                     if let Some(p) = &mut self.peer {
@@ -150,6 +155,7 @@ impl Ln {
                 self.ch = Some(ch);
                 self.run(actions);
             }
+            PeerEvent::Message(m) if self.deaf => self.dropped_in.push(m),
             PeerEvent::Message(m) => {
                 self.received.push(m.clone());
                 if self.ch.is_some() {
@@ -223,6 +229,10 @@ impl Rig {
                 sent: vec![],
                 received: vec![],
                 peer_errors: vec![],
+                mute: false,
+                deaf: false,
+                dropped_out: vec![],
+                dropped_in: vec![],
             },
             ldk,
             rt,
@@ -344,7 +354,11 @@ impl Rig {
             output_index: 0,
         });
         self.until("funding_signed from LDK", |r| !r.ln.published.is_empty());
-        assert_eq!(self.ln.published, vec![tx.clone()], "lnwasm publishes the funding tx");
+        assert_eq!(
+            self.ln.published,
+            vec![tx.clone()],
+            "lnwasm publishes the funding tx"
+        );
         assert!(self.ln.events.contains(&Event::ChannelFunded {
             channel_id: ChannelId::from_funding_outpoint(&tx.compute_txid(), 0),
             funding_txid: tx.compute_txid(),
@@ -354,11 +368,15 @@ impl Rig {
     }
 
     /// LDK opens a channel to lnwasm and funds it (not yet confirmed).
-    fn ldk_opens(&mut self, push: Msat) -> Transaction {
+    fn ldk_opens(&mut self, push: Msat, anchors: bool) -> Transaction {
         let id = self.ln.node_id();
+        let mut config = UserConfig::default();
+        config
+            .channel_handshake_config
+            .negotiate_anchors_zero_fee_htlc_tx = anchors;
         self.ldk
             .channel_manager()
-            .create_channel(id, FUNDING.0, push.0, 7, None, None)
+            .create_channel(id, FUNDING.0, push.0, 7, None, Some(config))
             .expect("LDK create_channel");
         self.until("FundingGenerationReady", |r| {
             r.ldk_event(|e| matches!(e, LdkEvent::FundingGenerationReady { .. }))
@@ -428,8 +446,10 @@ impl Rig {
         assert_eq!(*self.ln.ch().link(), Link::Online);
         let id = self.ldk_channel_id();
         self.until("LDK's ChannelReady event", |r| {
-            r.ldk_event(|e| matches!(e, LdkEvent::ChannelReady { channel_id, .. } if *channel_id == id))
-                .is_some()
+            r.ldk_event(
+                |e| matches!(e, LdkEvent::ChannelReady { channel_id, .. } if *channel_id == id),
+            )
+            .is_some()
         });
         assert!(self.ln.events.contains(&Event::ChannelReady {
             channel_id: self.ln.ch().channel_id(),
@@ -494,7 +514,14 @@ fn lnwasm_opens_case(seed: u8, anchors: bool) {
     assert!(!c.is_channel_ready);
     assert_eq!(c.channel_value_satoshis, FUNDING.0);
     check_type(&c, anchors);
-    assert_eq!(r.ln.ch().commitments().unwrap().channel_type().has_anchors(), anchors);
+    assert_eq!(
+        r.ln.ch()
+            .commitments()
+            .unwrap()
+            .channel_type()
+            .has_anchors(),
+        anchors
+    );
     r.confirm_and_ready(&tx);
     let c = r.ldk_channel();
     // LDK's balance is the push; it may spend it down to the 1% reserve we impose.
@@ -520,26 +547,42 @@ fn lnwasm_opens_static_remotekey_channel_to_ldk() {
 // ---------------------------------------------------------------------------------------------
 // 2. LDK opens
 
-#[test]
-fn ldk_opens_anchors_channel_to_lnwasm() {
-    let mut r = Rig::new(21);
+fn ldk_opens_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
     let push = Msat(50_000_000);
-    let tx = r.ldk_opens(push);
+    let tx = r.ldk_opens(push, anchors);
     let c = r.ldk_channel();
     assert!(c.is_outbound);
-    check_type(&c, true);
+    check_type(&c, anchors);
     let Some(Message::OpenChannel(open)) = r.ln.received.first().cloned() else {
         panic!("open_channel first: {:?}", r.ln.received)
     };
     assert_eq!(open.funding, FUNDING);
     assert_eq!(open.push, push);
-    assert!(r.ln.ch().commitments().unwrap().channel_type().has_anchors());
+    assert_eq!(
+        r.ln.ch()
+            .commitments()
+            .unwrap()
+            .channel_type()
+            .has_anchors(),
+        anchors
+    );
     r.confirm_and_ready(&tx);
     assert_eq!(
         r.ln.ch().balances(),
         Some((push, Msat(FUNDING.0 * 1000 - push.0), Msat(0)))
     );
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
+#[test]
+fn ldk_opens_anchors_channel_to_lnwasm() {
+    ldk_opens_case(21, true);
+}
+
+#[test]
+fn ldk_opens_static_remotekey_channel_to_lnwasm() {
+    ldk_opens_case(22, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,12 +597,11 @@ fn check_mutual_close(r: &mut Rig, reason: ClosureReason) {
             .iter()
             .any(|e| matches!(e, Event::MutualClose { .. }))
     });
-    let Some(Event::MutualClose { txid }) = r
-        .ln
-        .events
-        .iter()
-        .find(|e| matches!(e, Event::MutualClose { .. }))
-        .cloned()
+    let Some(Event::MutualClose { txid }) =
+        r.ln.events
+            .iter()
+            .find(|e| matches!(e, Event::MutualClose { .. }))
+            .cloned()
     else {
         unreachable!()
     };
@@ -573,14 +615,18 @@ fn check_mutual_close(r: &mut Rig, reason: ClosureReason) {
             .any(|t| t.compute_txid() == txid)
     });
     r.until("LDK's ChannelClosed", |r| {
-        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
-            .is_some()
+        r.ldk_event(
+            |e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id),
+        )
+        .is_some()
     });
     let Some(LdkEvent::ChannelClosed {
         reason: got,
         channel_capacity_sats,
         ..
-    }) = r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
+    }) = r.ldk_event(
+        |e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id),
+    )
     else {
         unreachable!()
     };
@@ -615,13 +661,16 @@ fn cooperative_close_initiated_by_lnwasm() {
         script: None,
         feerate: FeeratePerKw(1000),
     });
-    check_mutual_close(&mut r, ClosureReason::CounterpartyInitiatedCooperativeClosure);
+    check_mutual_close(
+        &mut r,
+        ClosureReason::CounterpartyInitiatedCooperativeClosure,
+    );
 }
 
 #[test]
 fn cooperative_close_initiated_by_ldk() {
     let mut r = Rig::new(52);
-    let tx = r.ldk_opens(Msat(100_000_000));
+    let tx = r.ldk_opens(Msat(100_000_000), true);
     r.confirm_and_ready(&tx);
     let (id, node) = (r.ldk_channel_id(), r.ln.node_id());
     r.ldk
@@ -652,8 +701,17 @@ fn count(msgs: &[Message], f: impl Fn(&Message) -> bool) -> usize {
 
 #[test]
 fn update_fee_from_lnwasm_accepted_by_ldk() {
-    let mut r = Rig::new(31);
-    let tx = r.lnwasm_opens(true, Msat(100_000_000));
+    update_fee_from_lnwasm_case(31, true);
+}
+
+#[test]
+fn update_fee_from_lnwasm_accepted_by_ldk_static_remotekey() {
+    update_fee_from_lnwasm_case(33, false);
+}
+
+fn update_fee_from_lnwasm_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.lnwasm_opens(anchors, Msat(100_000_000));
     r.confirm_and_ready(&tx);
     check_feerate(&r, 1000);
     r.ln.handle(Command::UpdateFee(FeeratePerKw(2500)));
@@ -667,18 +725,48 @@ fn update_fee_from_lnwasm_accepted_by_ldk() {
     });
     r.settle(Duration::from_millis(100));
     check_feerate(&r, 2500);
-    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::UpdateFee(u) if u.feerate_per_kw == 2500)), 1);
-    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::CommitmentSigned(_))), 1);
-    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::RevokeAndAck(_))), 1);
-    assert_eq!(count(&r.ln.received, |m| matches!(m, Message::CommitmentSigned(_))), 1);
-    assert_eq!(count(&r.ln.received, |m| matches!(m, Message::RevokeAndAck(_))), 1);
+    assert_eq!(
+        count(
+            &r.ln.sent,
+            |m| matches!(m, Message::UpdateFee(u) if u.feerate_per_kw == 2500)
+        ),
+        1
+    );
+    assert_eq!(
+        count(&r.ln.sent, |m| matches!(m, Message::CommitmentSigned(_))),
+        1
+    );
+    assert_eq!(
+        count(&r.ln.sent, |m| matches!(m, Message::RevokeAndAck(_))),
+        1
+    );
+    assert_eq!(
+        count(&r.ln.received, |m| matches!(
+            m,
+            Message::CommitmentSigned(_)
+        )),
+        1
+    );
+    assert_eq!(
+        count(&r.ln.received, |m| matches!(m, Message::RevokeAndAck(_))),
+        1
+    );
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
 
 #[test]
 fn update_fee_from_ldk_accepted_by_lnwasm() {
-    let mut r = Rig::new(32);
-    let tx = r.ldk_opens(Msat(100_000_000));
+    update_fee_from_ldk_case(32, true);
+}
+
+#[test]
+fn update_fee_from_ldk_accepted_by_lnwasm_static_remotekey() {
+    update_fee_from_ldk_case(34, false);
+}
+
+fn update_fee_from_ldk_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.ldk_opens(Msat(100_000_000), anchors);
     r.confirm_and_ready(&tx);
     check_feerate(&r, 1000);
     r.ldk.set_feerate_sat_per_kw(3000);
@@ -691,9 +779,21 @@ fn update_fee_from_ldk_accepted_by_lnwasm() {
     });
     r.settle(Duration::from_millis(100));
     check_feerate(&r, 3000);
-    assert_eq!(count(&r.ln.received, |m| matches!(m, Message::UpdateFee(u) if u.feerate_per_kw == 3000)), 1);
-    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::CommitmentSigned(_))), 1);
-    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::RevokeAndAck(_))), 1);
+    assert_eq!(
+        count(
+            &r.ln.received,
+            |m| matches!(m, Message::UpdateFee(u) if u.feerate_per_kw == 3000)
+        ),
+        1
+    );
+    assert_eq!(
+        count(&r.ln.sent, |m| matches!(m, Message::CommitmentSigned(_))),
+        1
+    );
+    assert_eq!(
+        count(&r.ln.sent, |m| matches!(m, Message::RevokeAndAck(_))),
+        1
+    );
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
 
@@ -719,7 +819,13 @@ fn lnwasm_force_closes_and_ldk_claims_its_output() {
     }));
     // The commitment is fully signed and valid against the funding output.
     commitment
-        .verify(|op| (op == &OutPoint { txid: tx.compute_txid(), vout: 0 }).then(|| tx.output[0].clone()))
+        .verify(|op| {
+            (op == &OutPoint {
+                txid: tx.compute_txid(),
+                vout: 0,
+            })
+                .then(|| tx.output[0].clone())
+        })
         .expect("lnwasm's commitment verifies");
     // LDK's to_remote in it: the push, exactly (lnwasm, the funder, pays the fee).
     let to_ldk: Vec<usize> = commitment
@@ -733,15 +839,19 @@ fn lnwasm_force_closes_and_ldk_claims_its_output() {
     let vout = to_ldk[0] as u32;
 
     r.mine(vec![commitment.clone()], 0);
-    r.ln.handle(Command::FundingSpent { tx: commitment.clone() });
+    r.ln.handle(Command::FundingSpent {
+        tx: commitment.clone(),
+    });
     assert_eq!(r.ln.ch().state_name(), "CLOSED");
     r.until("LDK's ChannelClosed", |r| {
-        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
-            .is_some()
+        r.ldk_event(
+            |e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id),
+        )
+        .is_some()
     });
-    let Some(LdkEvent::ChannelClosed { reason, .. }) =
-        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
-    else {
+    let Some(LdkEvent::ChannelClosed { reason, .. }) = r.ldk_event(
+        |e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id),
+    ) else {
         unreachable!()
     };
     assert_eq!(reason, ClosureReason::CommitmentTxConfirmed);
@@ -759,8 +869,10 @@ fn lnwasm_force_closes_and_ldk_claims_its_output() {
         r.ldk_event(|e| matches!(e, LdkEvent::SpendableOutputs { .. }))
             .is_some()
     });
-    let Some(LdkEvent::SpendableOutputs { outputs, channel_id }) =
-        r.ldk_event(|e| matches!(e, LdkEvent::SpendableOutputs { .. }))
+    let Some(LdkEvent::SpendableOutputs {
+        outputs,
+        channel_id,
+    }) = r.ldk_event(|e| matches!(e, LdkEvent::SpendableOutputs { .. }))
     else {
         unreachable!()
     };
@@ -769,7 +881,10 @@ fn lnwasm_force_closes_and_ldk_claims_its_output() {
     let SpendableOutputDescriptor::StaticPaymentOutput(d) = &outputs[0] else {
         panic!("{outputs:?}")
     };
-    assert_eq!(d.outpoint.into_bitcoin_outpoint(), OutPoint { txid: ctxid, vout });
+    assert_eq!(
+        d.outpoint.into_bitcoin_outpoint(),
+        OutPoint { txid: ctxid, vout }
+    );
     assert_eq!(d.output, commitment.output[vout as usize]);
 }
 
@@ -791,9 +906,15 @@ fn ldk_force_closes_case(seed: u8, anchors: bool) {
     let spends_funding = |t: &Transaction| t.input.iter().any(|i| i.previous_output == funding_op);
     r.until("LDK's commitment", |r| {
         r.ldk.broadcast_transactions().iter().any(spends_funding)
-            || r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_))).is_some()
+            || r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_)))
+                .is_some()
     });
-    let theirs = match r.ldk.broadcast_transactions().into_iter().find(|t| spends_funding(t)) {
+    let theirs = match r
+        .ldk
+        .broadcast_transactions()
+        .into_iter()
+        .find(|t| spends_funding(t))
+    {
         Some(t) => t,
         None => match r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_))) {
             Some(LdkEvent::BumpTransaction(
@@ -834,10 +955,18 @@ fn ldk_force_closes_case(seed: u8, anchors: bool) {
     // lnwasm's balance (funder, minus the commitment fee and the anchors).
     let (ours, _, _) = r.ln.ch().balances().unwrap();
     let fee = ours.0 / 1000 - spent.value.to_sat();
-    let expected_fee = if anchors { 1000 * 1124 / 1000 + 660 } else { 1000 * 724 / 1000 };
+    let expected_fee = if anchors {
+        1000 * 1124 / 1000 + 660
+    } else {
+        1000 * 724 / 1000
+    };
     assert_eq!(fee, expected_fee, "commitment fee and anchors");
     if anchors {
-        assert_eq!(sweep.input[0].sequence, Sequence(1), "to_remote has a 1-block CSV");
+        assert_eq!(
+            sweep.input[0].sequence,
+            Sequence(1),
+            "to_remote has a 1-block CSV"
+        );
     }
     assert!(sweep.output[0].value < spent.value);
     assert!(spent.value - sweep.output[0].value < Amount::from_sat(2_000));
@@ -854,4 +983,160 @@ fn ldk_force_closes_and_lnwasm_sweeps_anchors() {
 #[test]
 fn ldk_force_closes_and_lnwasm_sweeps_static_remotekey() {
     ldk_force_closes_case(63, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. channel_reestablish in the middle of an update
+
+/// lnwasm (funder) sends update_fee + commitment_signed; what happens next
+/// is lost according to `lose`; then reconnection (and, with `crash`,
+/// lnwasm restarting from its store) must converge.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lose {
+    /// LDK's revoke_and_ack and commitment_signed never reach lnwasm.
+    TheirReply,
+    /// Our update_fee and commitment_signed never reach LDK.
+    OurUpdate,
+}
+
+fn reestablish_case(seed: u8, lose: Lose, crash: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.lnwasm_opens(true, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    let id = r.ldk_channel_id();
+    match lose {
+        Lose::TheirReply => r.ln.deaf = true,
+        Lose::OurUpdate => r.ln.mute = true,
+    }
+    r.ln.handle(Command::UpdateFee(FeeratePerKw(2500)));
+    r.ln.handle(Command::Sign);
+    match lose {
+        Lose::TheirReply => {
+            r.until(
+                "LDK's revoke_and_ack and commitment_signed (dropped)",
+                |r| {
+                    count(&r.ln.dropped_in, |m| matches!(m, Message::RevokeAndAck(_))) == 1
+                        && count(&r.ln.dropped_in, |m| {
+                            matches!(m, Message::CommitmentSigned(_))
+                        }) == 1
+                },
+            );
+        }
+        Lose::OurUpdate => {
+            assert_eq!(r.ln.dropped_out.len(), 2);
+            assert!(matches!(r.ln.dropped_out[0], Message::UpdateFee(_)));
+            assert!(matches!(r.ln.dropped_out[1], Message::CommitmentSigned(_)));
+        }
+    }
+    let cm = r.ln.ch().commitments().unwrap();
+    assert_eq!((cm.local_commit.index, cm.remote_commit.index), (0, 0));
+    r.disconnect();
+    r.ln.deaf = false;
+    r.ln.mute = false;
+    if crash {
+        let rec =
+            r.ln.store
+                .get(&r.ln.ch().channel_id())
+                .unwrap()
+                .expect("stored");
+        assert_eq!(rec.update_number, r.ln.ch().update_number());
+        let restored = Channel::restore(&rec, &r.ln.wallet, r.ln.config.clone()).expect("restore");
+        assert_eq!(*restored.link(), Link::Offline);
+        r.ln.ch = Some(restored);
+    }
+    let (sent, received) = (r.ln.sent.len(), r.ln.received.len());
+    r.connect();
+    r.until("both sides at the new feerate", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.index == 1
+            && cm.remote_commit.index == 1
+            && *r.ln.ch().link() == Link::Online
+            && r.ldk_channel().feerate_sat_per_1000_weight == Some(2500)
+            && r.ldk_channel().is_usable
+    });
+    r.settle(Duration::from_millis(100));
+    check_feerate(&r, 2500);
+    // Message types, leaving out LDK's channel_update (258) for the private channel.
+    let kinds = |ms: &[Message]| {
+        ms.iter()
+            .map(|m| m.msg_type())
+            .filter(|t| *t != 258)
+            .collect::<Vec<_>>()
+    };
+    let (re, ready, fee, cs, raa) = (136u16, 36u16, 134u16, 132u16, 133u16);
+    // What lnwasm sent after reconnecting, and what LDK sent back.
+    let sent_now = kinds(&r.ln.sent[sent..]);
+    let received_now = kinds(&r.ln.received[received..]);
+    match lose {
+        Lose::TheirReply => {
+            assert_eq!(sent_now, vec![re, raa]);
+            assert_eq!(received_now, vec![re, raa, cs]);
+        }
+        Lose::OurUpdate => {
+            // Neither side has received a commitment_signed since the
+            // funding: BOLT 2 says to retransmit channel_ready.
+            assert_eq!(sent_now, vec![re, ready, fee, cs, raa]);
+            assert_eq!(received_now, vec![re, ready, raa, cs]);
+        }
+    }
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+    // Still usable: another fee update goes through.
+    r.ln.handle(Command::UpdateFee(FeeratePerKw(1500)));
+    r.ln.handle(Command::Sign);
+    r.until("second update", |r| {
+        r.ldk_channel().feerate_sat_per_1000_weight == Some(1500)
+            && r.ln.ch().commitments().unwrap().local_commit.index == 2
+    });
+    r.settle(Duration::from_millis(100));
+    check_feerate(&r, 1500);
+    assert!(r
+        .ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, .. } if *channel_id == id))
+        .is_none());
+}
+
+#[test]
+fn reestablish_after_losing_ldks_revoke_and_ack() {
+    reestablish_case(41, Lose::TheirReply, false);
+}
+
+#[test]
+fn reestablish_after_losing_ldks_revoke_and_ack_and_restoring_from_store() {
+    reestablish_case(42, Lose::TheirReply, true);
+}
+
+#[test]
+fn reestablish_after_losing_our_update_and_restoring_from_store() {
+    reestablish_case(43, Lose::OurUpdate, true);
+}
+
+/// LDK (funder) sends update_fee + commitment_signed, lnwasm's
+/// revoke_and_ack + commitment_signed are lost: on reconnection lnwasm
+/// sends them again, in the right order.
+#[test]
+fn reestablish_after_losing_our_reply_to_ldks_update_fee() {
+    let mut r = Rig::new(44);
+    let tx = r.ldk_opens(Msat(100_000_000), true);
+    r.confirm_and_ready(&tx);
+    r.ln.mute = true;
+    r.ldk.set_feerate_sat_per_kw(3000);
+    r.ldk.channel_manager().timer_tick_occurred();
+    r.until("lnwasm's answer (lost)", |r| r.ln.dropped_out.len() == 2);
+    assert!(matches!(r.ln.dropped_out[0], Message::RevokeAndAck(_)));
+    assert!(matches!(r.ln.dropped_out[1], Message::CommitmentSigned(_)));
+    r.disconnect();
+    r.ln.mute = false;
+    let sent = r.ln.sent.len();
+    r.connect();
+    r.until("both sides at LDK's feerate", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.index == 1
+            && cm.remote_commit.index == 1
+            && r.ldk_channel().feerate_sat_per_1000_weight == Some(3000)
+            && r.ldk_channel().is_usable
+    });
+    r.settle(Duration::from_millis(100));
+    check_feerate(&r, 3000);
+    let kinds: Vec<u16> = r.ln.sent[sent..].iter().map(|m| m.msg_type()).collect();
+    assert_eq!(kinds, vec![136, 133, 132]);
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
