@@ -1140,3 +1140,165 @@ fn reestablish_after_losing_our_reply_to_ldks_update_fee() {
     assert_eq!(kinds, vec![136, 133, 132]);
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
+
+// ---------------------------------------------------------------------------------------------
+// HTLCs: a payment from LDK that lnwasm settles, and an HTLC from lnwasm that
+// LDK fails (lnwasm has no onion of its own here), so that both sides check
+// each other's HTLC signatures.
+
+fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
+    use ldk_peer::lightning::ln::channelmanager::{PaymentId, RecipientOnionFields};
+    use ldk_peer::lightning::routing::router::{Path, Route, RouteHop};
+    use ldk_peer::lightning::types::features::{ChannelFeatures, NodeFeatures};
+    use ldk_peer::lightning::types::payment::{PaymentHash, PaymentPreimage, PaymentSecret};
+    let mut r = Rig::new(seed);
+    let tx = r.ldk_opens(Msat(0), anchors);
+    r.confirm_and_ready(&tx);
+    let amount = 5_000_000u64;
+    let preimage = lnwasm::wire::PaymentPreimage([0x77; 32]);
+    let hash = preimage.payment_hash();
+    let c = r.ldk_channel();
+    let route = Route {
+        paths: vec![Path {
+            hops: vec![RouteHop {
+                pubkey: r.ln.node_id(),
+                node_features: NodeFeatures::empty(),
+                short_channel_id: c.get_outbound_payment_scid().expect("scid"),
+                channel_features: ChannelFeatures::empty(),
+                fee_msat: amount,
+                cltv_expiry_delta: 40,
+                maybe_announced_channel: false,
+            }],
+            blinded_tail: None,
+        }],
+        route_params: None,
+    };
+    r.ldk
+        .channel_manager()
+        .send_payment_with_route(
+            route,
+            PaymentHash(hash.0),
+            RecipientOnionFields::secret_only(PaymentSecret([9; 32])),
+            PaymentId([1; 32]),
+        )
+        .expect("LDK sends");
+    r.until("lnwasm receives the HTLC", |r| {
+        r.ln.events
+            .iter()
+            .any(|e| matches!(e, Event::HtlcReceived(_)))
+    });
+    let Some(Event::HtlcReceived(add)) = r
+        .ln
+        .events
+        .iter()
+        .find(|e| matches!(e, Event::HtlcReceived(_)))
+        .cloned()
+    else {
+        unreachable!()
+    };
+    let (tip, _) = r.ldk.best_block();
+    // LDK counts the final hop's delta from the next block.
+    assert_eq!(
+        (add.id, add.amount, add.payment_hash, add.cltv_expiry),
+        (0, Msat(amount), hash, tip + 1 + 40)
+    );
+    assert_eq!(r.ln.ch().balances().unwrap().2, Msat(amount));
+    r.ln.handle(Command::FulfillHtlc { id: 0, preimage });
+    r.ln.handle(Command::Sign);
+    r.until("LDK's PaymentSent", |r| {
+        r.ldk_event(|e| matches!(e, LdkEvent::PaymentSent { .. }))
+            .is_some()
+    });
+    let Some(LdkEvent::PaymentSent {
+        payment_preimage,
+        amount_msat,
+        ..
+    }) = r.ldk_event(|e| matches!(e, LdkEvent::PaymentSent { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(payment_preimage, PaymentPreimage(preimage.0));
+    assert_eq!(amount_msat, Some(amount));
+    r.until("commitments settle", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.spec.htlcs.is_empty()
+            && cm.remote_commit.spec.htlcs.is_empty()
+            && r.ldk_channel().pending_outbound_htlcs.is_empty()
+    });
+    r.settle(Duration::from_millis(100));
+    assert_eq!(
+        r.ln.ch().balances(),
+        Some((Msat(amount), Msat(FUNDING.0 * 1000 - amount), Msat(0)))
+    );
+    assert_eq!(r.ldk_channel().inbound_capacity_msat, amount - 10_000_000u64.min(amount));
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
+#[test]
+fn ldk_pays_lnwasm_anchors() {
+    ldk_pays_lnwasm_case(71, true);
+}
+
+#[test]
+fn ldk_pays_lnwasm_static_remotekey() {
+    ldk_pays_lnwasm_case(72, false);
+}
+
+fn lnwasm_htlc_failed_by_ldk_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.lnwasm_opens(anchors, Msat(0));
+    r.confirm_and_ready(&tx);
+    let (tip, _) = r.ldk.best_block();
+    let hash = lnwasm::wire::PaymentPreimage([0x55; 32]).payment_hash();
+    r.ln.handle(Command::AddHtlc {
+        amount: Msat(7_000_000),
+        payment_hash: hash,
+        cltv_expiry: tip + 50,
+        onion: lnwasm::wire::OnionPacket(Box::new([0u8; lnwasm::wire::ONION_PACKET_LEN])),
+    });
+    r.ln.handle(Command::Sign);
+    r.until("LDK fails the HTLC", |r| {
+        r.ln.events
+            .iter()
+            .any(|e| matches!(e, Event::HtlcFailed { .. }))
+    });
+    r.until("commitments settle", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.spec.htlcs.is_empty()
+            && cm.remote_commit.spec.htlcs.is_empty()
+            && cm.local_commit.index == cm.remote_commit.index
+    });
+    r.settle(Duration::from_millis(100));
+    // An onion LDK cannot read is failed as malformed.
+    assert_eq!(
+        count(&r.ln.received, |m| matches!(m, Message::UpdateFailMalformedHtlc(_))),
+        1
+    );
+    let Some(Message::UpdateFailMalformedHtlc(m)) = r
+        .ln
+        .received
+        .iter()
+        .find(|m| matches!(m, Message::UpdateFailMalformedHtlc(_)))
+        .cloned()
+    else {
+        unreachable!()
+    };
+    assert_eq!(m.id, 0);
+    assert_eq!(m.failure_code & 0x8000, 0x8000, "BADONION");
+    assert_eq!(
+        r.ln.ch().balances(),
+        Some((Msat(FUNDING.0 * 1000), Msat(0), Msat(0)))
+    );
+    assert!(r.ldk_channel().is_usable);
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
+#[test]
+fn lnwasm_htlc_failed_by_ldk_anchors() {
+    lnwasm_htlc_failed_by_ldk_case(73, true);
+}
+
+#[test]
+fn lnwasm_htlc_failed_by_ldk_static_remotekey() {
+    lnwasm_htlc_failed_by_ldk_case(74, false);
+}
