@@ -1114,18 +1114,47 @@ fn reestablish_after_losing_our_update_and_restoring_from_store() {
 /// sends them again, in the right order.
 #[test]
 fn reestablish_after_losing_our_reply_to_ldks_update_fee() {
-    let mut r = Rig::new(44);
+    ldk_update_interrupted_case(44, false);
+}
+
+/// LDK's update_fee and commitment_signed never reach lnwasm: LDK sends
+/// them again after the reestablish.
+#[test]
+fn reestablish_after_losing_ldks_update_fee() {
+    ldk_update_interrupted_case(45, true);
+}
+
+fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool) {
+    let mut r = Rig::new(seed);
     let tx = r.ldk_opens(Msat(100_000_000), true);
     r.confirm_and_ready(&tx);
-    r.ln.mute = true;
+    if lose_theirs {
+        r.ln.deaf = true;
+    } else {
+        r.ln.mute = true;
+    }
     r.ldk.set_feerate_sat_per_kw(3000);
     r.ldk.channel_manager().timer_tick_occurred();
-    r.until("lnwasm's answer (lost)", |r| r.ln.dropped_out.len() == 2);
-    assert!(matches!(r.ln.dropped_out[0], Message::RevokeAndAck(_)));
-    assert!(matches!(r.ln.dropped_out[1], Message::CommitmentSigned(_)));
+    if lose_theirs {
+        let lost = |r: &Rig| {
+            r.ln.dropped_in
+                .iter()
+                .map(|m| m.msg_type())
+                .filter(|t| *t != 258)
+                .collect::<Vec<_>>()
+        };
+        r.until("LDK's update (lost)", |r| lost(r).len() == 2);
+        assert_eq!(lost(&r), vec![134, 132]);
+    } else {
+        r.until("lnwasm's answer (lost)", |r| r.ln.dropped_out.len() == 2);
+        assert!(matches!(r.ln.dropped_out[0], Message::RevokeAndAck(_)));
+        assert!(matches!(r.ln.dropped_out[1], Message::CommitmentSigned(_)));
+    }
     r.disconnect();
     r.ln.mute = false;
+    r.ln.deaf = false;
     let sent = r.ln.sent.len();
+    let received = r.ln.received.len();
     r.connect();
     r.until("both sides at LDK's feerate", |r| {
         let cm = r.ln.ch().commitments().unwrap();
@@ -1136,8 +1165,23 @@ fn reestablish_after_losing_our_reply_to_ldks_update_fee() {
     });
     r.settle(Duration::from_millis(100));
     check_feerate(&r, 3000);
-    let kinds: Vec<u16> = r.ln.sent[sent..].iter().map(|m| m.msg_type()).collect();
-    assert_eq!(kinds, vec![136, 133, 132]);
+    let kinds = |ms: &[Message]| {
+        ms.iter()
+            .map(|m| m.msg_type())
+            .filter(|t| *t != 258)
+            .collect::<Vec<_>>()
+    };
+    if lose_theirs {
+        assert_eq!(
+            kinds(&r.ln.received[received..]),
+            vec![136, 36, 134, 132, 133]
+        );
+        // channel_ready again: neither side had a commitment_signed since the funding.
+        assert_eq!(kinds(&r.ln.sent[sent..]), vec![136, 36, 133, 132]);
+    } else {
+        assert_eq!(kinds(&r.ln.received[received..]), vec![136, 133]);
+        assert_eq!(kinds(&r.ln.sent[sent..]), vec![136, 133, 132]);
+    }
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
 
@@ -1187,12 +1231,11 @@ fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
             .iter()
             .any(|e| matches!(e, Event::HtlcReceived(_)))
     });
-    let Some(Event::HtlcReceived(add)) = r
-        .ln
-        .events
-        .iter()
-        .find(|e| matches!(e, Event::HtlcReceived(_)))
-        .cloned()
+    let Some(Event::HtlcReceived(add)) =
+        r.ln.events
+            .iter()
+            .find(|e| matches!(e, Event::HtlcReceived(_)))
+            .cloned()
     else {
         unreachable!()
     };
@@ -1230,7 +1273,10 @@ fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
         r.ln.ch().balances(),
         Some((Msat(amount), Msat(FUNDING.0 * 1000 - amount), Msat(0)))
     );
-    assert_eq!(r.ldk_channel().inbound_capacity_msat, amount - 10_000_000u64.min(amount));
+    assert_eq!(
+        r.ldk_channel().inbound_capacity_msat,
+        amount - 10_000_000u64.min(amount)
+    );
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
 
@@ -1271,15 +1317,17 @@ fn lnwasm_htlc_failed_by_ldk_case(seed: u8, anchors: bool) {
     r.settle(Duration::from_millis(100));
     // An onion LDK cannot read is failed as malformed.
     assert_eq!(
-        count(&r.ln.received, |m| matches!(m, Message::UpdateFailMalformedHtlc(_))),
+        count(&r.ln.received, |m| matches!(
+            m,
+            Message::UpdateFailMalformedHtlc(_)
+        )),
         1
     );
-    let Some(Message::UpdateFailMalformedHtlc(m)) = r
-        .ln
-        .received
-        .iter()
-        .find(|m| matches!(m, Message::UpdateFailMalformedHtlc(_)))
-        .cloned()
+    let Some(Message::UpdateFailMalformedHtlc(m)) =
+        r.ln.received
+            .iter()
+            .find(|m| matches!(m, Message::UpdateFailMalformedHtlc(_)))
+            .cloned()
     else {
         unreachable!()
     };
