@@ -1350,3 +1350,36 @@ fn lnwasm_htlc_failed_by_ldk_anchors() {
 fn lnwasm_htlc_failed_by_ldk_static_remotekey() {
     lnwasm_htlc_failed_by_ldk_case(74, false);
 }
+
+/// LDK, the funder, wants a closing fee well above lnwasm's estimate: the
+/// fee is LDK's money, so lnwasm (fundee) agrees to it.
+#[test]
+fn cooperative_close_with_funder_paying_more_than_lnwasm_estimates() {
+    let mut r = Rig::new(53);
+    let tx = r.ldk_opens(Msat(100_000_000), true);
+    r.confirm_and_ready(&tx);
+    r.ln.handle(Command::FeeEstimate(FeeratePerKw(1000)));
+    r.ldk.set_feerate_sat_per_kw(5000);
+    let (id, node) = (r.ldk_channel_id(), r.ln.node_id());
+    r.ldk
+        .channel_manager()
+        .close_channel(&id, &node)
+        .expect("LDK close_channel");
+    check_mutual_close(&mut r, ClosureReason::LocallyInitiatedCooperativeClosure);
+    // lnwasm took LDK's first proposal as it was.
+    let Some(Message::ClosingSigned(first)) =
+        r.ln.received
+            .iter()
+            .find(|m| matches!(m, Message::ClosingSigned(_)))
+            .cloned()
+    else {
+        panic!("LDK sent closing_signed")
+    };
+    let closing = &r.ln.published[0];
+    let total: u64 = closing.output.iter().map(|o| o.value.to_sat()).sum();
+    assert_eq!(FUNDING.0 - total, first.fee.0);
+    assert_eq!(
+        count(&r.ln.received, |m| matches!(m, Message::ClosingSigned(_))),
+        1
+    );
+}
