@@ -85,3 +85,42 @@ fn close_refused_with_unsigned_updates_and_bad_upfront_script() {
         "INVALID_SHUTDOWN_SCRIPT"
     );
 }
+
+/// BOLT 2: the closing fee is the funder's money, so the fundee has no
+/// maximum: a funder paying far above the fundee's estimate is accepted
+/// as proposed (found against LDK, whose funder fee follows its own estimator).
+#[test]
+fn fundee_accepts_a_closing_fee_above_its_estimate() {
+    let mut p = open_pair(OpenOpts::default());
+    p.b.handle(Command::FeeEstimate(FeeratePerKw(1000)))
+        .unwrap();
+    p.a.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(5000),
+    })
+    .unwrap();
+    p.settle();
+    let Some(lnwasm::wire::Message::ClosingSigned(first)) =
+        p.a.sent
+            .iter()
+            .find(|m| matches!(m, lnwasm::wire::Message::ClosingSigned(_)))
+            .cloned()
+    else {
+        panic!("funder sent closing_signed")
+    };
+    for n in [&p.a, &p.b] {
+        assert_eq!(n.ch.status(), Some(Status::Closing), "{:?}", n.events);
+        assert!(!n
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PeerViolation(_))));
+    }
+    let ta = p.a.published.last().unwrap();
+    assert_eq!(ta, p.b.published.last().unwrap());
+    let total: u64 = ta.output.iter().map(|o| o.value.to_sat()).sum();
+    assert_eq!(
+        1_000_000 - total,
+        first.fee.0,
+        "the funder's first proposal"
+    );
+}

@@ -221,7 +221,14 @@ impl Channel {
             return self.violation(ChannelError::InvalidCommitmentSignature, out);
         }
         let ours = self.closing_fee()?;
-        let (lo, hi) = (Sat(ours.0 / 2), Sat(ours.0.saturating_mul(2)));
+        // BOLT 2: the fee is the funder's money, so the non-funder has no
+        // reason for a maximum (only a minimum, for the tx to propagate).
+        let hi = if f.c.we_are_funder() {
+            Sat(ours.0.saturating_mul(2))
+        } else {
+            Sat(u64::MAX)
+        };
+        let lo = Sat(ours.0 / 2);
         let agreed = if Some(m.fee) == last_sent {
             true
         } else if m.fee >= lo && m.fee <= hi {
