@@ -9,6 +9,7 @@ pub mod error;
 pub mod invoice;
 pub mod keys;
 pub mod noise;
+pub mod onion;
 pub mod store;
 pub mod peer;
 pub mod transport;
