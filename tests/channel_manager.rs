@@ -94,6 +94,7 @@ impl Node {
                     self.outbox.push_back((node_id, msg));
                 }
                 ManagerAction::Publish(t) => self.published.push(t),
+                ManagerAction::PublishLater { tx, .. } => self.published.push(tx),
                 ManagerAction::Event(e) => self.events.push(e),
                 ManagerAction::Disconnect { node_id } => self.disconnects.push(node_id),
                 w @ (ManagerAction::WatchFunding { .. } | ManagerAction::WatchSpent { .. }) => {

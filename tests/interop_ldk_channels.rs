@@ -61,6 +61,8 @@ struct Ln {
     ch: Option<Channel>,
     store: MemoryStore,
     published: Vec<Transaction>,
+    /// Transactions to publish once their timelocks allow.
+    published_later: Vec<Transaction>,
     events: Vec<Event>,
     sent: Vec<Message>,
     received: Vec<Message>,
@@ -105,6 +107,7 @@ impl Ln {
                         p.disconnect();
                     }
                 }
+                Action::PublishLater { tx, .. } => self.published_later.push(tx),
                 Action::WatchFunding { .. } | Action::WatchSpent { .. } => {}
             }
         }
@@ -225,6 +228,7 @@ impl Rig {
                 ch: None,
                 store: MemoryStore::new(),
                 published: vec![],
+                published_later: vec![],
                 events: vec![],
                 sent: vec![],
                 received: vec![],
@@ -935,6 +939,9 @@ fn ldk_force_closes_case(seed: u8, anchors: bool) {
         "LDK published the commitment lnwasm knows as the peer's current one"
     );
     let before = r.ln.published.len();
+    // lnwasm's own commitment (published on LDK's error) came with its delayed
+    // to_local sweep; only what follows LDK's commitment counts here.
+    let later_before = r.ln.published_later.len();
     let events_before = r.ln.events.len();
     r.mine(vec![theirs.clone()], 0);
     r.ln.handle(Command::FundingSpent { tx: theirs.clone() });
@@ -946,28 +953,42 @@ fn ldk_force_closes_case(seed: u8, anchors: bool) {
             ours: false
         }]
     );
-    assert_eq!(r.ln.published.len(), before + 1, "one sweep");
-    let sweep = r.ln.published.last().unwrap().clone();
-    assert_eq!(sweep.input.len(), 1);
-    let op = sweep.input[0].previous_output;
-    assert_eq!(op.txid, theirs.compute_txid());
-    let spent = theirs.output[op.vout as usize].clone();
-    // lnwasm's balance (funder, minus the commitment fee and the anchors).
     let (ours, _, _) = r.ln.ch().balances().unwrap();
-    let fee = ours.0 / 1000 - spent.value.to_sat();
     let expected_fee = if anchors {
         1000 * 1124 / 1000 + 660
     } else {
         1000 * 724 / 1000
     };
-    assert_eq!(fee, expected_fee, "commitment fee and anchors");
-    if anchors {
-        assert_eq!(
-            sweep.input[0].sequence,
-            Sequence(1),
-            "to_remote has a 1-block CSV"
-        );
+    let default_script = ScriptBuf::new_p2wpkh(
+        &bitcoin::CompressedPublicKey(r.ln.ch().keys().pubkeys().payment_basepoint.0)
+            .wpubkey_hash(),
+    );
+    if !anchors {
+        // static_remotekey: to_remote already pays lnwasm's own P2WPKH (the
+        // channel's default close script), so there is nothing to sweep.
+        assert_eq!(r.ln.published.len(), before, "no sweep needed");
+        assert_eq!(r.ln.published_later.len(), later_before);
+        let out = theirs
+            .output
+            .iter()
+            .find(|o| o.script_pubkey == default_script)
+            .expect("to_remote pays lnwasm's close script");
+        // lnwasm's balance (funder) minus the commitment fee.
+        assert_eq!(ours.0 / 1000 - out.value.to_sat(), expected_fee);
+        return;
     }
+    // anchors: to_remote has a 1-block CSV, so its sweep waits for one confirmation.
+    assert_eq!(r.ln.published.len(), before, "nothing valid right away");
+    assert_eq!(r.ln.published_later.len(), later_before + 1, "one sweep, later");
+    let sweep = r.ln.published_later[later_before].clone();
+    assert_eq!(sweep.input.len(), 1);
+    let op = sweep.input[0].previous_output;
+    assert_eq!(op.txid, theirs.compute_txid());
+    let spent = theirs.output[op.vout as usize].clone();
+    // lnwasm's balance (funder, minus the commitment fee and the anchors).
+    assert_eq!(ours.0 / 1000 - spent.value.to_sat(), expected_fee, "commitment fee and anchors");
+    assert_eq!(sweep.input[0].sequence, Sequence(1), "to_remote has a 1-block CSV");
+    assert_eq!(sweep.output[0].script_pubkey, default_script);
     assert!(sweep.output[0].value < spent.value);
     assert!(spent.value - sweep.output[0].value < Amount::from_sat(2_000));
     sweep

@@ -194,6 +194,13 @@ pub enum ManagerAction {
         msg: Message,
     },
     Publish(Transaction),
+    /// Broadcast `tx` once the tip is at `height` and each `(txid, n)` of
+    /// `confirmed` has `n` confirmations (see [`Action::PublishLater`]).
+    PublishLater {
+        tx: Transaction,
+        height: u32,
+        confirmed: Vec<(Txid, u16)>,
+    },
     /// Report ([`ManagerInput::TxConfirmed`], then
     /// [`ManagerInput::BlockConnected`]) the confirmation of `txid`.
     WatchFunding {
@@ -1171,6 +1178,15 @@ impl ChannelManager {
                 }
                 Action::Send(msg) => out.push(ManagerAction::Send { node_id, msg }),
                 Action::Publish(tx) => out.push(ManagerAction::Publish(tx)),
+                Action::PublishLater {
+                    tx,
+                    height,
+                    confirmed,
+                } => out.push(ManagerAction::PublishLater {
+                    tx,
+                    height,
+                    confirmed,
+                }),
                 Action::WatchFunding {
                     txid,
                     script_pubkey,
