@@ -677,14 +677,32 @@ fn key_index_is_not_reused_after_a_deleted_channel() {
         .filter(|id| *id != ChannelId::ALL)
         .collect();
     let mut b = Batch::new();
-    for id in ids {
-        b = b.delete(id);
+    for id in &ids {
+        b = b.delete(*id);
     }
     net.nodes[0].store.apply(b).unwrap();
     net.disconnect(0, 1);
     net.nodes[0].restart();
     assert!(net.nodes[0].m.list_channels().is_empty());
+    net.nodes[0].sent.clear();
     net.connect(0, 1);
+    net.settle();
+    // B's channel_reestablish for channels A no longer knows: A answers
+    // with an error for each (BOLT 1), and B closes them on chain.
+    let errors: Vec<(ChannelId, String)> = net.nodes[0]
+        .sent
+        .iter()
+        .map(|(_, m)| error_text(m))
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let mut got: Vec<ChannelId> = errors.iter().map(|(id, _)| *id).collect();
+    got.sort();
+    assert_eq!(got, sorted);
+    assert!(errors.iter().all(|(_, t)| t == "unknown channel"));
+    for id in &ids {
+        assert_eq!(net.nodes[1].info(*id).status, Some(Status::Closing));
+    }
     let t = net.start_open(0, 1, 3, 500_000);
     let ch = net.nodes[0].m.channel(&t).unwrap();
     assert_eq!(
@@ -1266,4 +1284,25 @@ fn zero_temporary_id_and_gossip_for_unknown_channels() {
         }),
     });
     assert!(acts.is_empty());
+}
+
+#[test]
+fn inbound_channels_can_be_disabled() {
+    let mut net = Net::new(&[roomy(), roomy()]);
+    let mut c = mconfig(roomy());
+    c.accept_inbound = false;
+    net.nodes[1].m = ChannelManager::new(wallet(2), c, 100, 1000);
+    net.connect(0, 1);
+    let t = net.start_open(0, 1, 1, 500_000);
+    net.settle();
+    let r = refusals(&net.nodes[1]);
+    assert_eq!(r, vec![(t, Refusal::InboundDisabled)]);
+    assert_eq!(r[0].1.code(), "INBOUND_CHANNELS_DISABLED");
+    assert_eq!(
+        error_text(&net.nodes[1].sent[0].1),
+        (t, "not accepting inbound channels".into())
+    );
+    assert!(net.nodes[0].m.list_channels().is_empty());
+    // Outbound channels still work.
+    net.open(1, 0, 2, 500_000);
 }
