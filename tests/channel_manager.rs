@@ -1306,3 +1306,31 @@ fn inbound_channels_can_be_disabled() {
     // Outbound channels still work.
     net.open(1, 0, 2, 500_000);
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn every_batch_replays_into_a_file_store_and_loads() {
+    use lnwasm::store::FileStore;
+    let (mut net, ids) = three_channels();
+    add_htlc(&mut net.nodes[0], ids[0], 10_000_000, 1);
+    net.nodes[0].command(ids[0], Command::Sign);
+    net.settle();
+    let dir = std::env::temp_dir().join(format!("lnwasm-manager-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let mut f = FileStore::open(&dir).unwrap();
+        for b in &net.nodes[0].batches {
+            f.apply(b.clone()).expect("the same batches, in order");
+        }
+    }
+    let f = FileStore::open(&dir).unwrap();
+    assert_eq!(f.list().unwrap(), net.nodes[0].store.list().unwrap());
+    let (m, _) = ChannelManager::load(wallet(1), mconfig(roomy()), &f, 103, 0).unwrap();
+    let mut want = net.nodes[0].m.list_channels();
+    for w in &mut want {
+        w.link = Link::Offline;
+    }
+    want.sort_by_key(|i| i.channel_id);
+    assert_eq!(m.list_channels(), want);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
