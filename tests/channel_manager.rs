@@ -1334,3 +1334,49 @@ fn every_batch_replays_into_a_file_store_and_loads() {
     assert_eq!(m.list_channels(), want);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn spends_reach_the_channel_that_watches_them() {
+    let (mut net, ids) = three_channels();
+    let acts = net.nodes[0].command(ids[1], Command::ForceClose);
+    let commitment = acts
+        .iter()
+        .find_map(|a| match a {
+            ManagerAction::Publish(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let outpoint = commitment.input[0].previous_output;
+    assert!(net.nodes[1].watches.iter().any(|w| matches!(
+        w,
+        ManagerAction::WatchSpent { channel_id, outpoint: o } if *channel_id == ids[1] && *o == outpoint
+    )));
+    let before = net.nodes[1].published.len();
+    let acts = net.nodes[1].input(ManagerInput::OutputSpent {
+        outpoint,
+        tx: commitment.clone(),
+    });
+    let a = net.nodes[0].id;
+    assert!(acts.iter().any(|x| matches!(
+        x,
+        ManagerAction::Event(ManagerEvent::Channel {
+            node_id,
+            channel_id,
+            event: Event::ForceClosed { ours: false, .. },
+        }) if *node_id == a && *channel_id == ids[1]
+    )));
+    assert!(matches!(acts[0], ManagerAction::Persist(_)));
+    assert_eq!(net.nodes[1].info(ids[1]).status, Some(Status::Closed));
+    assert_eq!(net.nodes[1].published.len(), before + 1, "to_remote sweep");
+    for id in [ids[0], ids[2]] {
+        assert_eq!(net.nodes[1].info(id).state, "NORMAL");
+    }
+    // A spend nobody watches reaches nobody.
+    let mut other = outpoint;
+    other.vout += 7;
+    let acts = net.nodes[1].input(ManagerInput::OutputSpent {
+        outpoint: other,
+        tx: commitment,
+    });
+    assert!(acts.is_empty());
+}
