@@ -678,14 +678,32 @@ fn key_index_is_not_reused_after_a_deleted_channel() {
         .filter(|id| *id != ChannelId::ALL)
         .collect();
     let mut b = Batch::new();
-    for id in ids {
-        b = b.delete(id);
+    for id in &ids {
+        b = b.delete(*id);
     }
     net.nodes[0].store.apply(b).unwrap();
     net.disconnect(0, 1);
     net.nodes[0].restart();
     assert!(net.nodes[0].m.list_channels().is_empty());
+    net.nodes[0].sent.clear();
     net.connect(0, 1);
+    net.settle();
+    // B's channel_reestablish for channels A no longer knows: A answers
+    // with an error for each (BOLT 1), and B closes them on chain.
+    let errors: Vec<(ChannelId, String)> = net.nodes[0]
+        .sent
+        .iter()
+        .map(|(_, m)| error_text(m))
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let mut got: Vec<ChannelId> = errors.iter().map(|(id, _)| *id).collect();
+    got.sort();
+    assert_eq!(got, sorted);
+    assert!(errors.iter().all(|(_, t)| t == "unknown channel"));
+    for id in &ids {
+        assert_eq!(net.nodes[1].info(*id).status, Some(Status::Closing));
+    }
     let t = net.start_open(0, 1, 3, 500_000);
     let ch = net.nodes[0].m.channel(&t).unwrap();
     assert_eq!(
@@ -1265,6 +1283,101 @@ fn zero_temporary_id_and_gossip_for_unknown_channels() {
             node_signature: sig,
             bitcoin_signature: sig,
         }),
+    });
+    assert!(acts.is_empty());
+}
+
+#[test]
+fn inbound_channels_can_be_disabled() {
+    let mut net = Net::new(&[roomy(), roomy()]);
+    let mut c = mconfig(roomy());
+    c.accept_inbound = false;
+    net.nodes[1].m = ChannelManager::new(wallet(2), c, 100, 1000);
+    net.connect(0, 1);
+    let t = net.start_open(0, 1, 1, 500_000);
+    net.settle();
+    let r = refusals(&net.nodes[1]);
+    assert_eq!(r, vec![(t, Refusal::InboundDisabled)]);
+    assert_eq!(r[0].1.code(), "INBOUND_CHANNELS_DISABLED");
+    assert_eq!(
+        error_text(&net.nodes[1].sent[0].1),
+        (t, "not accepting inbound channels".into())
+    );
+    assert!(net.nodes[0].m.list_channels().is_empty());
+    // Outbound channels still work.
+    net.open(1, 0, 2, 500_000);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn every_batch_replays_into_a_file_store_and_loads() {
+    use lnwasm::store::FileStore;
+    let (mut net, ids) = three_channels();
+    add_htlc(&mut net.nodes[0], ids[0], 10_000_000, 1);
+    net.nodes[0].command(ids[0], Command::Sign);
+    net.settle();
+    let dir = std::env::temp_dir().join(format!("lnwasm-manager-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let mut f = FileStore::open(&dir).unwrap();
+        for b in &net.nodes[0].batches {
+            f.apply(b.clone()).expect("the same batches, in order");
+        }
+    }
+    let f = FileStore::open(&dir).unwrap();
+    assert_eq!(f.list().unwrap(), net.nodes[0].store.list().unwrap());
+    let (m, _) = ChannelManager::load(wallet(1), mconfig(roomy()), &f, 103, 0).unwrap();
+    let mut want = net.nodes[0].m.list_channels();
+    for w in &mut want {
+        w.link = Link::Offline;
+    }
+    want.sort_by_key(|i| i.channel_id);
+    assert_eq!(m.list_channels(), want);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn spends_reach_the_channel_that_watches_them() {
+    let (mut net, ids) = three_channels();
+    let acts = net.nodes[0].command(ids[1], Command::ForceClose);
+    let commitment = acts
+        .iter()
+        .find_map(|a| match a {
+            ManagerAction::Publish(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let outpoint = commitment.input[0].previous_output;
+    assert!(net.nodes[1].watches.iter().any(|w| matches!(
+        w,
+        ManagerAction::WatchSpent { channel_id, outpoint: o } if *channel_id == ids[1] && *o == outpoint
+    )));
+    let before = net.nodes[1].published.len();
+    let acts = net.nodes[1].input(ManagerInput::OutputSpent {
+        outpoint,
+        tx: commitment.clone(),
+    });
+    let a = net.nodes[0].id;
+    assert!(acts.iter().any(|x| matches!(
+        x,
+        ManagerAction::Event(ManagerEvent::Channel {
+            node_id,
+            channel_id,
+            event: Event::ForceClosed { ours: false, .. },
+        }) if *node_id == a && *channel_id == ids[1]
+    )));
+    assert!(matches!(acts[0], ManagerAction::Persist(_)));
+    assert_eq!(net.nodes[1].info(ids[1]).status, Some(Status::Closed));
+    assert_eq!(net.nodes[1].published.len(), before + 1, "to_remote sweep");
+    for id in [ids[0], ids[2]] {
+        assert_eq!(net.nodes[1].info(id).state, "NORMAL");
+    }
+    // A spend nobody watches reaches nobody.
+    let mut other = outpoint;
+    other.vout += 7;
+    let acts = net.nodes[1].input(ManagerInput::OutputSpent {
+        outpoint: other,
+        tx: commitment,
     });
     assert!(acts.is_empty());
 }

@@ -119,6 +119,8 @@ pub struct ManagerConfig {
     /// Blocks after which a funded inbound channel whose funding
     /// transaction was never seen is forgotten.
     pub unconfirmed_timeout_blocks: u32,
+    /// Whether peers may open channels to us at all.
+    pub accept_inbound: bool,
 }
 
 impl ManagerConfig {
@@ -134,6 +136,7 @@ impl ManagerConfig {
                 ..PendingLimits::default()
             },
             unconfirmed_timeout_blocks: FUNDEE_UNCONFIRMED_TIMEOUT_BLOCKS,
+            accept_inbound: true,
         }
     }
 }
@@ -267,6 +270,8 @@ pub enum ManagerEvent {
 /// the peer reads in our `error`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
+    /// We do not accept inbound channels ([`ManagerConfig::accept_inbound`]).
+    InboundDisabled,
     /// The peer already has `limit` pending inbound channels with us.
     TooManyFromPeer { limit: usize },
     /// We already have `limit` pending inbound channels in total.
@@ -289,6 +294,7 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Refusal::InboundDisabled => f.write_str("not accepting inbound channels"),
             Refusal::TooManyFromPeer { limit } => {
                 write!(
                     f,
@@ -318,6 +324,7 @@ impl fmt::Display for Refusal {
 impl ErrorCode for Refusal {
     fn code(&self) -> &'static str {
         match self {
+            Refusal::InboundDisabled => "INBOUND_CHANNELS_DISABLED",
             Refusal::TooManyFromPeer { .. } => "TOO_MANY_PENDING_CHANNELS_FROM_PEER",
             Refusal::TooManyTotal { .. } => "TOO_MANY_PENDING_CHANNELS",
             Refusal::DuplicateTemporaryChannelId => "DUPLICATE_TEMPORARY_CHANNEL_ID",
@@ -811,6 +818,8 @@ impl ChannelManager {
             Some(Refusal::ZeroTemporaryChannelId)
         } else if self.find(&node_id, &temp).is_some() {
             Some(Refusal::DuplicateTemporaryChannelId)
+        } else if !self.config.accept_inbound {
+            Some(Refusal::InboundDisabled)
         } else if per_peer >= limits.per_peer {
             Some(Refusal::TooManyFromPeer {
                 limit: limits.per_peer,
