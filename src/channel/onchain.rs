@@ -453,6 +453,15 @@ impl Channel {
             return Ok(());
         }
         let c = f.c.clone();
+        if commitment_number(&c.params, &tx).is_none() {
+            // Not a commitment: a mutual close we signed whose last
+            // `closing_signed` we never received.
+            f.status = Status::Closed;
+            f.closing_txs = vec![tx];
+            out.persist = true;
+            out.event(Event::MutualClose { txid });
+            return Ok(());
+        }
         let which = self.classify(&c, &tx)?;
         let cl = self.claims(&tx, &known_preimages(&c))?;
         let f = self.funded_mut()?;
