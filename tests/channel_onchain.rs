@@ -557,6 +557,9 @@ fn revoked(anchors: bool) {
         .iter()
         .all(|i| i.previous_output != b_timeout.input[0].previous_output));
     verify(pen2, &[&old]);
+    // The replaced penalty reported as spending a watched output: ours, ignored.
+    let acts = act(&mut p.a, Command::OutputSpent { tx: pen.clone() });
+    assert!(acts.is_empty(), "{acts:?}");
     // Then its HTLC-success: one more second-stage penalty, and the last
     // penalty keeps only to_local.
     let acts = act(

@@ -554,8 +554,12 @@ impl Channel {
         let Which::Revoked(r) = self.classify(&c, &commit)? else {
             return Ok(());
         };
-        let (rtx, rev_key) = revoked_tx(&c, &self.keys, &r)?;
         let dest = self.sweep_destination();
+        if tx.output.iter().all(|o| o.script_pubkey == dest) {
+            // One of our own penalties (an earlier version of it).
+            return Ok(());
+        }
+        let (rtx, rev_key) = revoked_tx(&c, &self.keys, &r)?;
         let feerate = self.sweep_feerate();
         let htlc_txs = rtx.htlc_txs()?;
         let mut spent = Vec::new();
