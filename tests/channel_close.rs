@@ -5,9 +5,11 @@
 mod harness;
 
 use harness::*;
-use lnwasm::channel::{Command, Event, Status};
-use lnwasm::tx::{FeeratePerKw, Side};
-use lnwasm::types::Msat;
+use lnwasm::channel::{Action, Command, Event, Status};
+use lnwasm::error::ErrorCode;
+use lnwasm::tx::{ClosingSpec, ClosingTx, ClosingVariant, FeeratePerKw, Side};
+use lnwasm::types::{Msat, Sat};
+use lnwasm::wire::{ClosingFeeRange, ClosingSigned, ExtraTlvs, Message};
 
 #[test]
 fn mutual_close_with_pending_htlc_settled_first() {
@@ -123,4 +125,325 @@ fn fundee_accepts_a_closing_fee_above_its_estimate() {
         first.fee.0,
         "the funder's first proposal"
     );
+}
+
+/// Closing fee at 1000 sat/kw: the closing transaction with two P2WPKH
+/// outputs weighs 452 (unsigned) + 222 (2-of-2 witness) = 674.
+const FEE_1000: u64 = 674;
+
+/// A (funder) starts a close at 1000 sat/kw; B's fee estimate is
+/// `b_estimate`. Returns with both shutdowns exchanged and A's first
+/// `closing_signed` still queued in A's outbox.
+fn negotiating(b_estimate: u32) -> Pair {
+    let mut p = open_pair(OpenOpts::default());
+    p.b.handle(Command::FeeEstimate(FeeratePerKw(b_estimate)))
+        .unwrap();
+    p.a.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    })
+    .unwrap();
+    deliver(&mut p.a, &mut p.b); // shutdown
+    deliver(&mut p.b, &mut p.a); // shutdown
+    assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
+    assert_eq!(p.b.ch.status(), Some(Status::Negotiating));
+    p
+}
+
+fn closing_signed(m: &Message) -> &ClosingSigned {
+    match m {
+        Message::ClosingSigned(c) => c,
+        m => panic!("closing_signed expected, got {m:?}"),
+    }
+}
+
+fn range(min: u64, max: u64) -> Option<ClosingFeeRange> {
+    Some(ClosingFeeRange {
+        min_fee: Sat(min),
+        max_fee: Sat(max),
+    })
+}
+
+/// B's `closing_signed` at `fee`, validly signed.
+fn b_signs(p: &Pair, fee: u64, fee_range: Option<ClosingFeeRange>) -> Message {
+    let f = p.b.ch.funded().unwrap();
+    let s = &f.c.local_commit.spec;
+    let tx = ClosingTx::build(
+        &f.c.params,
+        &ClosingSpec {
+            holder: (s.to_local, f.local_shutdown.clone()),
+            counterparty: (s.to_remote, f.remote_shutdown.clone()),
+            fee: Sat(fee),
+            fee_payer: f.c.params.opener,
+            dust_limit: f.c.params.holder.dust_limit,
+            variant: ClosingVariant::Legacy,
+        },
+    )
+    .unwrap();
+    Message::ClosingSigned(ClosingSigned {
+        channel_id: f.c.channel_id,
+        fee: Sat(fee),
+        signature: tx.sign(p.b.ch.keys().funding_secret()).unwrap(),
+        fee_range,
+        extra_tlvs: ExtraTlvs::default(),
+    })
+}
+
+/// Both published the same closing transaction paying B 200_000 sat and
+/// A the rest minus `fee`.
+fn closed_with_fee(p: &Pair, fee: u64) {
+    for n in [&p.a, &p.b] {
+        assert_eq!(n.ch.status(), Some(Status::Closing));
+    }
+    let ta = p.a.published.last().unwrap();
+    assert_eq!(ta, p.b.published.last().unwrap());
+    let mut values: Vec<u64> = ta.output.iter().map(|o| o.value.to_sat()).collect();
+    values.sort();
+    assert_eq!(values, vec![200_000, 800_000 - fee]);
+    assert!(p.a.events.contains(&Event::MutualClose {
+        txid: ta.compute_txid()
+    }));
+}
+
+#[test]
+fn fee_range_agreed_in_two_messages() {
+    let mut p = negotiating(1000);
+    let m = closing_signed(p.a.outbox.front().unwrap()).clone();
+    assert_eq!(m.fee, Sat(FEE_1000));
+    assert_eq!(m.fee_range, range(FEE_1000 / 2, FEE_1000 * 2));
+    deliver(&mut p.a, &mut p.b);
+    // B's preferred fee is in the overlap: it answers with the same fee and publishes.
+    let r = closing_signed(p.b.outbox.front().unwrap()).clone();
+    assert_eq!(r.fee, Sat(FEE_1000));
+    // The non-funder's range reaches up to what the funder can pay.
+    assert_eq!(r.fee_range, range(FEE_1000 / 2, 800_000));
+    deliver(&mut p.b, &mut p.a);
+    assert!(p.a.outbox.is_empty(), "A does not answer an agreed fee");
+    closed_with_fee(&p, FEE_1000);
+}
+
+#[test]
+fn fee_range_agreed_in_three_messages() {
+    // B wants 3000 sat/kw: 2022 sat, range [1011, 800_000] (the non-funder's
+    // maximum is the funder's balance); the overlap with A's [337, 1348] is
+    // [1011, 1348], A's 674 is outside it: B proposes 1348, A accepts it.
+    let mut p = negotiating(3000);
+    deliver(&mut p.a, &mut p.b);
+    let r = closing_signed(p.b.outbox.front().unwrap()).clone();
+    assert_eq!(r.fee, Sat(1348));
+    assert_eq!(r.fee_range, range(1011, 800_000));
+    assert_eq!(p.b.ch.status(), Some(Status::Negotiating));
+    deliver(&mut p.b, &mut p.a);
+    let a2 = closing_signed(p.a.outbox.front().unwrap()).clone();
+    assert_eq!(a2.fee, Sat(1348));
+    deliver(&mut p.a, &mut p.b);
+    assert!(p.b.outbox.is_empty());
+    closed_with_fee(&p, 1348);
+}
+
+#[test]
+fn disjoint_fee_ranges_warn_then_reconnection_restarts_the_negotiation() {
+    // B wants 10_000 sat/kw: range [3370, 800_000], disjoint from [337, 1348].
+    let mut p = negotiating(10_000);
+    let before = p.b.ch.update_number();
+    let m = p.a.outbox.pop_front().unwrap();
+    let acts = p.b.ch.handle(Command::Message(m)).unwrap();
+    let Action::Send(Message::Warning(w)) = &acts[0] else {
+        panic!("{acts:?}")
+    };
+    assert_eq!(w.text(), "closing fee ranges do not overlap");
+    assert!(
+        matches!(&acts[1], Action::Event(Event::PeerViolation(e)) if e.code() == "CLOSING_FEE_RANGES_DISJOINT")
+    );
+    assert!(matches!(acts[2], Action::Disconnect));
+    assert_eq!(acts.len(), 3);
+    assert_eq!(p.b.ch.status(), Some(Status::Negotiating));
+    assert_eq!(p.b.ch.update_number(), before);
+    // Fees came down; on reconnection both resend shutdown (and channel_ready:
+    // no commitment was ever updated) and A proposes again.
+    p.disconnect();
+    p.b.handle(Command::FeeEstimate(FeeratePerKw(1000)))
+        .unwrap();
+    p.a.sent.clear();
+    p.b.sent.clear();
+    p.reconnect();
+    let kinds = |n: &Node| -> Vec<&'static str> {
+        n.sent
+            .iter()
+            .map(|m| match m {
+                Message::ChannelReestablish(_) => "channel_reestablish",
+                Message::ChannelReady(_) => "channel_ready",
+                Message::Shutdown(_) => "shutdown",
+                Message::ClosingSigned(_) => "closing_signed",
+                _ => "other",
+            })
+            .collect()
+    };
+    assert_eq!(
+        kinds(&p.a),
+        vec![
+            "channel_reestablish",
+            "channel_ready",
+            "shutdown",
+            "closing_signed"
+        ]
+    );
+    assert_eq!(
+        kinds(&p.b),
+        vec![
+            "channel_reestablish",
+            "channel_ready",
+            "shutdown",
+            "closing_signed"
+        ]
+    );
+    assert!(!p
+        .a
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::PeerViolation(_))));
+    closed_with_fee(&p, FEE_1000);
+}
+
+#[test]
+fn reconnection_in_the_middle_of_a_negotiation() {
+    let mut p = negotiating(3000);
+    deliver(&mut p.a, &mut p.b);
+    // B's counter-proposal (1348) is lost.
+    p.disconnect();
+    let (sent_a, recv_a) =
+        p.a.ch
+            .funded()
+            .unwrap()
+            .negotiation
+            .as_ref()
+            .map(|n| (n.last_sent, n.last_received))
+            .unwrap();
+    assert_eq!((sent_a, recv_a), (Some(Sat(FEE_1000)), None));
+    p.reconnect();
+    closed_with_fee(&p, 1348);
+    // After a crash the record restores the agreed close.
+    p.a.reload();
+    assert_eq!(p.a.ch.status(), Some(Status::Closing));
+}
+
+#[test]
+fn funder_fails_the_channel_on_a_fee_outside_the_overlap() {
+    let mut p = negotiating(1000);
+    p.a.outbox.clear(); // A proposed 674 in [337, 1348]
+    let m = b_signs(&p, 2000, range(1000, 3000));
+    let acts = p.a.ch.handle(Command::Message(m)).unwrap();
+    assert!(matches!(acts[0], Action::Persist(_)));
+    let Action::Send(Message::Error(e)) = &acts[1] else {
+        panic!("{acts:?}")
+    };
+    assert_eq!(e.text(), "closing fee out of range");
+    assert!(
+        matches!(&acts[2], Action::Event(Event::PeerViolation(e)) if e.code() == "CLOSING_FEE_OUT_OF_RANGE")
+    );
+    assert!(matches!(acts[3], Action::Publish(_)), "our commitment");
+    assert_eq!(p.a.ch.state_name(), "CLOSING");
+    // A fee in the overlap is accepted: answered with the same fee.
+    let mut p = negotiating(1000);
+    p.a.outbox.clear();
+    let m = b_signs(&p, 1200, range(1000, 3000));
+    p.a.handle(Command::Message(m)).unwrap();
+    let r = closing_signed(p.a.outbox.front().unwrap());
+    assert_eq!(r.fee, Sat(1200));
+    assert_eq!(p.a.ch.status(), Some(Status::Closing));
+}
+
+#[test]
+fn fundee_fails_the_channel_when_the_funder_changes_an_agreed_fee() {
+    // B proposed 1348; A answering 1000 (inside both ranges, but not B's fee) is a violation.
+    let mut p = negotiating(3000);
+    deliver(&mut p.a, &mut p.b);
+    p.b.outbox.clear();
+    // A's closing_signed at 1000, forged with A's key.
+    let f = p.a.ch.funded().unwrap();
+    let s = &f.c.local_commit.spec;
+    let tx = ClosingTx::build(
+        &f.c.params,
+        &ClosingSpec {
+            holder: (s.to_local, f.local_shutdown.clone()),
+            counterparty: (s.to_remote, f.remote_shutdown.clone()),
+            fee: Sat(1000),
+            fee_payer: f.c.params.opener,
+            dust_limit: f.c.params.holder.dust_limit,
+            variant: ClosingVariant::Legacy,
+        },
+    )
+    .unwrap();
+    let m = Message::ClosingSigned(ClosingSigned {
+        channel_id: f.c.channel_id,
+        fee: Sat(1000),
+        signature: tx.sign(p.a.ch.keys().funding_secret()).unwrap(),
+        fee_range: range(337, 1348),
+        extra_tlvs: ExtraTlvs::default(),
+    });
+    let acts = p.b.ch.handle(Command::Message(m)).unwrap();
+    assert!(
+        matches!(&acts[2], Action::Event(Event::PeerViolation(e)) if e.code() == "CLOSING_FEE_OUT_OF_RANGE")
+    );
+    assert_eq!(p.b.ch.state_name(), "CLOSING");
+}
+
+#[test]
+fn legacy_negotiation_without_fee_range() {
+    // B proposes 1500 without a range: A counters strictly between its
+    // 674 and 1500: 1087; B's 1200 is then between and acceptable.
+    let mut p = negotiating(1000);
+    p.a.outbox.clear();
+    p.a.handle(Command::Message(b_signs(&p, 1500, None)))
+        .unwrap();
+    let r = closing_signed(&p.a.outbox.pop_front().unwrap()).clone();
+    assert_eq!(r.fee, Sat(1087));
+    assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
+    p.a.handle(Command::Message(b_signs(&p, 1200, None)))
+        .unwrap();
+    let r = closing_signed(&p.a.outbox.pop_front().unwrap()).clone();
+    assert_eq!(r.fee, Sat(1200));
+    assert_eq!(p.a.ch.status(), Some(Status::Closing));
+    let ta = p.a.published.last().unwrap();
+    assert_eq!(
+        ta.output.iter().map(|o| o.value.to_sat()).sum::<u64>(),
+        1_000_000 - 1200
+    );
+
+    // Not strictly between the last two fees: warning, disconnect, unchanged.
+    let mut p = negotiating(1000);
+    p.a.outbox.clear();
+    p.a.handle(Command::Message(b_signs(&p, 1500, None)))
+        .unwrap();
+    p.a.outbox.clear();
+    let before = p.a.ch.update_number();
+    let acts =
+        p.a.ch
+            .handle(Command::Message(b_signs(&p, 1500, None)))
+            .unwrap();
+    let Action::Send(Message::Warning(w)) = &acts[0] else {
+        panic!("{acts:?}")
+    };
+    assert_eq!(w.text(), "closing fee out of range");
+    assert!(acts.iter().any(|a| matches!(a, Action::Disconnect)));
+    assert_eq!(p.a.ch.update_number(), before);
+    assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
+}
+
+#[test]
+fn invalid_closing_signature_fails_the_channel() {
+    let mut p = negotiating(1000);
+    p.a.outbox.clear();
+    let Message::ClosingSigned(mut m) = b_signs(&p, 900, range(400, 1000)) else {
+        unreachable!()
+    };
+    m.fee = Sat(901);
+    let acts =
+        p.a.ch
+            .handle(Command::Message(Message::ClosingSigned(m)))
+            .unwrap();
+    assert!(
+        matches!(&acts[2], Action::Event(Event::PeerViolation(e)) if e.code() == "INVALID_COMMITMENT_SIGNATURE")
+    );
+    assert_eq!(p.a.ch.state_name(), "CLOSING");
 }

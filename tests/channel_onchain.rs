@@ -557,6 +557,9 @@ fn revoked(anchors: bool) {
         .iter()
         .all(|i| i.previous_output != b_timeout.input[0].previous_output));
     verify(pen2, &[&old]);
+    // The replaced penalty reported as spending a watched output: ours, ignored.
+    let acts = act(&mut p.a, Command::OutputSpent { tx: pen.clone() });
+    assert!(acts.is_empty(), "{acts:?}");
     // Then its HTLC-success: one more second-stage penalty, and the last
     // penalty keeps only to_local.
     let acts = act(
@@ -637,4 +640,72 @@ fn after_data_loss_the_peers_unknown_commitment_pays_our_to_remote() {
         txid: b_commit.compute_txid(),
         ours: false
     }));
+}
+
+#[test]
+fn preimage_learnt_after_our_force_close() {
+    let mut p = pair_with_htlcs(true);
+    let acts = act(&mut p.a, Command::ForceClose);
+    let commit = txs_of(&acts)[0].0.clone();
+    // Only the HTLC-timeout: the preimage of B's HTLC is unknown.
+    assert_eq!(
+        txs_of(&acts)
+            .iter()
+            .filter(
+                |(t, _, _)| t.input[0].previous_output.txid == commit.compute_txid()
+                    && t.input[0].witness.len() == 5
+            )
+            .count(),
+        1
+    );
+    let acts = act(
+        &mut p.a,
+        Command::FulfillHtlc {
+            id: 0,
+            preimage: preimage(2),
+        },
+    );
+    assert!(matches!(acts[0], Action::Persist(_)));
+    let txs = txs_of(&acts);
+    assert_eq!(txs.len(), 2, "HTLC-success and the sweep of its output");
+    let (success, h, c) = &txs[0];
+    assert_eq!((*h, c.clone()), (0, vec![(commit.compute_txid(), 1)]));
+    assert_eq!(success.input[0].witness.nth(3).unwrap(), preimage(2).0);
+    verify(success, &[&commit]);
+    let (sweep, _, c) = &txs[1];
+    assert_eq!(c.clone(), vec![(success.compute_txid(), 144)]);
+    verify(sweep, &[success]);
+    // Kept for rebroadcast.
+    let again = txs_of(&p.a.ch.onchain_actions());
+    assert!(again.iter().any(|(t, _, _)| t == success));
+    assert!(again.iter().any(|(t, _, _)| t == sweep));
+}
+
+#[test]
+fn a_mutual_close_we_did_not_record_is_recognised() {
+    let mut p = open_pair(OpenOpts::default());
+    p.a.handle(Command::Close {
+        script: None,
+        feerate: lnwasm::tx::FeeratePerKw(1000),
+    })
+    .unwrap();
+    deliver(&mut p.a, &mut p.b);
+    deliver(&mut p.b, &mut p.a);
+    deliver(&mut p.a, &mut p.b);
+    // B agreed and published; A never gets B's last closing_signed.
+    let closing = p.b.published.last().unwrap().clone();
+    p.a.outbox.clear();
+    p.b.outbox.clear();
+    assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
+    let acts = act(
+        &mut p.a,
+        Command::FundingSpent {
+            tx: closing.clone(),
+        },
+    );
+    assert!(txs_of(&acts).is_empty());
+    assert!(p.a.events.contains(&Event::MutualClose {
+        txid: closing.compute_txid()
+    }));
+    assert_eq!(p.a.ch.status(), Some(Status::Closed));
 }

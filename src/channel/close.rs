@@ -79,6 +79,10 @@ impl Channel {
         let State::Funded(f) = &mut self.state else {
             return self.violation(ChannelError::UnexpectedMessage("shutdown"), out);
         };
+        if f.status == Status::Negotiating && f.remote_shutdown.as_ref() == Some(&m.scriptpubkey) {
+            // Retransmitted after a reconnection.
+            return Ok(());
+        }
         if !matches!(f.status, Status::Normal | Status::ShuttingDown) {
             return self.violation(ChannelError::UnexpectedMessage("shutdown"), out);
         }
@@ -141,12 +145,7 @@ impl Channel {
         f.status = Status::Negotiating;
         out.persist = true;
         if f.c.we_are_funder() && online {
-            let fee = self.closing_fee()?;
-            let msg = self.closing_signed(fee)?;
-            if let Some(n) = &mut self.funded_mut()?.negotiation {
-                n.last_sent = Some(fee);
-            }
-            out.send(Message::ClosingSigned(msg));
+            self.open_negotiation(out)?;
         }
         Ok(())
     }
@@ -184,7 +183,35 @@ impl Channel {
         Ok(rate.fee(w)?)
     }
 
-    fn closing_signed(&self, fee: Sat) -> Result<ClosingSigned, ChannelError> {
+    /// The fee range we announce around our preferred fee. The funder pays:
+    /// it accepts half to twice its estimate. The non-funder pays nothing:
+    /// its minimum is low and its maximum at least the funder's (BOLT 2).
+    fn our_fee_range(
+        &self,
+        preferred: Sat,
+        received: Option<&ClosingFeeRange>,
+    ) -> Result<ClosingFeeRange, ChannelError> {
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
+        let min_fee = Sat(preferred.0 / 2);
+        let mut max_fee = Sat(preferred.0.saturating_mul(2));
+        if !f.c.we_are_funder() {
+            // BOLT 2: the fee is the funder's money, so the non-funder sets
+            // no maximum of its own beyond what the funder can pay.
+            max_fee = max_fee.max(Sat(f.c.local_commit.spec.to_remote.0 / 1000));
+            if let Some(r) = received {
+                max_fee = max_fee.max(r.max_fee);
+            }
+        }
+        Ok(ClosingFeeRange { min_fee, max_fee })
+    }
+
+    fn closing_signed(
+        &self,
+        fee: Sat,
+        range: ClosingFeeRange,
+    ) -> Result<ClosingSigned, ChannelError> {
         let f = self
             .funded()
             .ok_or(ChannelError::InvalidState("not funded"))?;
@@ -193,14 +220,59 @@ impl Channel {
             channel_id: f.c.channel_id,
             fee,
             signature: tx.sign(self.keys.funding_secret())?,
-            fee_range: Some(ClosingFeeRange {
-                min_fee: Sat(fee.0 / 2),
-                max_fee: Sat(fee.0.saturating_mul(2)),
-            }),
+            fee_range: Some(range),
             extra_tlvs: ExtraTlvs::default(),
         })
     }
 
+    /// Our first `closing_signed` (funder), at our preferred fee.
+    fn open_negotiation(&mut self, out: &mut Out) -> Result<(), ChannelError> {
+        let fee = self.closing_fee()?;
+        let range = self.our_fee_range(fee, None)?;
+        let msg = self.closing_signed(fee, range)?;
+        if let Some(n) = &mut self.funded_mut()?.negotiation {
+            n.last_sent = Some(fee);
+            n.last_received = None;
+        }
+        out.persist = true;
+        out.send(Message::ClosingSigned(msg));
+        Ok(())
+    }
+
+    /// After `channel_reestablish` (our `shutdown` was sent again): the fee
+    /// negotiation starts over (BOLT 2); the funder sends its proposal again.
+    pub(super) fn restart_negotiation(&mut self, out: &mut Out) -> Result<(), ChannelError> {
+        let Some(f) = self.funded() else {
+            return Ok(());
+        };
+        if f.status != Status::Negotiating {
+            return Ok(());
+        }
+        let funder = f.c.we_are_funder();
+        let estimate = self.fee_estimate;
+        let f = self.funded_mut()?;
+        if let Some(n) = &mut f.negotiation {
+            // Fees may have moved while we were apart.
+            if let Some(e) = estimate {
+                if n.feerate != e {
+                    n.feerate = e;
+                    out.persist = true;
+                }
+            }
+            if n.last_sent.is_some() || n.last_received.is_some() {
+                n.last_sent = None;
+                n.last_received = None;
+                out.persist = true;
+            }
+        }
+        if funder {
+            self.open_negotiation(out)?;
+        }
+        Ok(())
+    }
+
+    /// The peer's `closing_signed`, following BOLT 2's legacy negotiation
+    /// with and without `fee_range`.
     pub(super) fn on_closing_signed(
         &mut self,
         m: ClosingSigned,
@@ -212,7 +284,12 @@ impl Channel {
         if f.status != Status::Negotiating {
             return self.violation(ChannelError::UnexpectedMessage("closing_signed"), out);
         }
-        let last_sent = f.negotiation.as_ref().and_then(|n| n.last_sent);
+        let funder = f.c.we_are_funder();
+        let (last_sent, last_received) = f
+            .negotiation
+            .as_ref()
+            .map(|n| (n.last_sent, n.last_received))
+            .unwrap_or((None, None));
         let tx = match self.closing_tx(m.fee) {
             Ok(t) => t,
             Err(_) => return self.violation(ChannelError::ClosingFeeOutOfRange, out),
@@ -220,52 +297,104 @@ impl Channel {
         if tx.verify(&m.signature, Side::Counterparty).is_err() {
             return self.violation(ChannelError::InvalidCommitmentSignature, out);
         }
-        let ours = self.closing_fee()?;
-        // BOLT 2: the fee is the funder's money, so the non-funder has no
-        // reason for a maximum (only a minimum, for the tx to propagate).
-        let hi = if f.c.we_are_funder() {
-            Sat(ours.0.saturating_mul(2))
-        } else {
-            Sat(u64::MAX)
-        };
-        let lo = Sat(ours.0 / 2);
-        let agreed = if Some(m.fee) == last_sent {
-            true
-        } else if m.fee >= lo && m.fee <= hi {
-            // Acceptable: answer with the same fee, which ends the negotiation.
-            let reply = self.closing_signed(m.fee)?;
-            out.send(Message::ClosingSigned(reply));
-            true
-        } else {
-            // Counter inside the peer's range, as close as possible to ours.
-            let (plo, phi) = m
-                .fee_range
-                .map(|r| (r.min_fee, r.max_fee))
-                .unwrap_or((m.fee, m.fee));
-            let counter = Sat(ours.0.clamp(plo.0, phi.0.max(plo.0)));
-            if counter < lo || counter > hi {
-                return self.warn(ChannelError::ClosingFeeOutOfRange, out);
-            }
-            let reply = self.closing_signed(counter)?;
-            out.send(Message::ClosingSigned(reply));
-            if let Some(n) = &mut self.funded_mut()?.negotiation {
-                n.last_sent = Some(counter);
-                n.last_received = Some(m.fee);
-            }
-            out.persist = true;
-            false
-        };
-        if agreed {
-            let ours_sig = tx.sign(self.keys.funding_secret())?;
-            let signed = tx.finalize(&ours_sig, &m.signature)?;
-            let txid = signed.compute_txid();
-            let f = self.funded_mut()?;
-            f.status = Status::Closing;
-            f.closing_txs = vec![signed.clone()];
-            out.persist = true;
-            out.actions.push(Action::Publish(signed));
-            out.event(Event::MutualClose { txid });
+        if Some(m.fee) == last_sent {
+            return self.conclude_close(&tx, &m, out);
         }
+        let preferred = self.closing_fee()?;
+        let ours = self.our_fee_range(preferred, m.fee_range.as_ref())?;
+        let within = |r: &ClosingFeeRange, fee: Sat| r.min_fee <= fee && fee <= r.max_fee;
+        // In the range we already sent: take it (and say so).
+        if last_sent.is_some() && within(&ours, m.fee) {
+            let reply = self.closing_signed(m.fee, ours)?;
+            out.send(Message::ClosingSigned(reply));
+            return self.conclude_close(&tx, &m, out);
+        }
+        let counter = match m.fee_range {
+            Some(theirs) => {
+                let lo = ours.min_fee.max(theirs.min_fee);
+                let hi = ours.max_fee.min(theirs.max_fee);
+                if lo > hi {
+                    return self.warn(ChannelError::ClosingFeeRangesDisjoint, out);
+                }
+                let overlap = ClosingFeeRange {
+                    min_fee: lo,
+                    max_fee: hi,
+                };
+                if funder || last_sent.is_some() {
+                    // The funder accepts a fee in the overlap; the
+                    // non-funder, having proposed, accepts only its own fee.
+                    if funder && within(&overlap, m.fee) {
+                        let reply = self.closing_signed(m.fee, ours)?;
+                        out.send(Message::ClosingSigned(reply));
+                        return self.conclude_close(&tx, &m, out);
+                    }
+                    return self.violation(ChannelError::ClosingFeeOutOfRange, out);
+                }
+                // The fee is the funder's money: take its proposal when it
+                // is in the overlap (two messages in all), else come as
+                // close to our preference as the overlap allows.
+                if within(&overlap, m.fee) {
+                    m.fee
+                } else {
+                    Sat(preferred.0.clamp(lo.0, hi.0))
+                }
+            }
+            None => {
+                if let (Some(s), Some(r)) = (last_sent, last_received) {
+                    let (a, b) = (s.min(r), s.max(r));
+                    if !(a < m.fee && m.fee < b) {
+                        return self.warn(ChannelError::ClosingFeeOutOfRange, out);
+                    }
+                }
+                if within(&ours, m.fee) {
+                    m.fee
+                } else {
+                    // Strictly between theirs and what we sent (or our preference).
+                    let target = last_sent.unwrap_or(preferred);
+                    let mid = Sat(m.fee.0 / 2 + target.0 / 2 + (m.fee.0 % 2 + target.0 % 2) / 2);
+                    if last_sent.is_some() && (mid == m.fee || mid == target) {
+                        m.fee
+                    } else if last_sent.is_some() {
+                        mid
+                    } else {
+                        target
+                    }
+                }
+            }
+        };
+        let reply = self.closing_signed(counter, ours)?;
+        out.send(Message::ClosingSigned(reply));
+        if counter == m.fee {
+            return self.conclude_close(&tx, &m, out);
+        }
+        if let Some(n) = &mut self.funded_mut()?.negotiation {
+            n.last_sent = Some(counter);
+            n.last_received = Some(m.fee);
+        }
+        out.persist = true;
+        Ok(())
+    }
+
+    /// Both signatures on the closing transaction at `m.fee`: publish it.
+    fn conclude_close(
+        &mut self,
+        tx: &ClosingTx,
+        m: &ClosingSigned,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
+        let ours_sig = tx.sign(self.keys.funding_secret())?;
+        let signed = tx.finalize(&ours_sig, &m.signature)?;
+        let txid = signed.compute_txid();
+        let f = self.funded_mut()?;
+        f.status = Status::Closing;
+        if let Some(n) = &mut f.negotiation {
+            n.last_sent = Some(m.fee);
+            n.last_received = Some(m.fee);
+        }
+        f.closing_txs = vec![signed.clone()];
+        out.persist = true;
+        out.actions.push(Action::Publish(signed));
+        out.event(Event::MutualClose { txid });
         Ok(())
     }
 }

@@ -111,6 +111,8 @@ pub enum ChannelError {
     ShutdownScriptMismatch,
     /// A `closing_signed` fee outside the acceptable range.
     ClosingFeeOutOfRange,
+    /// The peer's closing `fee_range` and ours do not overlap.
+    ClosingFeeRangesDisjoint,
 
     // ----- local refusals -----
     /// The command is not possible in the current state.
@@ -185,6 +187,7 @@ impl fmt::Display for ChannelError {
             WeAreBehind => "peer proved we lost channel state",
             ShutdownScriptMismatch => "shutdown script not allowed",
             ClosingFeeOutOfRange => "closing fee out of range",
+            ClosingFeeRangesDisjoint => "closing fee ranges do not overlap",
             InvalidState(s) => return write!(f, "invalid state: {s}"),
             NotConnected => "channel not connected",
             Tx(e) => return write!(f, "transaction: {e}"),
@@ -245,6 +248,7 @@ impl ErrorCode for ChannelError {
             WeAreBehind => "WE_ARE_BEHIND",
             ShutdownScriptMismatch => "SHUTDOWN_SCRIPT_MISMATCH",
             ClosingFeeOutOfRange => "CLOSING_FEE_OUT_OF_RANGE",
+            ClosingFeeRangesDisjoint => "CLOSING_FEE_RANGES_DISJOINT",
             InvalidState(_) => "INVALID_CHANNEL_STATE",
             NotConnected => "NOT_CONNECTED",
             Tx(e) => e.code(),

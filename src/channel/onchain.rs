@@ -453,6 +453,15 @@ impl Channel {
             return Ok(());
         }
         let c = f.c.clone();
+        if commitment_number(&c.params, &tx).is_none() {
+            // Not a commitment: a mutual close we signed whose last
+            // `closing_signed` we never received.
+            f.status = Status::Closed;
+            f.closing_txs = vec![tx];
+            out.persist = true;
+            out.event(Event::MutualClose { txid });
+            return Ok(());
+        }
         let which = self.classify(&c, &tx)?;
         let cl = self.claims(&tx, &known_preimages(&c))?;
         let f = self.funded_mut()?;
@@ -545,8 +554,12 @@ impl Channel {
         let Which::Revoked(r) = self.classify(&c, &commit)? else {
             return Ok(());
         };
-        let (rtx, rev_key) = revoked_tx(&c, &self.keys, &r)?;
         let dest = self.sweep_destination();
+        if tx.output.iter().all(|o| o.script_pubkey == dest) {
+            // One of our own penalties (an earlier version of it).
+            return Ok(());
+        }
+        let (rtx, rev_key) = revoked_tx(&c, &self.keys, &r)?;
         let feerate = self.sweep_feerate();
         let htlc_txs = rtx.htlc_txs()?;
         let mut spent = Vec::new();

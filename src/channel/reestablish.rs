@@ -178,6 +178,9 @@ impl Channel {
             out.persist = true;
             out.send(Message::CommitmentSigned(msg));
         }
+        // A fee negotiation starts over after our shutdown was sent again.
+        self.restart_negotiation(out)?;
+        let f = self.funded_mut()?;
         // A channel_ready we could not send while offline.
         if f.status == Status::Opening && !f.ready_sent && (f.funding_confirmed || f.zero_conf) {
             self.on_funding_depth(0, None, out)?;
