@@ -291,7 +291,11 @@ fn onion_error_test_vector() {
     for (i, h) in hops.iter().enumerate() {
         assert_eq!(h.get("version").num(), 0);
         assert_eq!(secrets[i].0, h.get("hop_shared_secret").b32(), "ss {i}");
-        assert_eq!(secrets[i].key(KeyType::Ammag), h.get("ammag_key").b32(), "ammag {i}");
+        assert_eq!(
+            secrets[i].key(KeyType::Ammag),
+            h.get("ammag_key").b32(),
+            "ammag {i}"
+        );
         if let Some(um) = h.opt("um_key") {
             assert_eq!(secrets[i].key(KeyType::Um), um.b32());
         }
@@ -362,7 +366,10 @@ fn spec_returning_errors_trace() {
     padded.extend_from_slice(&704u16.to_be_bytes());
     padded.extend_from_slice(&[0u8; 704]);
     assert_eq!(to_hex(&padded), expected_msg);
-    assert_eq!(FailureMessage::decode_with_tlvs(&encoded).unwrap(), (msg.clone(), tlvs));
+    assert_eq!(
+        FailureMessage::decode_with_tlvs(&encoded).unwrap(),
+        (msg.clone(), tlvs)
+    );
 
     let (ss4, pos) = notes_value(NOTES, "shared_secret", pos);
     assert_eq!(to_hex(&secrets[4].0), ss4);
@@ -412,7 +419,10 @@ fn encrypted_data_matches(j: &Json, d: &EncryptedData) {
     }
     if let Some(r) = j.opt("payment_relay") {
         let got = d.payment_relay.unwrap();
-        assert_eq!(u64::from(got.cltv_expiry_delta), r.get("cltv_expiry_delta").num());
+        assert_eq!(
+            u64::from(got.cltv_expiry_delta),
+            r.get("cltv_expiry_delta").num()
+        );
         assert_eq!(
             u64::from(got.fee_proportional_millionths),
             r.get("fee_proportional_millionths").num()
@@ -424,7 +434,10 @@ fn encrypted_data_matches(j: &Json, d: &EncryptedData) {
     }
     if let Some(c) = j.opt("payment_constraints") {
         let got = d.payment_constraints.unwrap();
-        assert_eq!(u64::from(got.max_cltv_expiry), c.get("max_cltv_expiry").num());
+        assert_eq!(
+            u64::from(got.max_cltv_expiry),
+            c.get("max_cltv_expiry").num()
+        );
         assert_eq!(got.htlc_minimum_msat.0, c.get("htlc_minimum_msat").num());
     }
     if j.opt("allowed_features").is_some() {

@@ -6,7 +6,9 @@ use bitcoin::secp256k1::{PublicKey, SecretKey};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 
-use super::crypto::{blinding_tweak, hmac_sha256, public, scalar, tweak_pub, tweak_secret, KeyType, SharedSecret};
+use super::crypto::{
+    blinding_tweak, hmac_sha256, public, scalar, tweak_pub, tweak_secret, KeyType, SharedSecret,
+};
 use crate::types::{Msat, ShortChannelId};
 use crate::wire::codec::{decode_exact, Writer};
 use crate::wire::tlv::decode_stream;
@@ -96,7 +98,10 @@ impl EncryptedData {
         b.add_opt(2, self.short_channel_id.map(|s| s.0.to_be_bytes().to_vec()));
         b.add_opt(4, self.next_node_id.map(|k| k.serialize().to_vec()));
         b.add_opt(6, self.path_id.clone());
-        b.add_opt(8, self.next_path_key_override.map(|k| k.serialize().to_vec()));
+        b.add_opt(
+            8,
+            self.next_path_key_override.map(|k| k.serialize().to_vec()),
+        );
         b.add_opt(
             10,
             self.payment_relay.map(|r| {
@@ -236,7 +241,10 @@ pub fn create_blinded_path(
 
 /// A node in a blinded path: the private key matching its blinded node id
 /// for `path_key` (used to decrypt the onion addressed to that id).
-pub fn blinded_node_secret(node_secret: &SecretKey, path_key: &PublicKey) -> Result<SecretKey, BlindingError> {
+pub fn blinded_node_secret(
+    node_secret: &SecretKey,
+    path_key: &PublicKey,
+) -> Result<SecretKey, BlindingError> {
     let ss = SharedSecret::new(path_key, node_secret);
     let f = node_blinding_factor(&ss).ok_or(BlindingError::InvalidKey)?;
     tweak_secret(node_secret, &f).ok_or(BlindingError::InvalidKey)
@@ -265,7 +273,9 @@ impl UnblindedHop {
     /// The path key to hand to the next hop: `next_path_key_override` if
     /// the data sets one, the derived key otherwise.
     pub fn effective_next_path_key(&self) -> PublicKey {
-        self.data.next_path_key_override.unwrap_or(self.next_path_key)
+        self.data
+            .next_path_key_override
+            .unwrap_or(self.next_path_key)
     }
 }
 
