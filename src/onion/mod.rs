@@ -21,6 +21,17 @@
 //!   shared secret it kept from peeling; a failure it originates itself
 //!   uses [`ErrorPacket::create`].
 //!
+//! - **Blinded paths**: the recipient builds one with
+//!   [`blinding::create_blinded_path`] and [`blinding::BlindedPayInfo::aggregate`];
+//!   the sender turns it into hops with [`blinding::blinded_path_payloads`].
+//!   Nodes inside the path pass the `path_key` of `update_add_htlc` in
+//!   [`IncomingHtlc::path_key`] and put [`ForwardInfo::next_path_key`] in the
+//!   outgoing one.
+//!
+//! Not covered: `attribution_data` (attributable failures) and hold times;
+//! unknown even payload records are always refused, so receiving keysend
+//! (even type 5482373484) needs that type added to [`payload`].
+//!
 //! Lower layers are public too: [`sphinx`] (packet construction and
 //! peeling for any payload length), [`payload`] (the hop payload TLV and
 //! its rules), [`failure`] (every failure code), [`blinding`] (blinded
