@@ -291,7 +291,11 @@ fn onion_error_test_vector() {
     for (i, h) in hops.iter().enumerate() {
         assert_eq!(h.get("version").num(), 0);
         assert_eq!(secrets[i].0, h.get("hop_shared_secret").b32(), "ss {i}");
-        assert_eq!(secrets[i].key(KeyType::Ammag), h.get("ammag_key").b32(), "ammag {i}");
+        assert_eq!(
+            secrets[i].key(KeyType::Ammag),
+            h.get("ammag_key").b32(),
+            "ammag {i}"
+        );
         if let Some(um) = h.opt("um_key") {
             assert_eq!(secrets[i].key(KeyType::Um), um.b32());
         }
@@ -362,7 +366,10 @@ fn spec_returning_errors_trace() {
     padded.extend_from_slice(&704u16.to_be_bytes());
     padded.extend_from_slice(&[0u8; 704]);
     assert_eq!(to_hex(&padded), expected_msg);
-    assert_eq!(FailureMessage::decode_with_tlvs(&encoded).unwrap(), (msg.clone(), tlvs));
+    assert_eq!(
+        FailureMessage::decode_with_tlvs(&encoded).unwrap(),
+        (msg.clone(), tlvs)
+    );
 
     let (ss4, pos) = notes_value(NOTES, "shared_secret", pos);
     assert_eq!(to_hex(&secrets[4].0), ss4);
@@ -412,7 +419,10 @@ fn encrypted_data_matches(j: &Json, d: &EncryptedData) {
     }
     if let Some(r) = j.opt("payment_relay") {
         let got = d.payment_relay.unwrap();
-        assert_eq!(u64::from(got.cltv_expiry_delta), r.get("cltv_expiry_delta").num());
+        assert_eq!(
+            u64::from(got.cltv_expiry_delta),
+            r.get("cltv_expiry_delta").num()
+        );
         assert_eq!(
             u64::from(got.fee_proportional_millionths),
             r.get("fee_proportional_millionths").num()
@@ -424,7 +434,10 @@ fn encrypted_data_matches(j: &Json, d: &EncryptedData) {
     }
     if let Some(c) = j.opt("payment_constraints") {
         let got = d.payment_constraints.unwrap();
-        assert_eq!(u64::from(got.max_cltv_expiry), c.get("max_cltv_expiry").num());
+        assert_eq!(
+            u64::from(got.max_cltv_expiry),
+            c.get("max_cltv_expiry").num()
+        );
         assert_eq!(got.htlc_minimum_msat.0, c.get("htlc_minimum_msat").num());
     }
     if j.opt("allowed_features").is_some() {
@@ -467,10 +480,11 @@ fn route_blinding_vectors() {
         assert_eq!(h.blinded_node_id, r.get("blinded_node_id").pubkey());
         assert_eq!(to_hex(&h.encrypted_data), g.get("encrypted_data").str());
         assert_eq!(to_hex(&h.encrypted_data), r.get("encrypted_data").str());
-        // The encoded TLVs decode to the listed fields and re-encode... only
-        // without unknown records and with zero padding; check the fields.
-        let d = EncryptedData::decode(&g.get("encoded_tlvs").hex()).unwrap();
+        let encoded = g.get("encoded_tlvs").hex();
+        let d = EncryptedData::decode(&encoded).unwrap();
         encrypted_data_matches(g.get("tlvs"), &d);
+        // Unknown odd records are kept, so re-encoding is exact.
+        assert_eq!(d.encode().unwrap(), encoded);
         // path_privkey is the key whose public key is path_key.
         assert_eq!(
             public(&g.get("path_privkey").secret()),
@@ -619,4 +633,163 @@ fn blinded_payment_onion_vectors() {
     // The amounts Bob, Carol and Dave computed from payment_relay.
     assert_eq!(amount, Msat(100000));
     assert_eq!(cltv, 749000);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn blinded_payment_onion_sender_side() {
+    // The sender builds every payload itself from the blinded route and its
+    // pay info, and gets the vector's payloads and onion byte for byte.
+    use lnwasm::onion::blinding::{BlindedHop, BlindedPath, BlindedPayInfo, PaymentRelay};
+    use lnwasm::onion::build_payment_onion;
+    let v = Json::parse(BLINDED_ONION_TEST);
+    let g = v.get("generate");
+    let route = g.get("full_route").get("hops").arr();
+
+    // Pay info aggregated from the relays inside the encrypted data.
+    let relays: Vec<PaymentRelay> = route[1..4]
+        .iter()
+        .map(|h| {
+            let r = h
+                .get("tlvs")
+                .get("encrypted_recipient_data")
+                .get("payment_relay");
+            PaymentRelay {
+                cltv_expiry_delta: r.get("cltv_expiry_delta").num() as u16,
+                fee_proportional_millionths: r.get("fee_proportional_millionths").num() as u32,
+                fee_base_msat: r.opt("fee_base_msat").map_or(0, |f| f.num()) as u32,
+            }
+        })
+        .collect();
+    let info = BlindedPayInfo::aggregate(&relays, 0).unwrap();
+    let bp = g.get("blinded_payinfo");
+    assert_eq!(
+        info,
+        BlindedPayInfo {
+            fee_base_msat: bp.get("fee_base_msat").num() as u32,
+            fee_proportional_millionths: bp.get("fee_proportional_millionths").num() as u32,
+            cltv_expiry_delta: bp.get("cltv_expiry_delta").num() as u16,
+        }
+    );
+
+    let br = g.get("blinded_route");
+    let path = BlindedPath {
+        introduction_node: br.get("first_node_id").pubkey(),
+        first_path_key: br.get("first_path_key").pubkey(),
+        hops: br
+            .get("hops")
+            .arr()
+            .iter()
+            .map(|h| BlindedHop {
+                blinded_node_id: h.get("blinded_node_id").pubkey(),
+                encrypted_data: h.get("encrypted_data").hex(),
+            })
+            .collect(),
+    };
+    let amount = Msat(g.get("final_amount_msat").num());
+    let final_cltv = g.get("final_cltv").num() as u32;
+    let alice_tlvs = route[0].get("tlvs");
+    let total = Msat(route[4].get("tlvs").get("total_amount_msat").num());
+    let mut hops = vec![(
+        route[0].get("pubkey").pubkey(),
+        HopPayload::forward(
+            alice_tlvs.get("outgoing_channel_id").str().parse().unwrap(),
+            Msat(amount.0 + info.fee(amount).unwrap().0),
+            final_cltv + u32::from(info.cltv_expiry_delta),
+        ),
+    )];
+    hops.extend(blinding::blinded_path_payloads(
+        &path, amount, final_cltv, total,
+    ));
+    assert_eq!(
+        hops[0].1.amt_to_forward,
+        Some(Msat(alice_tlvs.get("amt_to_forward").num()))
+    );
+    for (h, r) in hops.iter().zip(route) {
+        assert_eq!(h.0, r.get("pubkey").pubkey());
+        assert_eq!(
+            h.1.encode().unwrap(),
+            strip_len(&r.get("payload").hex()),
+            "payload for {}",
+            r.get("alias").str()
+        );
+    }
+    let ph = PaymentHash(g.get("associated_data").b32());
+    let onion = build_payment_onion(&g.get("session_key").secret(), &hops, &ph).unwrap();
+    assert_eq!(to_hex(&onion.packet.0[..]), g.get("onion").str());
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn blinded_hop_constraints_enforced() {
+    use lnwasm::onion::{HtlcFailure, PeelError};
+    let v = Json::parse(BLINDED_ONION_TEST);
+    let ph = PaymentHash(v.get("generate").get("associated_data").b32());
+    let dh = v.get("decrypt").get("hops").arr();
+    // Bob (introduction node): payment_constraints are max_cltv_expiry
+    // 750150 and htlc_minimum_msat 50.
+    let bob = dh[1].get("node_privkey").secret();
+    let onion = packet(&dh[1].get("onion").hex());
+    let ok = IncomingHtlc {
+        onion: &onion,
+        payment_hash: ph,
+        amount: Msat(110125),
+        cltv_expiry: 749150,
+        path_key: None,
+    };
+    assert!(peel_htlc(&bob, &ok).is_ok());
+    for (amount, cltv) in [(49, 749150), (110125, 750151)] {
+        let h = IncomingHtlc {
+            amount: Msat(amount),
+            cltv_expiry: cltv,
+            ..ok
+        };
+        let e = peel_htlc(&bob, &h).unwrap_err();
+        assert!(matches!(e, PeelError::InvalidBlinding { .. }), "{e:?}");
+        // The introduction node fails with an error packet...
+        assert!(matches!(
+            e.htlc_failure(&onion, false),
+            HtlcFailure::Fail { .. }
+        ));
+    }
+    // An amount below Bob's base fee cannot be forwarded.
+    let h = IncomingHtlc {
+        amount: Msat(9_999),
+        ..ok
+    };
+    assert!(matches!(
+        peel_htlc(&bob, &h).unwrap_err(),
+        PeelError::InvalidBlinding { .. }
+    ));
+
+    // Carol (inside the route, path_key from update_add_htlc): a wrong path
+    // key gives a different blinded key, hence a bad HMAC, reported as a
+    // malformed invalid_onion_blinding.
+    let carol = dh[2].get("node_privkey").secret();
+    let onion = packet(&dh[2].get("onion").hex());
+    let good_key = dh[1].get("next_path_key").pubkey();
+    let h = IncomingHtlc {
+        onion: &onion,
+        payment_hash: ph,
+        amount: Msat(100125),
+        cltv_expiry: 749100,
+        path_key: Some(good_key),
+    };
+    assert!(peel_htlc(&carol, &h).is_ok());
+    let h = IncomingHtlc {
+        path_key: Some(dh[2].get("next_path_key").pubkey()),
+        ..h
+    };
+    let e = peel_htlc(&carol, &h).unwrap_err();
+    assert_eq!(e, PeelError::InvalidHmac);
+    match e.htlc_failure(&onion, true) {
+        HtlcFailure::Malformed { failure_code, .. } => assert_eq!(failure_code, 0xc018),
+        other => panic!("{other:?}"),
+    }
+    // Without the path key Carol cannot read her onion at all.
+    let h = IncomingHtlc {
+        path_key: None,
+        ..h
+    };
+    assert_eq!(peel_htlc(&carol, &h).unwrap_err(), PeelError::InvalidHmac);
 }

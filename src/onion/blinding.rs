@@ -6,7 +6,9 @@ use bitcoin::secp256k1::{PublicKey, SecretKey};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 
-use super::crypto::{blinding_tweak, hmac_sha256, public, scalar, tweak_pub, tweak_secret, KeyType, SharedSecret};
+use super::crypto::{
+    blinding_tweak, hmac_sha256, public, scalar, tweak_pub, tweak_secret, KeyType, SharedSecret,
+};
 use crate::types::{Msat, ShortChannelId};
 use crate::wire::codec::{decode_exact, Writer};
 use crate::wire::tlv::decode_stream;
@@ -60,7 +62,7 @@ impl PaymentRelay {
         let base = u128::from(self.fee_base_msat);
         let amt = u128::from(incoming.0).checked_sub(base)?;
         let prop = u128::from(self.fee_proportional_millionths);
-        let v = (amt * 1_000_000 + 1_000_000 + prop - 1) / (1_000_000 + prop);
+        let v = (amt * 1_000_000).div_ceil(1_000_000 + prop);
         u64::try_from(v).ok().map(Msat)
     }
 }
@@ -96,7 +98,10 @@ impl EncryptedData {
         b.add_opt(2, self.short_channel_id.map(|s| s.0.to_be_bytes().to_vec()));
         b.add_opt(4, self.next_node_id.map(|k| k.serialize().to_vec()));
         b.add_opt(6, self.path_id.clone());
-        b.add_opt(8, self.next_path_key_override.map(|k| k.serialize().to_vec()));
+        b.add_opt(
+            8,
+            self.next_path_key_override.map(|k| k.serialize().to_vec()),
+        );
         b.add_opt(
             10,
             self.payment_relay.map(|r| {
@@ -236,7 +241,10 @@ pub fn create_blinded_path(
 
 /// A node in a blinded path: the private key matching its blinded node id
 /// for `path_key` (used to decrypt the onion addressed to that id).
-pub fn blinded_node_secret(node_secret: &SecretKey, path_key: &PublicKey) -> Result<SecretKey, BlindingError> {
+pub fn blinded_node_secret(
+    node_secret: &SecretKey,
+    path_key: &PublicKey,
+) -> Result<SecretKey, BlindingError> {
     let ss = SharedSecret::new(path_key, node_secret);
     let f = node_blinding_factor(&ss).ok_or(BlindingError::InvalidKey)?;
     tweak_secret(node_secret, &f).ok_or(BlindingError::InvalidKey)
@@ -265,7 +273,9 @@ impl UnblindedHop {
     /// The path key to hand to the next hop: `next_path_key_override` if
     /// the data sets one, the derived key otherwise.
     pub fn effective_next_path_key(&self) -> PublicKey {
-        self.data.next_path_key_override.unwrap_or(self.next_path_key)
+        self.data
+            .next_path_key_override
+            .unwrap_or(self.next_path_key)
     }
 }
 
@@ -284,4 +294,81 @@ pub fn decrypt_hop(
         plaintext,
         data,
     })
+}
+
+/// The aggregate fees and CLTV delta of a blinded path (BOLT 4 route
+/// blinding, "total costs"), which the recipient hands to the sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlindedPayInfo {
+    pub fee_base_msat: u32,
+    pub fee_proportional_millionths: u32,
+    pub cltv_expiry_delta: u16,
+}
+
+impl BlindedPayInfo {
+    /// Aggregates the `payment_relay` of the non-final hops (path order)
+    /// plus the recipient's `min_final_cltv_expiry_delta`, rounding up as
+    /// BOLT 4 requires. `None` on overflow.
+    pub fn aggregate(relays: &[PaymentRelay], min_final_cltv_expiry_delta: u16) -> Option<Self> {
+        let mut base: u128 = 0;
+        let mut prop: u128 = 0;
+        let mut cltv = u32::from(min_final_cltv_expiry_delta);
+        for r in relays.iter().rev() {
+            let rb = u128::from(r.fee_base_msat);
+            let rp = u128::from(r.fee_proportional_millionths);
+            base = (rb * 1_000_000 + base * (1_000_000 + rp)).div_ceil(1_000_000);
+            prop = ((prop + rp) * 1_000_000 + prop * rp).div_ceil(1_000_000);
+            cltv += u32::from(r.cltv_expiry_delta);
+        }
+        Some(Self {
+            fee_base_msat: u32::try_from(base).ok()?,
+            fee_proportional_millionths: u32::try_from(prop).ok()?,
+            cltv_expiry_delta: u16::try_from(cltv).ok()?,
+        })
+    }
+
+    /// The fee for delivering `amount` to the recipient through the path
+    /// (`base + amount * prop / 1e6`, as BOLT 7 fees). `None` on overflow.
+    pub fn fee(&self, amount: Msat) -> Option<Msat> {
+        let f = u128::from(self.fee_base_msat)
+            + u128::from(amount.0) * u128::from(self.fee_proportional_millionths) / 1_000_000;
+        u64::try_from(f).ok().map(Msat)
+    }
+}
+
+/// The sender: the onion hops for `path`, delivering `amount` with
+/// `final_cltv` and `total_msat` (BOLT 4 payload writer rules). The
+/// introduction node is addressed by its real id and gets the path key;
+/// the others by their blinded ids. Prepend the unblinded hops that lead
+/// to the introduction node, their amounts increased by
+/// [`BlindedPayInfo::fee`] and expiries by its `cltv_expiry_delta`.
+pub fn blinded_path_payloads(
+    path: &BlindedPath,
+    amount: Msat,
+    final_cltv: u32,
+    total_msat: Msat,
+) -> Vec<(PublicKey, super::HopPayload)> {
+    let n = path.hops.len();
+    path.hops
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let mut p = super::HopPayload {
+                encrypted_recipient_data: Some(h.encrypted_data.clone()),
+                ..Default::default()
+            };
+            let id = if i == 0 {
+                p.current_path_key = Some(path.first_path_key);
+                path.introduction_node
+            } else {
+                h.blinded_node_id
+            };
+            if i + 1 == n {
+                p.amt_to_forward = Some(amount);
+                p.outgoing_cltv_value = Some(final_cltv);
+                p.total_amount_msat = Some(total_msat);
+            }
+            (id, p)
+        })
+        .collect()
 }

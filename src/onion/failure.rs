@@ -52,11 +52,20 @@ pub enum FailureMessage {
     /// PERM|10
     UnknownNextPeer,
     /// UPDATE|11
-    AmountBelowMinimum { htlc_msat: Msat, channel_update: Vec<u8> },
+    AmountBelowMinimum {
+        htlc_msat: Msat,
+        channel_update: Vec<u8>,
+    },
     /// UPDATE|12
-    FeeInsufficient { htlc_msat: Msat, channel_update: Vec<u8> },
+    FeeInsufficient {
+        htlc_msat: Msat,
+        channel_update: Vec<u8>,
+    },
     /// UPDATE|13
-    IncorrectCltvExpiry { cltv_expiry: u32, channel_update: Vec<u8> },
+    IncorrectCltvExpiry {
+        cltv_expiry: u32,
+        channel_update: Vec<u8>,
+    },
     /// UPDATE|14
     ExpiryTooSoon { channel_update: Vec<u8> },
     /// PERM|15
@@ -66,7 +75,10 @@ pub enum FailureMessage {
     /// 19
     FinalIncorrectHtlcAmount { incoming_htlc_amt: Msat },
     /// UPDATE|20
-    ChannelDisabled { disabled_flags: u16, channel_update: Vec<u8> },
+    ChannelDisabled {
+        disabled_flags: u16,
+        channel_update: Vec<u8>,
+    },
     /// 21
     ExpiryTooFar,
     /// PERM|22
@@ -274,7 +286,8 @@ impl FailureMessage {
         let cu = |r: &mut Reader<'_>| -> Result<Vec<u8>, FailureDecodeError> {
             Ok(r.u16_prefixed().map_err(t)?.to_vec())
         };
-        let sha = |r: &mut Reader<'_>| -> Result<[u8; 32], FailureDecodeError> { r.array().map_err(t) };
+        let sha =
+            |r: &mut Reader<'_>| -> Result<[u8; 32], FailureDecodeError> { r.array().map_err(t) };
         let msg = match code {
             c if c == PERM | 1 => InvalidRealm,
             c if c == NODE | 2 => TemporaryNodeFailure,
@@ -406,7 +419,10 @@ impl ErrorPacket {
     /// The sender: removes the layers hop by hop with the route's shared
     /// secrets (route order) until a hop's `um` HMAC matches, and parses
     /// that hop's message.
-    pub fn decode(&self, shared_secrets: &[SharedSecret]) -> Result<DecodedFailure, UnattributableError> {
+    pub fn decode(
+        &self,
+        shared_secrets: &[SharedSecret],
+    ) -> Result<DecodedFailure, UnattributableError> {
         let mut p = self.0.clone();
         for (i, ss) in shared_secrets.iter().enumerate() {
             apply_stream(&ss.key(KeyType::Ammag), &mut p);

@@ -21,6 +21,17 @@
 //!   shared secret it kept from peeling; a failure it originates itself
 //!   uses [`ErrorPacket::create`].
 //!
+//! - **Blinded paths**: the recipient builds one with
+//!   [`blinding::create_blinded_path`] and [`blinding::BlindedPayInfo::aggregate`];
+//!   the sender turns it into hops with [`blinding::blinded_path_payloads`].
+//!   Nodes inside the path pass the `path_key` of `update_add_htlc` in
+//!   [`IncomingHtlc::path_key`] and put [`ForwardInfo::next_path_key`] in the
+//!   outgoing one.
+//!
+//! Not covered: `attribution_data` (attributable failures) and hold times;
+//! unknown even payload records are always refused, so receiving keysend
+//! (even type 5482373484) needs that type added to [`payload`].
+//!
 //! Lower layers are public too: [`sphinx`] (packet construction and
 //! peeling for any payload length), [`payload`] (the hop payload TLV and
 //! its rules), [`failure`] (every failure code), [`blinding`] (blinded
@@ -38,7 +49,9 @@ use bitcoin::secp256k1::{PublicKey, SecretKey};
 
 pub use blinding::{BlindedHop, BlindedPath, BlindingError, EncryptedData};
 pub use crypto::{KeyType, SharedSecret};
-pub use failure::{sha256_of_onion, DecodedFailure, ErrorPacket, FailureMessage, UnattributableError};
+pub use failure::{
+    sha256_of_onion, DecodedFailure, ErrorPacket, FailureMessage, UnattributableError,
+};
 pub use payload::{HopKind, HopPayload, PayloadError, PaymentData};
 pub use sphinx::{BuildError, HOP_PAYLOADS_LEN};
 
@@ -182,7 +195,10 @@ pub fn build_payment_onion(
 ) -> Result<PaymentOnion, BuildError> {
     let mut encoded = Vec::with_capacity(hops.len());
     for (i, (_, p)) in hops.iter().enumerate() {
-        encoded.push(p.encode().map_err(|_| BuildError::InvalidPayload { hop: i })?);
+        encoded.push(
+            p.encode()
+                .map_err(|_| BuildError::InvalidPayload { hop: i })?,
+        );
     }
     let raw: Vec<(PublicKey, &[u8])> = hops
         .iter()
@@ -274,16 +290,19 @@ pub enum PeeledHtlc {
 /// channel policy and invoices stay with the caller; for blinded hops the
 /// amount and expiry to forward are computed from `payment_relay` and
 /// `payment_constraints` are enforced here.
-pub fn peel_htlc(node_secret: &SecretKey, htlc: &IncomingHtlc<'_>) -> Result<PeeledHtlc, PeelError> {
+pub fn peel_htlc(
+    node_secret: &SecretKey,
+    htlc: &IncomingHtlc<'_>,
+) -> Result<PeeledHtlc, PeelError> {
     let onion_secret = match &htlc.path_key {
-        Some(pk) => blinding::blinded_node_secret(node_secret, pk).map_err(|_| PeelError::InvalidKey)?,
+        Some(pk) => {
+            blinding::blinded_node_secret(node_secret, pk).map_err(|_| PeelError::InvalidKey)?
+        }
         None => *node_secret,
     };
     let peeled = sphinx::peel_packet(&onion_secret, &htlc.onion.0[..], &htlc.payment_hash.0)?;
     let ss = peeled.shared_secret;
     let is_final = peeled.next.is_none();
-    // Offsets are reported in the decrypted hop data, length prefix included.
-    let prefix = crate::wire::codec::bigsize_len(peeled.payload.len() as u64) as u16;
     let blinded_ctx = htlc.path_key.is_some();
     let (_, kind) = match HopPayload::decode_validated(&peeled.payload, is_final, blinded_ctx) {
         Ok(v) => v,
@@ -300,7 +319,7 @@ pub fn peel_htlc(node_secret: &SecretKey, htlc: &IncomingHtlc<'_>) -> Result<Pee
             return Err(PeelError::InvalidPayload {
                 shared_secret: ss,
                 typ: e.typ,
-                offset: e.offset.saturating_add(prefix),
+                offset: e.offset,
             });
         }
     };
@@ -359,7 +378,10 @@ pub fn peel_htlc(node_secret: &SecretKey, htlc: &IncomingHtlc<'_>) -> Result<Pee
             }
             // No feature may be used inside blinded payments yet: any bit set
             // is a feature we do not know.
-            if d.allowed_features.as_ref().is_some_and(|f| f.iter().any(|b| *b != 0)) {
+            if d.allowed_features
+                .as_ref()
+                .is_some_and(|f| f.iter().any(|b| *b != 0))
+            {
                 return Err(bad);
             }
             if d.short_channel_id.is_some() && d.next_node_id.is_some() {

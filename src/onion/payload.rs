@@ -67,7 +67,8 @@ pub struct HopPayload {
 pub struct PayloadError {
     /// The TLV type at fault (the missing type for a missing field).
     pub typ: u64,
-    /// Byte offset of the record in the payload (0 for a missing field).
+    /// Byte offset of the record in the payload TLV stream, counted after
+    /// the BigSize length prefix (0 for a missing field).
     pub offset: u16,
 }
 
@@ -266,7 +267,11 @@ impl HopPayload {
     }
 
     /// Validates an already decoded payload (offsets reported as 0).
-    pub fn validate(&self, is_final: bool, incoming_path_key: bool) -> Result<HopKind, PayloadError> {
+    pub fn validate(
+        &self,
+        is_final: bool,
+        incoming_path_key: bool,
+    ) -> Result<HopKind, PayloadError> {
         self.validate_inner(is_final, incoming_path_key, &|_| 0)
     }
 
@@ -345,9 +350,7 @@ impl HopPayload {
                 custom: self.custom.clone(),
             })
         } else {
-            let scid = self
-                .short_channel_id
-                .ok_or(missing(TLV_SHORT_CHANNEL_ID))?;
+            let scid = self.short_channel_id.ok_or(missing(TLV_SHORT_CHANNEL_ID))?;
             if self.payment_data.is_some() {
                 return Err(forbidden(TLV_PAYMENT_DATA));
             }

@@ -135,7 +135,10 @@ pub fn construct_packet(
     }
 
     let mut mix = vec![0u8; payloads_len];
-    apply_stream(&hmac_sha256(b"pad", &[&session_key.secret_bytes()]), &mut mix);
+    apply_stream(
+        &hmac_sha256(b"pad", &[&session_key.secret_bytes()]),
+        &mut mix,
+    );
     let mut next_hmac = [0u8; HMAC_LEN];
     for i in (0..n).rev() {
         let payload = hops[i].1;
