@@ -217,3 +217,35 @@ fn fundee_accepts_a_closing_fee_above_its_estimate() {
         "the funder's first proposal"
     );
 }
+
+/// BOLT 2: a disconnection in the middle of the fee negotiation restarts
+/// it: both sides send `shutdown` again (not a violation) and the funder
+/// proposes again (found against LDK).
+#[test]
+fn closing_negotiation_restarts_after_reconnection() {
+    let mut p = open_pair(OpenOpts::default());
+    p.a.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    })
+    .unwrap();
+    deliver(&mut p.a, &mut p.b); // shutdown
+    deliver(&mut p.b, &mut p.a); // shutdown; A answers with closing_signed
+    assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
+    assert_eq!(p.b.ch.status(), Some(Status::Negotiating));
+    p.disconnect(); // A's closing_signed is lost
+    let sent = p.a.sent.len();
+    p.reconnect();
+    // channel_reestablish, (channel_ready: still at commitment 0), shutdown,
+    // closing_signed.
+    let kinds: Vec<u16> = p.a.sent[sent..].iter().map(|m| m.msg_type()).collect();
+    assert_eq!(&kinds[..4], &[136, 36, 38, 39]);
+    for n in [&p.a, &p.b] {
+        assert_eq!(n.ch.status(), Some(Status::Closing), "{:?}", n.events);
+        assert!(!n
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PeerViolation(_))));
+    }
+    assert_eq!(p.a.published.last(), p.b.published.last());
+}

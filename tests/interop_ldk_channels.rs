@@ -1383,3 +1383,28 @@ fn cooperative_close_with_funder_paying_more_than_lnwasm_estimates() {
         1
     );
 }
+
+/// The connection drops in the middle of the fee negotiation (lnwasm's
+/// first closing_signed is lost): on reconnection both sides send
+/// shutdown again and the negotiation restarts (BOLT 2).
+#[test]
+fn cooperative_close_restarts_after_reconnection() {
+    let mut r = Rig::new(54);
+    let tx = r.lnwasm_opens(true, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    r.ln.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    });
+    r.ln.mute = true;
+    r.until("lnwasm's closing_signed (lost)", |r| {
+        r.ln.dropped_out
+            .iter()
+            .any(|m| matches!(m, Message::ClosingSigned(_)))
+    });
+    assert_eq!(r.ln.ch().state_name(), "NEGOTIATING");
+    r.disconnect();
+    r.ln.mute = false;
+    r.connect();
+    check_mutual_close(&mut r, ClosureReason::CounterpartyInitiatedCooperativeClosure);
+}

@@ -80,7 +80,11 @@ impl Channel {
         let State::Funded(f) = &mut self.state else {
             return self.violation(ChannelError::UnexpectedMessage("shutdown"), out);
         };
-        if !matches!(f.status, Status::Normal | Status::ShuttingDown) {
+        // Negotiating: the peer's shutdown again, after a reconnection.
+        if !matches!(
+            f.status,
+            Status::Normal | Status::ShuttingDown | Status::Negotiating
+        ) {
             return self.violation(ChannelError::UnexpectedMessage("shutdown"), out);
         }
         if !valid_shutdown_script(&m.scriptpubkey) {

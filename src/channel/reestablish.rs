@@ -178,10 +178,20 @@ impl Channel {
             out.persist = true;
             out.send(Message::CommitmentSigned(msg));
         }
+        // BOLT 2: the closing fee negotiation restarts on reconnection (the
+        // funder proposes again once the shutdowns are sent).
+        if f.status == Status::Negotiating {
+            f.status = Status::ShuttingDown;
+            if let Some(n) = &mut f.negotiation {
+                n.last_sent = None;
+                n.last_received = None;
+            }
+            out.persist = true;
+        }
         // A channel_ready we could not send while offline.
         if f.status == Status::Opening && !f.ready_sent && (f.funding_confirmed || f.zero_conf) {
             self.on_funding_depth(0, None, out)?;
         }
-        Ok(())
+        self.after_commitment_change(out)
     }
 }
