@@ -249,3 +249,41 @@ fn closing_negotiation_restarts_after_reconnection() {
     }
     assert_eq!(p.a.published.last(), p.b.published.last());
 }
+
+/// The fundee agreed and published, but its last `closing_signed` was lost:
+/// after reconnection the funder negotiates again, and the fundee answers
+/// with the transaction it already published instead of failing the
+/// channel (found against LDK).
+#[test]
+fn closing_completes_after_the_fundees_last_closing_signed_is_lost() {
+    let mut p = open_pair(OpenOpts::default());
+    p.a.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    })
+    .unwrap();
+    deliver(&mut p.a, &mut p.b); // shutdown
+    deliver(&mut p.b, &mut p.a); // shutdown; A sends closing_signed
+    deliver(&mut p.a, &mut p.b); // B agrees and publishes
+    assert_eq!(p.b.ch.status(), Some(Status::Closing));
+    let published = p.b.published.last().unwrap().clone();
+    p.disconnect(); // B's closing_signed is lost
+    assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
+    p.reconnect();
+    for n in [&p.a, &p.b] {
+        assert_eq!(n.ch.status(), Some(Status::Closing), "{:?}", n.events);
+        assert!(!n
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PeerViolation(_))));
+        assert_eq!(n.published.last(), Some(&published));
+    }
+    assert_eq!(
+        p.b.published
+            .iter()
+            .filter(|t| t.compute_txid() == published.compute_txid())
+            .count(),
+        1,
+        "published once"
+    );
+}

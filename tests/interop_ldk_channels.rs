@@ -69,6 +69,8 @@ struct Ln {
     mute: bool,
     /// Channel messages from the peer are lost (read and dropped).
     deaf: bool,
+    /// Messages of these types we send are lost.
+    lose_types: Vec<u16>,
     dropped_out: Vec<Message>,
     dropped_in: Vec<Message>,
 }
@@ -91,7 +93,9 @@ impl Ln {
                     .store
                     .apply(Batch::new().put(r))
                     .expect("store accepts monotonic updates"),
-                Action::Send(m) if self.mute => self.dropped_out.push(m),
+                Action::Send(m) if self.mute || self.lose_types.contains(&m.msg_type()) => {
+                    self.dropped_out.push(m)
+                }
                 Action::Send(m) => {
                     self.sent.push(m.clone());
                     if let Some(p) = &mut self.peer {
@@ -231,6 +235,7 @@ impl Rig {
                 peer_errors: vec![],
                 mute: false,
                 deaf: false,
+                lose_types: vec![],
                 dropped_out: vec![],
                 dropped_in: vec![],
             },
@@ -1406,5 +1411,32 @@ fn cooperative_close_restarts_after_reconnection() {
     r.disconnect();
     r.ln.mute = false;
     r.connect();
-    check_mutual_close(&mut r, ClosureReason::CounterpartyInitiatedCooperativeClosure);
+    check_mutual_close(
+        &mut r,
+        ClosureReason::CounterpartyInitiatedCooperativeClosure,
+    );
+}
+
+/// lnwasm (fundee) agrees to LDK's closing fee and publishes, but its
+/// closing_signed is lost: LDK restarts the negotiation on reconnection and
+/// both end with the same closing transaction.
+#[test]
+fn cooperative_close_completes_after_losing_our_final_closing_signed() {
+    let mut r = Rig::new(55);
+    let tx = r.ldk_opens(Msat(100_000_000), true);
+    r.confirm_and_ready(&tx);
+    r.ln.lose_types = vec![39];
+    let (id, node) = (r.ldk_channel_id(), r.ln.node_id());
+    r.ldk
+        .channel_manager()
+        .close_channel(&id, &node)
+        .expect("LDK close_channel");
+    r.until("lnwasm agrees (its closing_signed is lost)", |r| {
+        !r.ln.dropped_out.is_empty()
+    });
+    assert_eq!(r.ln.ch().state_name(), "CLOSING");
+    r.disconnect();
+    r.ln.lose_types.clear();
+    r.connect();
+    check_mutual_close(&mut r, ClosureReason::LocallyInitiatedCooperativeClosure);
 }

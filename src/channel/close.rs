@@ -80,6 +80,10 @@ impl Channel {
         let State::Funded(f) = &mut self.state else {
             return self.violation(ChannelError::UnexpectedMessage("shutdown"), out);
         };
+        // Closing: the peer restarts a negotiation we already finished.
+        if f.status == Status::Closing && f.remote_shutdown.is_some() {
+            return Ok(());
+        }
         // Negotiating: the peer's shutdown again, after a reconnection.
         if !matches!(
             f.status,
@@ -214,6 +218,9 @@ impl Channel {
         let Some(f) = self.funded() else {
             return self.violation(ChannelError::UnexpectedMessage("closing_signed"), out);
         };
+        if f.status == Status::Closing {
+            return self.on_closing_signed_after_agreement(out);
+        }
         if f.status != Status::Negotiating {
             return self.violation(ChannelError::UnexpectedMessage("closing_signed"), out);
         }
@@ -271,6 +278,32 @@ impl Channel {
             out.actions.push(Action::Publish(signed));
             out.event(Event::MutualClose { txid });
         }
+        Ok(())
+    }
+
+    /// The peer restarts the negotiation (after a reconnection) although we
+    /// agreed and published: our `closing_signed` for the transaction we
+    /// published was lost. We send it again (BOLT 2: the funder replies with
+    /// the same fee), whatever the peer proposed, so that only that
+    /// transaction can be completed.
+    fn on_closing_signed_after_agreement(&mut self, out: &mut Out) -> Result<(), ChannelError> {
+        let Some(f) = self.funded() else {
+            return Ok(());
+        };
+        let Some(published) = f.closing_txs.first() else {
+            return Ok(());
+        };
+        let spent = f.c.params.funding_amount.0;
+        let outputs: u64 = published.output.iter().map(|o| o.value.to_sat()).sum();
+        let fee = Sat(spent.saturating_sub(outputs));
+        // Only if what we published is the mutual close (not our commitment).
+        if f.remote_shutdown.is_none()
+            || self.closing_tx(fee).map(|t| t.txid()).ok() != Some(published.compute_txid())
+        {
+            return Ok(());
+        }
+        let msg = self.closing_signed(fee)?;
+        out.send(Message::ClosingSigned(msg));
         Ok(())
     }
 
