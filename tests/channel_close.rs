@@ -5,6 +5,7 @@ mod harness;
 
 use harness::*;
 use lnwasm::channel::{Command, Event, Status};
+use lnwasm::store::{Batch, MemoryStore, Store};
 use lnwasm::tx::{FeeratePerKw, Side};
 use lnwasm::types::Msat;
 
@@ -286,4 +287,50 @@ fn closing_completes_after_the_fundees_last_closing_signed_is_lost() {
         1,
         "published once"
     );
+}
+
+/// Restored from an old backup, a node does not know the peer's current
+/// commitment when it appears on chain; with option_static_remotekey its
+/// output there still pays its payment basepoint, and it is swept.
+#[test]
+fn unknown_peer_commitment_after_data_loss_is_swept() {
+    for anchors in [false, true] {
+        let mut p = open_pair(OpenOpts {
+            anchors,
+            ..Default::default()
+        });
+        let backup = p.b.store.get(&p.b.ch.channel_id()).unwrap().unwrap();
+        for i in 0..3 {
+            p.add(Side::Holder, Msat(5_000_000), i).unwrap();
+            p.sign(Side::Holder);
+        }
+        // The backup replaces B's store and channel.
+        p.b.store = MemoryStore::new();
+        p.b.store.apply(Batch::new().put(backup.clone())).unwrap();
+        p.b.ch = lnwasm::channel::Channel::restore(&backup, &p.b.wallet, config()).unwrap();
+        let first = p.a.published.len();
+        p.a.handle(Command::ForceClose).unwrap();
+        // A's commitment (then its HTLC-timeout transactions).
+        let theirs = p.a.published[first].clone();
+        assert_eq!(
+            theirs.input[0].previous_output.txid,
+            p.funding_tx.compute_txid()
+        );
+        let before = p.b.published.len();
+        p.b.handle(Command::FundingSpent { tx: theirs.clone() })
+            .unwrap();
+        assert_eq!(p.b.ch.status(), Some(Status::Closed));
+        assert_eq!(p.b.published.len(), before + 1, "one sweep");
+        let sweep = p.b.published.last().unwrap();
+        let op = sweep.input[0].previous_output;
+        assert_eq!(op.txid, theirs.compute_txid());
+        // B's 200_000 sat (the push) on A's commitment, less the sweep's fee.
+        assert_eq!(theirs.output[op.vout as usize].value.to_sat(), 200_000);
+        assert!(sweep.output[0].value.to_sat() < 200_000);
+        assert!(sweep.output[0].value.to_sat() > 199_000);
+        assert_eq!(
+            sweep.input[0].sequence.0,
+            if anchors { 1 } else { 0xffff_fffd }
+        );
+    }
 }

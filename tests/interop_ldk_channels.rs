@@ -463,6 +463,33 @@ impl Rig {
         }));
     }
 
+    /// The commitment LDK publishes when it force-closes: broadcast at
+    /// once, or (anchors) handed to the application in a bump event.
+    fn wait_ldk_commitment(&mut self, funding: OutPoint) -> Transaction {
+        use ldk_peer::lightning::events::bump_transaction::BumpTransactionEvent;
+        let spends_funding = |t: &Transaction| t.input.iter().any(|i| i.previous_output == funding);
+        self.until("LDK's commitment", |r| {
+            r.ldk.broadcast_transactions().iter().any(spends_funding)
+                || r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_)))
+                    .is_some()
+        });
+        if let Some(t) = self
+            .ldk
+            .broadcast_transactions()
+            .into_iter()
+            .find(|t| spends_funding(t))
+        {
+            return t;
+        }
+        match self.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_))) {
+            Some(LdkEvent::BumpTransaction(BumpTransactionEvent::ChannelClose {
+                commitment_tx,
+                ..
+            })) => commitment_tx,
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// Mines `txs` in one block (plus `extra` empty blocks) for LDK.
     fn mine(&mut self, txs: Vec<Transaction>, extra: u32) {
         self.ldk.mine_blocks(1 + extra, txs);
@@ -908,29 +935,7 @@ fn ldk_force_closes_case(seed: u8, anchors: bool) {
         .force_close_broadcasting_latest_txn(&id, &node, "test force close".into())
         .expect("LDK force closes");
     // LDK broadcasts its commitment (with anchors, also through a bump event).
-    let spends_funding = |t: &Transaction| t.input.iter().any(|i| i.previous_output == funding_op);
-    r.until("LDK's commitment", |r| {
-        r.ldk.broadcast_transactions().iter().any(spends_funding)
-            || r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_)))
-                .is_some()
-    });
-    let theirs = match r
-        .ldk
-        .broadcast_transactions()
-        .into_iter()
-        .find(|t| spends_funding(t))
-    {
-        Some(t) => t,
-        None => match r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_))) {
-            Some(LdkEvent::BumpTransaction(
-                ldk_peer::lightning::events::bump_transaction::BumpTransactionEvent::ChannelClose {
-                    commitment_tx,
-                    ..
-                },
-            )) => commitment_tx,
-            other => panic!("{other:?}"),
-        },
-    };
+    let theirs = r.wait_ldk_commitment(funding_op);
     // LDK told lnwasm with an `error`; lnwasm published its own commitment in turn.
     r.until("lnwasm hears LDK's error", |r| !r.ln.peer_errors.is_empty());
     let cm = r.ln.ch().commitments().unwrap().clone();
@@ -1439,4 +1444,82 @@ fn cooperative_close_completes_after_losing_our_final_closing_signed() {
     r.ln.lose_types.clear();
     r.connect();
     check_mutual_close(&mut r, ClosureReason::LocallyInitiatedCooperativeClosure);
+}
+
+/// lnwasm comes back from an old backup: LDK's channel_reestablish proves
+/// it (option_data_loss_protect), lnwasm stops without publishing its
+/// (revoked) commitment and asks LDK to close; LDK publishes its own
+/// commitment, in which lnwasm finds and sweeps its output.
+#[test]
+fn lnwasm_restored_from_an_old_backup_gets_its_funds_from_ldks_commitment() {
+    old_backup_case(81, false);
+}
+
+#[test]
+fn lnwasm_restored_from_an_old_backup_gets_its_funds_from_ldks_commitment_anchors() {
+    old_backup_case(82, true);
+}
+
+fn old_backup_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.lnwasm_opens(anchors, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    let id = r.ln.ch().channel_id();
+    let old = r.ln.store.get(&id).unwrap().unwrap();
+    for (i, fee) in [2000u32, 3000].into_iter().enumerate() {
+        r.ln.handle(Command::UpdateFee(FeeratePerKw(fee)));
+        r.ln.handle(Command::Sign);
+        r.until("fee update", |r| {
+            r.ln.ch().commitments().unwrap().local_commit.index == i as u64 + 1
+                && r.ldk_channel().feerate_sat_per_1000_weight == Some(fee)
+        });
+    }
+    r.settle(Duration::from_millis(100));
+    let (ours, _, _) = r.ln.ch().balances().unwrap();
+    r.disconnect();
+    // The backup replaces the store and the channel.
+    r.ln.store = MemoryStore::new();
+    r.ln.store.apply(Batch::new().put(old.clone())).unwrap();
+    r.ln.ch = Some(Channel::restore(&old, &r.ln.wallet, r.ln.config.clone()).unwrap());
+    r.connect();
+    r.until("lnwasm learns it is behind", |r| {
+        r.ln.events
+            .iter()
+            .any(|e| matches!(e, Event::DataLoss { .. }))
+    });
+    assert_eq!(r.ln.ch().state_name(), "WAITING_FOR_REMOTE_CLOSE");
+    assert!(
+        r.ln.published.is_empty(),
+        "never publish a revoked commitment"
+    );
+    let funding_op = OutPoint {
+        txid: tx.compute_txid(),
+        vout: 0,
+    };
+    let theirs = r.wait_ldk_commitment(funding_op);
+    r.ln.handle(Command::FundingSpent { tx: theirs.clone() });
+    assert_eq!(r.ln.ch().state_name(), "CLOSED");
+    assert_eq!(
+        r.ln.published.len(),
+        1,
+        "a sweep of our output: {:?}",
+        r.ln.events
+    );
+    let sweep = r.ln.published[0].clone();
+    let op = sweep.input[0].previous_output;
+    assert_eq!(op.txid, theirs.compute_txid());
+    let spent = theirs.output[op.vout as usize].clone();
+    // Our balance on LDK's commitment: ours minus the commitment fee (we are the funder).
+    let commit_fee = if anchors {
+        3000 * 1124 / 1000 + 660
+    } else {
+        3000 * 724 / 1000
+    };
+    assert_eq!(spent.value.to_sat(), ours.0 / 1000 - commit_fee);
+    if anchors {
+        assert_eq!(sweep.input[0].sequence, Sequence(1));
+    }
+    sweep
+        .verify(|o| (o == &op).then(|| spent.clone()))
+        .expect("the sweep verifies");
 }

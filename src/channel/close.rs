@@ -1,9 +1,11 @@
 //! Closing: `shutdown`, `closing_signed` fee negotiation, force close, and
 //! what to do when a transaction spends the funding output.
 
-use bitcoin::{ScriptBuf, Transaction};
+use bitcoin::{OutPoint, ScriptBuf, Transaction};
 
-use crate::tx::{ClosingSpec, ClosingTx, ClosingVariant, FeeratePerKw, Side, Sweep};
+use crate::tx::{
+    ClosingSpec, ClosingTx, ClosingVariant, FeeratePerKw, Side, SpendKind, SpendableOutput, Sweep,
+};
 use crate::types::Sat;
 use crate::wire::{ClosingFeeRange, ClosingSigned, ExtraTlvs, Message, Shutdown};
 
@@ -438,6 +440,38 @@ impl Channel {
         f.status = Status::Closed;
         out.persist = true;
         out.event(Event::ForceClosed { txid, ours: false });
+        // With option_static_remotekey our output on any commitment of the
+        // peer pays our payment basepoint, whatever its number: sweep it.
+        let key = keys.pubkeys().payment_basepoint.0;
+        let (script, kind) = if c.channel_type().has_anchors() {
+            let ws = crate::tx::script::to_remote_anchors_script(&key);
+            (
+                ScriptBuf::new_p2wsh(&ws.wscript_hash()),
+                SpendKind::ToRemoteAnchors {
+                    witness_script: ws,
+                    key,
+                },
+            )
+        } else {
+            (
+                crate::tx::script::p2wpkh(&key),
+                SpendKind::ToRemoteP2wpkh { key },
+            )
+        };
+        if let Some(vout) = tx.output.iter().position(|o| o.script_pubkey == script) {
+            let o = SpendableOutput {
+                outpoint: OutPoint {
+                    txid,
+                    vout: vout as u32,
+                },
+                value: Sat(tx.output[vout].value.to_sat()),
+                kind,
+            };
+            if let Ok(sweep) = Sweep::build(vec![o], dest, feerate) {
+                let signed = sweep.sign_all(&[Some(keys.payment_base_secret())])?;
+                out.actions.push(Action::Publish(signed));
+            }
+        }
         Ok(())
     }
 }
