@@ -1124,17 +1124,24 @@ fn reestablish_after_losing_our_update_and_restoring_from_store() {
 /// sends them again, in the right order.
 #[test]
 fn reestablish_after_losing_our_reply_to_ldks_update_fee() {
-    ldk_update_interrupted_case(44, false);
+    ldk_update_interrupted_case(44, false, false);
 }
 
 /// LDK's update_fee and commitment_signed never reach lnwasm: LDK sends
 /// them again after the reestablish.
 #[test]
 fn reestablish_after_losing_ldks_update_fee() {
-    ldk_update_interrupted_case(45, true);
+    ldk_update_interrupted_case(45, true, false);
 }
 
-fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool) {
+/// As above, lnwasm crashing before its answer left: restarted from its
+/// store, it sends the same revoke_and_ack and commitment_signed again.
+#[test]
+fn reestablish_after_losing_our_reply_to_ldks_update_fee_and_restoring_from_store() {
+    ldk_update_interrupted_case(46, false, true);
+}
+
+fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool, crash: bool) {
     let mut r = Rig::new(seed);
     let tx = r.ldk_opens(Msat(100_000_000), true);
     r.confirm_and_ready(&tx);
@@ -1163,6 +1170,11 @@ fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool) {
     r.disconnect();
     r.ln.mute = false;
     r.ln.deaf = false;
+    if crash {
+        let rec = r.ln.store.get(&r.ln.ch().channel_id()).unwrap().unwrap();
+        r.ln.ch = Some(Channel::restore(&rec, &r.ln.wallet, r.ln.config.clone()).unwrap());
+    }
+    let lost = r.ln.dropped_out.clone();
     let sent = r.ln.sent.len();
     let received = r.ln.received.len();
     r.connect();
@@ -1191,6 +1203,8 @@ fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool) {
     } else {
         assert_eq!(kinds(&r.ln.received[received..]), vec![136, 133]);
         assert_eq!(kinds(&r.ln.sent[sent..]), vec![136, 133, 132]);
+        // Exactly the lost messages (same secret, same signatures).
+        assert_eq!(r.ln.sent[sent + 1..sent + 3], lost[..]);
     }
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
