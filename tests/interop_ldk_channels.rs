@@ -1537,3 +1537,36 @@ fn old_backup_case(seed: u8, anchors: bool) {
         .verify(|o| (o == &op).then(|| spent.clone()))
         .expect("the sweep verifies");
 }
+
+/// Zero-conf with scid aliases: LDK accepts lnwasm's channel as a trusted
+/// zero-conf channel; both are ready before any confirmation and each
+/// side knows the other's alias.
+#[test]
+fn lnwasm_opens_zero_conf_channel_to_ldk() {
+    let mut r = Rig::new(91);
+    r.ldk.set_trust_zero_conf(true);
+    r.ln.config.zero_conf = true;
+    r.lnwasm_opens(true, Msat(100_000_000));
+    r.until("both sides ready without confirmations", |r| {
+        let c = r.ldk.channel_manager().list_channels();
+        r.ln.ready_events() == 1 && c.len() == 1 && c[0].is_usable
+    });
+    let c = r.ldk_channel();
+    let t = c.channel_type.clone().unwrap();
+    assert!(t.requires_zero_conf() && t.requires_scid_privacy());
+    assert_eq!(c.confirmations_required, Some(0));
+    assert_eq!(c.short_channel_id, None);
+    let f = r.ln.ch().funded().unwrap();
+    assert!(f.zero_conf);
+    assert_eq!(f.scid, None);
+    assert_eq!(c.inbound_scid_alias, f.our_alias.map(|a| a.0));
+    assert_eq!(c.outbound_scid_alias, f.their_alias.map(|a| a.0));
+    assert!(f.our_alias.is_some() && f.their_alias.is_some());
+    assert!(r.ln.events.contains(&Event::ChannelReady {
+        channel_id: r.ln.ch().channel_id(),
+        scid: None,
+        alias: f.our_alias,
+    }));
+    assert_eq!(r.ln.ch().state_name(), "NORMAL");
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
