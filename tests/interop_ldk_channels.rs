@@ -71,6 +71,8 @@ struct Ln {
     deaf: bool,
     /// Messages of these types we send are lost.
     lose_types: Vec<u16>,
+    /// Messages of these types from the peer are lost.
+    lose_in_types: Vec<u16>,
     dropped_out: Vec<Message>,
     dropped_in: Vec<Message>,
 }
@@ -159,7 +161,9 @@ impl Ln {
                 self.ch = Some(ch);
                 self.run(actions);
             }
-            PeerEvent::Message(m) if self.deaf => self.dropped_in.push(m),
+            PeerEvent::Message(m) if self.deaf || self.lose_in_types.contains(&m.msg_type()) => {
+                self.dropped_in.push(m)
+            }
             PeerEvent::Message(m) => {
                 self.received.push(m.clone());
                 if self.ch.is_some() {
@@ -236,6 +240,7 @@ impl Rig {
                 mute: false,
                 deaf: false,
                 lose_types: vec![],
+                lose_in_types: vec![],
                 dropped_out: vec![],
                 dropped_in: vec![],
             },
@@ -1569,4 +1574,65 @@ fn lnwasm_opens_zero_conf_channel_to_ldk() {
     }));
     assert_eq!(r.ln.ch().state_name(), "NORMAL");
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
+/// lnwasm force-closes with an HTLC it offered still pending: its
+/// commitment and its HTLC-timeout transaction (carrying LDK's HTLC
+/// signature) are valid by consensus rules, and LDK sees the commitment.
+fn lnwasm_force_closes_with_htlc_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.lnwasm_opens(anchors, Msat(0));
+    r.confirm_and_ready(&tx);
+    let id = r.ldk_channel_id();
+    // LDK's failure of the HTLC (it cannot read the onion) never arrives.
+    r.ln.lose_in_types = vec![131, 135];
+    let (tip, _) = r.ldk.best_block();
+    let amount = Msat(20_000_000);
+    r.ln.handle(Command::AddHtlc {
+        amount,
+        payment_hash: lnwasm::wire::PaymentPreimage([0x66; 32]).payment_hash(),
+        cltv_expiry: tip + 50,
+        onion: lnwasm::wire::OnionPacket(Box::new([0u8; lnwasm::wire::ONION_PACKET_LEN])),
+    });
+    r.ln.handle(Command::Sign);
+    r.until("the HTLC is on both commitments", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.spec.htlcs.len() == 1
+            && cm.remote_commit.spec.htlcs.len() == 1
+            && !r.ln.dropped_in.is_empty()
+    });
+    r.ln.handle(Command::ForceClose);
+    assert_eq!(r.ln.published.len(), 2, "commitment + HTLC-timeout");
+    let commitment = r.ln.published[0].clone();
+    let timeout = r.ln.published[1].clone();
+    let funding_op = OutPoint {
+        txid: tx.compute_txid(),
+        vout: 0,
+    };
+    commitment
+        .verify(|op| (op == &funding_op).then(|| tx.output[0].clone()))
+        .expect("commitment verifies");
+    let htlc_op = timeout.input[0].previous_output;
+    assert_eq!(htlc_op.txid, commitment.compute_txid());
+    let htlc_out = commitment.output[htlc_op.vout as usize].clone();
+    assert_eq!(htlc_out.value.to_sat(), amount.0 / 1000);
+    assert_eq!(timeout.lock_time.to_consensus_u32(), tip + 50);
+    timeout
+        .verify(|op| (op == &htlc_op).then(|| htlc_out.clone()))
+        .expect("HTLC-timeout with LDK's signature verifies");
+    r.mine(vec![commitment.clone()], 0);
+    r.until("LDK's ChannelClosed", |r| {
+        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, reason: ClosureReason::CommitmentTxConfirmed, .. } if *channel_id == id))
+            .is_some()
+    });
+}
+
+#[test]
+fn lnwasm_force_closes_with_pending_htlc_anchors() {
+    lnwasm_force_closes_with_htlc_case(75, true);
+}
+
+#[test]
+fn lnwasm_force_closes_with_pending_htlc_static_remotekey() {
+    lnwasm_force_closes_with_htlc_case(76, false);
 }
