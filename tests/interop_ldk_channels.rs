@@ -1636,3 +1636,41 @@ fn lnwasm_force_closes_with_pending_htlc_anchors() {
 fn lnwasm_force_closes_with_pending_htlc_static_remotekey() {
     lnwasm_force_closes_with_htlc_case(76, false);
 }
+
+/// lnwasm starts a cooperative close while its HTLC is pending: LDK fails
+/// the HTLC during the shutdown, and the fee negotiation starts once both
+/// commitments are clean.
+#[test]
+fn cooperative_close_waits_for_pending_htlc() {
+    let mut r = Rig::new(56);
+    let tx = r.lnwasm_opens(true, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    let (tip, _) = r.ldk.best_block();
+    r.ln.handle(Command::AddHtlc {
+        amount: Msat(20_000_000),
+        payment_hash: lnwasm::wire::PaymentPreimage([0x44; 32]).payment_hash(),
+        cltv_expiry: tip + 50,
+        onion: lnwasm::wire::OnionPacket(Box::new([0u8; lnwasm::wire::ONION_PACKET_LEN])),
+    });
+    r.ln.handle(Command::Sign);
+    r.until("the HTLC is on both commitments", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.spec.htlcs.len() == 1 && cm.remote_commit.spec.htlcs.len() == 1
+    });
+    r.ln.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    });
+    check_mutual_close(
+        &mut r,
+        ClosureReason::CounterpartyInitiatedCooperativeClosure,
+    );
+    assert!(r
+        .ln
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::HtlcFailed { id: 0, .. })));
+    // The HTLC failed back: the closing tx pays the push to LDK.
+    let closing = &r.ln.published[0];
+    assert!(closing.output.iter().any(|o| o.value.to_sat() == 100_000));
+}
