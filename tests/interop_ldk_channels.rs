@@ -1,8 +1,10 @@
 //! lnwasm's BOLT 2 channel state machine against a real LDK node (the
 //! workspace's `ldk-peer`, in process, over TCP): opening both ways with
-//! both channel types, `update_fee` both ways, reconnection in the middle of
-//! an update (also after a crash), cooperative close initiated by each side
-//! and force close by each side, with the chain fed by hand to both.
+//! both channel types (and zero-conf), `update_fee` both ways, reconnection
+//! in the middle of an update (also after a crash), cooperative close
+//! initiated by each side (also interrupted by a disconnection), force close
+//! by each side, HTLCs both ways, and recovery from an old backup, with the
+//! chain fed by hand to both (LDK checks neither proof of work nor inputs).
 //!
 //! The driver here (`Ln`) is deliberately small: it carries out a channel's
 //! [`Action`]s in order (persist into a [`MemoryStore`] first, then send over
@@ -201,7 +203,8 @@ impl Ln {
 struct Rig {
     ln: Ln,
     ldk: LdkNode,
-    rt: tokio::runtime::Runtime,
+    /// Runs LDK's tasks; dropped last.
+    _rt: tokio::runtime::Runtime,
 }
 
 impl Rig {
@@ -245,7 +248,7 @@ impl Rig {
                 dropped_in: vec![],
             },
             ldk,
-            rt,
+            _rt: rt,
         };
         rig.connect();
         rig
@@ -507,7 +510,6 @@ impl Drop for Rig {
             p.disconnect();
         }
         self.ldk.stop();
-        let _ = &self.rt;
     }
 }
 
