@@ -223,8 +223,7 @@ impl Rig {
             }))
             .expect("LDK starts");
         let key = SecretKey::from_slice(&[seed.wrapping_add(100); 32]).unwrap();
-        let mut config = ChannelConfig::new(ChainHash::REGTEST);
-        config.max_dust_exposure = Msat(50_000_000);
+        let config = ChannelConfig::new(ChainHash::REGTEST);
         let mut rig = Rig {
             ln: Ln {
                 key,
