@@ -1220,7 +1220,7 @@ fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool, crash: bool) {
 // LDK fails (lnwasm has no onion of its own here), so that both sides check
 // each other's HTLC signatures.
 
-fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
+fn ldk_pays_lnwasm_case(seed: u8, anchors: bool, amount: u64) {
     use ldk_peer::lightning::ln::channelmanager::{PaymentId, RecipientOnionFields};
     use ldk_peer::lightning::routing::router::{Path, Route, RouteHop};
     use ldk_peer::lightning::types::features::{ChannelFeatures, NodeFeatures};
@@ -1228,7 +1228,6 @@ fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
     let mut r = Rig::new(seed);
     let tx = r.ldk_opens(Msat(0), anchors);
     r.confirm_and_ready(&tx);
-    let amount = 5_000_000u64;
     let preimage = lnwasm::wire::PaymentPreimage([0x77; 32]);
     let hash = preimage.payment_hash();
     let c = r.ldk_channel();
@@ -1276,6 +1275,33 @@ fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
         (0, Msat(amount), hash, tip + 1 + 40)
     );
     assert_eq!(r.ln.ch().balances().unwrap().2, Msat(amount));
+    // The HTLC as an output (with its second-stage transaction) on each
+    // side's commitment: trimmed below each side's own dust threshold.
+    let cm = r.ln.ch().commitments().unwrap();
+    let ours = cm
+        .local_tx(
+            r.ln.ch().keys(),
+            cm.local_commit.index,
+            &cm.local_commit.spec,
+        )
+        .unwrap();
+    let theirs = cm.remote_tx(&cm.remote_commit).unwrap();
+    let untrimmed = |a: u64| {
+        let (dust, fee) = if anchors { (546, 0) } else { (546, 703) };
+        let (ldk_dust, ldk_fee) = if anchors { (354, 0) } else { (354, 663) };
+        (a / 1000 >= dust + fee, a / 1000 >= ldk_dust + ldk_fee)
+    };
+    assert_eq!(
+        (
+            ours.htlc_txs().unwrap().len() == 1,
+            theirs.htlc_txs().unwrap().len() == 1
+        ),
+        untrimmed(amount)
+    );
+    assert_eq!(
+        cm.local_commit.htlc_sigs.len(),
+        ours.htlc_txs().unwrap().len()
+    );
     r.ln.handle(Command::FulfillHtlc { id: 0, preimage });
     r.ln.handle(Command::Sign);
     r.until("LDK's PaymentSent", |r| {
@@ -1312,12 +1338,26 @@ fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
 
 #[test]
 fn ldk_pays_lnwasm_anchors() {
-    ldk_pays_lnwasm_case(71, true);
+    ldk_pays_lnwasm_case(71, true, 5_000_000);
+}
+
+/// 400 sat: above LDK's dust limit (354), below lnwasm's (546): the HTLC
+/// is an output on LDK's commitment only.
+#[test]
+fn ldk_pays_lnwasm_htlc_trimmed_on_one_side_anchors() {
+    ldk_pays_lnwasm_case(77, true, 400_000);
+}
+
+/// 1100 sat without anchors: LDK's commitment keeps it (354 + 663 for the
+/// HTLC-timeout fee at 1000 sat/kw), lnwasm's trims it (546 + 703).
+#[test]
+fn ldk_pays_lnwasm_htlc_trimmed_on_one_side_static_remotekey() {
+    ldk_pays_lnwasm_case(78, false, 1_100_000);
 }
 
 #[test]
 fn ldk_pays_lnwasm_static_remotekey() {
-    ldk_pays_lnwasm_case(72, false);
+    ldk_pays_lnwasm_case(72, false, 5_000_000);
 }
 
 fn lnwasm_htlc_failed_by_ldk_case(seed: u8, anchors: bool) {
