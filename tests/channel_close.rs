@@ -9,6 +9,7 @@ use lnwasm::channel::{Action, Command, Event, Status};
 use lnwasm::error::ErrorCode;
 use lnwasm::tx::{ClosingSpec, ClosingTx, ClosingVariant, FeeratePerKw, Side};
 use lnwasm::types::{Msat, Sat};
+use lnwasm::store::{Batch, MemoryStore, Store};
 use lnwasm::wire::{ClosingFeeRange, ClosingSigned, ExtraTlvs, Message};
 
 #[test]
@@ -446,4 +447,133 @@ fn invalid_closing_signature_fails_the_channel() {
         matches!(&acts[2], Action::Event(Event::PeerViolation(e)) if e.code() == "INVALID_COMMITMENT_SIGNATURE")
     );
     assert_eq!(p.a.ch.state_name(), "CLOSING");
+}
+
+/// BOLT 2: a disconnection in the middle of the fee negotiation restarts
+/// it: both sides send `shutdown` again (not a violation) and the funder
+/// proposes again (found against LDK).
+#[test]
+fn closing_negotiation_restarts_after_reconnection() {
+    let mut p = open_pair(OpenOpts::default());
+    p.a.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    })
+    .unwrap();
+    deliver(&mut p.a, &mut p.b); // shutdown
+    deliver(&mut p.b, &mut p.a); // shutdown; A answers with closing_signed
+    assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
+    assert_eq!(p.b.ch.status(), Some(Status::Negotiating));
+    p.disconnect(); // A's closing_signed is lost
+    let sent = p.a.sent.len();
+    p.reconnect();
+    // channel_reestablish, (channel_ready: still at commitment 0), shutdown,
+    // closing_signed.
+    let kinds: Vec<u16> = p.a.sent[sent..].iter().map(|m| m.msg_type()).collect();
+    assert_eq!(&kinds[..4], &[136, 36, 38, 39]);
+    for n in [&p.a, &p.b] {
+        assert_eq!(n.ch.status(), Some(Status::Closing), "{:?}", n.events);
+        assert!(!n
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PeerViolation(_))));
+    }
+    assert_eq!(p.a.published.last(), p.b.published.last());
+}
+
+/// The fundee agreed and published, but its last `closing_signed` was lost:
+/// after reconnection the funder negotiates again, and the fundee answers
+/// with the transaction it already published instead of failing the
+/// channel (found against LDK).
+#[test]
+fn closing_completes_after_the_fundees_last_closing_signed_is_lost() {
+    let mut p = open_pair(OpenOpts::default());
+    p.a.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    })
+    .unwrap();
+    deliver(&mut p.a, &mut p.b); // shutdown
+    deliver(&mut p.b, &mut p.a); // shutdown; A sends closing_signed
+    deliver(&mut p.a, &mut p.b); // B agrees and publishes
+    assert_eq!(p.b.ch.status(), Some(Status::Closing));
+    let published = p.b.published.last().unwrap().clone();
+    p.disconnect(); // B's closing_signed is lost
+    assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
+    p.reconnect();
+    for n in [&p.a, &p.b] {
+        assert_eq!(n.ch.status(), Some(Status::Closing), "{:?}", n.events);
+        assert!(!n
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PeerViolation(_))));
+        assert_eq!(n.published.last(), Some(&published));
+    }
+    assert_eq!(
+        p.b.published
+            .iter()
+            .filter(|t| t.compute_txid() == published.compute_txid())
+            .count(),
+        1,
+        "published once"
+    );
+}
+
+/// Restored from an old backup, a node does not know the peer's current
+/// commitment when it appears on chain; with option_static_remotekey its
+/// output there still pays its payment basepoint, and it is swept.
+#[test]
+fn unknown_peer_commitment_after_data_loss_is_swept() {
+    for anchors in [false, true] {
+        let mut p = open_pair(OpenOpts {
+            anchors,
+            ..Default::default()
+        });
+        let backup = p.b.store.get(&p.b.ch.channel_id()).unwrap().unwrap();
+        for i in 0..3 {
+            p.add(Side::Holder, Msat(5_000_000), i).unwrap();
+            p.sign(Side::Holder);
+        }
+        // The backup replaces B's store and channel.
+        p.b.store = MemoryStore::new();
+        p.b.store.apply(Batch::new().put(backup.clone())).unwrap();
+        p.b.ch = lnwasm::channel::Channel::restore(&backup, &p.b.wallet, config()).unwrap();
+        let first = p.a.published.len();
+        p.a.handle(Command::ForceClose).unwrap();
+        // A's commitment (then its HTLC-timeout transactions).
+        let theirs = p.a.published[first].clone();
+        assert_eq!(
+            theirs.input[0].previous_output.txid,
+            p.funding_tx.compute_txid()
+        );
+        let before = p.b.published.len();
+        let later = p.b.later.len();
+        p.b.handle(Command::FundingSpent { tx: theirs.clone() })
+            .unwrap();
+        assert_eq!(p.b.ch.status(), Some(Status::Closed));
+        assert_eq!(p.b.published.len(), before, "nothing to publish at once");
+        let b_script = bitcoin::ScriptBuf::new_p2wpkh(
+            &bitcoin::CompressedPublicKey(p.b.ch.keys().pubkeys().payment_basepoint.0)
+                .wpubkey_hash(),
+        );
+        if !anchors {
+            // B's 200_000 sat (the push) already pay its own P2WPKH.
+            assert_eq!(p.b.later.len(), later, "nothing to sweep");
+            assert!(theirs
+                .output
+                .iter()
+                .any(|o| o.script_pubkey == b_script && o.value.to_sat() == 200_000));
+            continue;
+        }
+        assert_eq!(p.b.later.len(), later + 1, "one sweep after its CSV");
+        let sweep = &p.b.later[later].0;
+        let op = sweep.input[0].previous_output;
+        assert_eq!(op.txid, theirs.compute_txid());
+        // B's 200_000 sat (the push) on A's commitment, less the sweep's fee.
+        assert_eq!(theirs.output[op.vout as usize].value.to_sat(), 200_000);
+        assert!(sweep.output[0].value.to_sat() < 200_000);
+        assert!(sweep.output[0].value.to_sat() > 199_000);
+        assert_eq!(sweep.output[0].script_pubkey, b_script);
+        assert_eq!(sweep.input[0].sequence.0, 1);
+    }
 }

@@ -1,8 +1,10 @@
 //! lnwasm's BOLT 2 channel state machine against a real LDK node (the
 //! workspace's `ldk-peer`, in process, over TCP): opening both ways with
-//! both channel types, `update_fee` both ways, reconnection in the middle of
-//! an update (also after a crash), cooperative close initiated by each side
-//! and force close by each side, with the chain fed by hand to both.
+//! both channel types (and zero-conf), `update_fee` both ways, reconnection
+//! in the middle of an update (also after a crash), cooperative close
+//! initiated by each side (also interrupted by a disconnection), force close
+//! by each side, HTLCs both ways, and recovery from an old backup, with the
+//! chain fed by hand to both (LDK checks neither proof of work nor inputs).
 //!
 //! The driver here (`Ln`) is deliberately small: it carries out a channel's
 //! [`Action`]s in order (persist into a [`MemoryStore`] first, then send over
@@ -71,6 +73,10 @@ struct Ln {
     mute: bool,
     /// Channel messages from the peer are lost (read and dropped).
     deaf: bool,
+    /// Messages of these types we send are lost.
+    lose_types: Vec<u16>,
+    /// Messages of these types from the peer are lost.
+    lose_in_types: Vec<u16>,
     dropped_out: Vec<Message>,
     dropped_in: Vec<Message>,
 }
@@ -93,7 +99,9 @@ impl Ln {
                     .store
                     .apply(Batch::new().put(r))
                     .expect("store accepts monotonic updates"),
-                Action::Send(m) if self.mute => self.dropped_out.push(m),
+                Action::Send(m) if self.mute || self.lose_types.contains(&m.msg_type()) => {
+                    self.dropped_out.push(m)
+                }
                 Action::Send(m) => {
                     self.sent.push(m.clone());
                     if let Some(p) = &mut self.peer {
@@ -158,7 +166,9 @@ impl Ln {
                 self.ch = Some(ch);
                 self.run(actions);
             }
-            PeerEvent::Message(m) if self.deaf => self.dropped_in.push(m),
+            PeerEvent::Message(m) if self.deaf || self.lose_in_types.contains(&m.msg_type()) => {
+                self.dropped_in.push(m)
+            }
             PeerEvent::Message(m) => {
                 self.received.push(m.clone());
                 if self.ch.is_some() {
@@ -196,7 +206,8 @@ impl Ln {
 struct Rig {
     ln: Ln,
     ldk: LdkNode,
-    rt: tokio::runtime::Runtime,
+    /// Runs LDK's tasks; dropped last.
+    _rt: tokio::runtime::Runtime,
 }
 
 impl Rig {
@@ -215,8 +226,7 @@ impl Rig {
             }))
             .expect("LDK starts");
         let key = SecretKey::from_slice(&[seed.wrapping_add(100); 32]).unwrap();
-        let mut config = ChannelConfig::new(ChainHash::REGTEST);
-        config.max_dust_exposure = Msat(50_000_000);
+        let config = ChannelConfig::new(ChainHash::REGTEST);
         let mut rig = Rig {
             ln: Ln {
                 key,
@@ -235,11 +245,13 @@ impl Rig {
                 peer_errors: vec![],
                 mute: false,
                 deaf: false,
+                lose_types: vec![],
+                lose_in_types: vec![],
                 dropped_out: vec![],
                 dropped_in: vec![],
             },
             ldk,
-            rt,
+            _rt: rt,
         };
         rig.connect();
         rig
@@ -462,6 +474,33 @@ impl Rig {
         }));
     }
 
+    /// The commitment LDK publishes when it force-closes: broadcast at
+    /// once, or (anchors) handed to the application in a bump event.
+    fn wait_ldk_commitment(&mut self, funding: OutPoint) -> Transaction {
+        use ldk_peer::lightning::events::bump_transaction::BumpTransactionEvent;
+        let spends_funding = |t: &Transaction| t.input.iter().any(|i| i.previous_output == funding);
+        self.until("LDK's commitment", |r| {
+            r.ldk.broadcast_transactions().iter().any(spends_funding)
+                || r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_)))
+                    .is_some()
+        });
+        if let Some(t) = self
+            .ldk
+            .broadcast_transactions()
+            .into_iter()
+            .find(|t| spends_funding(t))
+        {
+            return t;
+        }
+        match self.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_))) {
+            Some(LdkEvent::BumpTransaction(BumpTransactionEvent::ChannelClose {
+                commitment_tx,
+                ..
+            })) => commitment_tx,
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// Mines `txs` in one block (plus `extra` empty blocks) for LDK.
     fn mine(&mut self, txs: Vec<Transaction>, extra: u32) {
         self.ldk.mine_blocks(1 + extra, txs);
@@ -474,7 +513,6 @@ impl Drop for Rig {
             p.disconnect();
         }
         self.ldk.stop();
-        let _ = &self.rt;
     }
 }
 
@@ -907,29 +945,7 @@ fn ldk_force_closes_case(seed: u8, anchors: bool) {
         .force_close_broadcasting_latest_txn(&id, &node, "test force close".into())
         .expect("LDK force closes");
     // LDK broadcasts its commitment (with anchors, also through a bump event).
-    let spends_funding = |t: &Transaction| t.input.iter().any(|i| i.previous_output == funding_op);
-    r.until("LDK's commitment", |r| {
-        r.ldk.broadcast_transactions().iter().any(spends_funding)
-            || r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_)))
-                .is_some()
-    });
-    let theirs = match r
-        .ldk
-        .broadcast_transactions()
-        .into_iter()
-        .find(|t| spends_funding(t))
-    {
-        Some(t) => t,
-        None => match r.ldk_event(|e| matches!(e, LdkEvent::BumpTransaction(_))) {
-            Some(LdkEvent::BumpTransaction(
-                ldk_peer::lightning::events::bump_transaction::BumpTransactionEvent::ChannelClose {
-                    commitment_tx,
-                    ..
-                },
-            )) => commitment_tx,
-            other => panic!("{other:?}"),
-        },
-    };
+    let theirs = r.wait_ldk_commitment(funding_op);
     // LDK told lnwasm with an `error`; lnwasm published its own commitment in turn.
     r.until("lnwasm hears LDK's error", |r| !r.ln.peer_errors.is_empty());
     let cm = r.ln.ch().commitments().unwrap().clone();
@@ -1135,17 +1151,24 @@ fn reestablish_after_losing_our_update_and_restoring_from_store() {
 /// sends them again, in the right order.
 #[test]
 fn reestablish_after_losing_our_reply_to_ldks_update_fee() {
-    ldk_update_interrupted_case(44, false);
+    ldk_update_interrupted_case(44, false, false);
 }
 
 /// LDK's update_fee and commitment_signed never reach lnwasm: LDK sends
 /// them again after the reestablish.
 #[test]
 fn reestablish_after_losing_ldks_update_fee() {
-    ldk_update_interrupted_case(45, true);
+    ldk_update_interrupted_case(45, true, false);
 }
 
-fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool) {
+/// As above, lnwasm crashing before its answer left: restarted from its
+/// store, it sends the same revoke_and_ack and commitment_signed again.
+#[test]
+fn reestablish_after_losing_our_reply_to_ldks_update_fee_and_restoring_from_store() {
+    ldk_update_interrupted_case(46, false, true);
+}
+
+fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool, crash: bool) {
     let mut r = Rig::new(seed);
     let tx = r.ldk_opens(Msat(100_000_000), true);
     r.confirm_and_ready(&tx);
@@ -1174,6 +1197,11 @@ fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool) {
     r.disconnect();
     r.ln.mute = false;
     r.ln.deaf = false;
+    if crash {
+        let rec = r.ln.store.get(&r.ln.ch().channel_id()).unwrap().unwrap();
+        r.ln.ch = Some(Channel::restore(&rec, &r.ln.wallet, r.ln.config.clone()).unwrap());
+    }
+    let lost = r.ln.dropped_out.clone();
     let sent = r.ln.sent.len();
     let received = r.ln.received.len();
     r.connect();
@@ -1202,6 +1230,8 @@ fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool) {
     } else {
         assert_eq!(kinds(&r.ln.received[received..]), vec![136, 133]);
         assert_eq!(kinds(&r.ln.sent[sent..]), vec![136, 133, 132]);
+        // Exactly the lost messages (same secret, same signatures).
+        assert_eq!(r.ln.sent[sent + 1..sent + 3], lost[..]);
     }
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
@@ -1211,7 +1241,7 @@ fn ldk_update_interrupted_case(seed: u8, lose_theirs: bool) {
 // LDK fails (lnwasm has no onion of its own here), so that both sides check
 // each other's HTLC signatures.
 
-fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
+fn ldk_pays_lnwasm_case(seed: u8, anchors: bool, amount: u64) {
     use ldk_peer::lightning::ln::channelmanager::{PaymentId, RecipientOnionFields};
     use ldk_peer::lightning::routing::router::{Path, Route, RouteHop};
     use ldk_peer::lightning::types::features::{ChannelFeatures, NodeFeatures};
@@ -1219,7 +1249,6 @@ fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
     let mut r = Rig::new(seed);
     let tx = r.ldk_opens(Msat(0), anchors);
     r.confirm_and_ready(&tx);
-    let amount = 5_000_000u64;
     let preimage = lnwasm::wire::PaymentPreimage([0x77; 32]);
     let hash = preimage.payment_hash();
     let c = r.ldk_channel();
@@ -1267,6 +1296,33 @@ fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
         (0, Msat(amount), hash, tip + 1 + 40)
     );
     assert_eq!(r.ln.ch().balances().unwrap().2, Msat(amount));
+    // The HTLC as an output (with its second-stage transaction) on each
+    // side's commitment: trimmed below each side's own dust threshold.
+    let cm = r.ln.ch().commitments().unwrap();
+    let ours = cm
+        .local_tx(
+            r.ln.ch().keys(),
+            cm.local_commit.index,
+            &cm.local_commit.spec,
+        )
+        .unwrap();
+    let theirs = cm.remote_tx(&cm.remote_commit).unwrap();
+    let untrimmed = |a: u64| {
+        let (dust, fee) = if anchors { (546, 0) } else { (546, 703) };
+        let (ldk_dust, ldk_fee) = if anchors { (354, 0) } else { (354, 663) };
+        (a / 1000 >= dust + fee, a / 1000 >= ldk_dust + ldk_fee)
+    };
+    assert_eq!(
+        (
+            ours.htlc_txs().unwrap().len() == 1,
+            theirs.htlc_txs().unwrap().len() == 1
+        ),
+        untrimmed(amount)
+    );
+    assert_eq!(
+        cm.local_commit.htlc_sigs.len(),
+        ours.htlc_txs().unwrap().len()
+    );
     r.ln.handle(Command::FulfillHtlc { id: 0, preimage });
     r.ln.handle(Command::Sign);
     r.until("LDK's PaymentSent", |r| {
@@ -1303,12 +1359,26 @@ fn ldk_pays_lnwasm_case(seed: u8, anchors: bool) {
 
 #[test]
 fn ldk_pays_lnwasm_anchors() {
-    ldk_pays_lnwasm_case(71, true);
+    ldk_pays_lnwasm_case(71, true, 5_000_000);
+}
+
+/// 400 sat: above LDK's dust limit (354), below lnwasm's (546): the HTLC
+/// is an output on LDK's commitment only.
+#[test]
+fn ldk_pays_lnwasm_htlc_trimmed_on_one_side_anchors() {
+    ldk_pays_lnwasm_case(77, true, 400_000);
+}
+
+/// 1100 sat without anchors: LDK's commitment keeps it (354 + 663 for the
+/// HTLC-timeout fee at 1000 sat/kw), lnwasm's trims it (546 + 703).
+#[test]
+fn ldk_pays_lnwasm_htlc_trimmed_on_one_side_static_remotekey() {
+    ldk_pays_lnwasm_case(78, false, 1_100_000);
 }
 
 #[test]
 fn ldk_pays_lnwasm_static_remotekey() {
-    ldk_pays_lnwasm_case(72, false);
+    ldk_pays_lnwasm_case(72, false, 5_000_000);
 }
 
 fn lnwasm_htlc_failed_by_ldk_case(seed: u8, anchors: bool) {
@@ -1403,4 +1473,294 @@ fn cooperative_close_with_funder_paying_more_than_lnwasm_estimates() {
         count(&r.ln.received, |m| matches!(m, Message::ClosingSigned(_))),
         1
     );
+}
+
+/// The connection drops in the middle of the fee negotiation (lnwasm's
+/// first closing_signed is lost): on reconnection both sides send
+/// shutdown again and the negotiation restarts (BOLT 2).
+#[test]
+fn cooperative_close_restarts_after_reconnection() {
+    let mut r = Rig::new(54);
+    let tx = r.lnwasm_opens(true, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    r.ln.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    });
+    r.ln.mute = true;
+    r.until("lnwasm's closing_signed (lost)", |r| {
+        r.ln.dropped_out
+            .iter()
+            .any(|m| matches!(m, Message::ClosingSigned(_)))
+    });
+    assert_eq!(r.ln.ch().state_name(), "NEGOTIATING");
+    r.disconnect();
+    r.ln.mute = false;
+    r.connect();
+    check_mutual_close(
+        &mut r,
+        ClosureReason::CounterpartyInitiatedCooperativeClosure,
+    );
+}
+
+/// lnwasm (fundee) agrees to LDK's closing fee and publishes, but its
+/// closing_signed is lost: LDK restarts the negotiation on reconnection and
+/// both end with the same closing transaction.
+#[test]
+fn cooperative_close_completes_after_losing_our_final_closing_signed() {
+    let mut r = Rig::new(55);
+    let tx = r.ldk_opens(Msat(100_000_000), true);
+    r.confirm_and_ready(&tx);
+    r.ln.lose_types = vec![39];
+    let (id, node) = (r.ldk_channel_id(), r.ln.node_id());
+    r.ldk
+        .channel_manager()
+        .close_channel(&id, &node)
+        .expect("LDK close_channel");
+    r.until("lnwasm agrees (its closing_signed is lost)", |r| {
+        !r.ln.dropped_out.is_empty()
+    });
+    assert_eq!(r.ln.ch().state_name(), "CLOSING");
+    r.disconnect();
+    r.ln.lose_types.clear();
+    r.connect();
+    check_mutual_close(&mut r, ClosureReason::LocallyInitiatedCooperativeClosure);
+}
+
+/// lnwasm comes back from an old backup: LDK's channel_reestablish proves
+/// it (option_data_loss_protect), lnwasm stops without publishing its
+/// (revoked) commitment and asks LDK to close; LDK publishes its own
+/// commitment, in which lnwasm finds and sweeps its output.
+#[test]
+fn lnwasm_restored_from_an_old_backup_gets_its_funds_from_ldks_commitment() {
+    old_backup_case(81, false);
+}
+
+#[test]
+fn lnwasm_restored_from_an_old_backup_gets_its_funds_from_ldks_commitment_anchors() {
+    old_backup_case(82, true);
+}
+
+fn old_backup_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.lnwasm_opens(anchors, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    let id = r.ln.ch().channel_id();
+    let old = r.ln.store.get(&id).unwrap().unwrap();
+    for (i, fee) in [2000u32, 3000].into_iter().enumerate() {
+        r.ln.handle(Command::UpdateFee(FeeratePerKw(fee)));
+        r.ln.handle(Command::Sign);
+        r.until("fee update", |r| {
+            r.ln.ch().commitments().unwrap().local_commit.index == i as u64 + 1
+                && r.ldk_channel().feerate_sat_per_1000_weight == Some(fee)
+        });
+    }
+    r.settle(Duration::from_millis(100));
+    let (ours, _, _) = r.ln.ch().balances().unwrap();
+    r.disconnect();
+    // The backup replaces the store and the channel.
+    r.ln.store = MemoryStore::new();
+    r.ln.store.apply(Batch::new().put(old.clone())).unwrap();
+    r.ln.ch = Some(Channel::restore(&old, &r.ln.wallet, r.ln.config.clone()).unwrap());
+    r.connect();
+    r.until("lnwasm learns it is behind", |r| {
+        r.ln.events
+            .iter()
+            .any(|e| matches!(e, Event::DataLoss { .. }))
+    });
+    assert_eq!(r.ln.ch().state_name(), "WAITING_FOR_REMOTE_CLOSE");
+    assert!(
+        r.ln.published.is_empty(),
+        "never publish a revoked commitment"
+    );
+    let funding_op = OutPoint {
+        txid: tx.compute_txid(),
+        vout: 0,
+    };
+    let theirs = r.wait_ldk_commitment(funding_op);
+    r.ln.handle(Command::FundingSpent { tx: theirs.clone() });
+    assert_eq!(r.ln.ch().state_name(), "CLOSED");
+    // Our balance on LDK's commitment: ours minus the commitment fee (we are the funder).
+    let commit_fee = if anchors {
+        3000 * 1124 / 1000 + 660
+    } else {
+        3000 * 724 / 1000
+    };
+    assert!(r.ln.published.is_empty(), "nothing valid at once");
+    let our_script = ScriptBuf::new_p2wpkh(
+        &bitcoin::CompressedPublicKey(r.ln.ch().keys().pubkeys().payment_basepoint.0)
+            .wpubkey_hash(),
+    );
+    if !anchors {
+        // static_remotekey: our output already pays our own P2WPKH.
+        assert!(r.ln.published_later.is_empty(), "nothing to sweep");
+        let out = theirs
+            .output
+            .iter()
+            .find(|o| o.script_pubkey == our_script)
+            .expect("our output on LDK's commitment");
+        assert_eq!(out.value.to_sat(), ours.0 / 1000 - commit_fee);
+        return;
+    }
+    assert_eq!(
+        r.ln.published_later.len(),
+        1,
+        "a sweep of our output after its CSV: {:?}",
+        r.ln.events
+    );
+    let sweep = r.ln.published_later[0].clone();
+    let op = sweep.input[0].previous_output;
+    assert_eq!(op.txid, theirs.compute_txid());
+    let spent = theirs.output[op.vout as usize].clone();
+    assert_eq!(spent.value.to_sat(), ours.0 / 1000 - commit_fee);
+    assert_eq!(sweep.input[0].sequence, Sequence(1));
+    assert_eq!(sweep.output[0].script_pubkey, our_script);
+    sweep
+        .verify(|o| (o == &op).then(|| spent.clone()))
+        .expect("the sweep verifies");
+}
+
+/// Zero-conf with scid aliases: LDK accepts lnwasm's channel as a trusted
+/// zero-conf channel; both are ready before any confirmation and each
+/// side knows the other's alias.
+#[test]
+fn lnwasm_opens_zero_conf_channel_to_ldk() {
+    let mut r = Rig::new(91);
+    r.ldk.set_trust_zero_conf(true);
+    r.ln.config.zero_conf = true;
+    r.lnwasm_opens(true, Msat(100_000_000));
+    r.until("both sides ready without confirmations", |r| {
+        let c = r.ldk.channel_manager().list_channels();
+        r.ln.ready_events() == 1 && c.len() == 1 && c[0].is_usable
+    });
+    let c = r.ldk_channel();
+    let t = c.channel_type.clone().unwrap();
+    assert!(t.requires_zero_conf() && t.requires_scid_privacy());
+    assert_eq!(c.confirmations_required, Some(0));
+    assert_eq!(c.short_channel_id, None);
+    let f = r.ln.ch().funded().unwrap();
+    assert!(f.zero_conf);
+    assert_eq!(f.scid, None);
+    assert_eq!(c.inbound_scid_alias, f.our_alias.map(|a| a.0));
+    assert_eq!(c.outbound_scid_alias, f.their_alias.map(|a| a.0));
+    assert!(f.our_alias.is_some() && f.their_alias.is_some());
+    assert!(r.ln.events.contains(&Event::ChannelReady {
+        channel_id: r.ln.ch().channel_id(),
+        scid: None,
+        alias: f.our_alias,
+    }));
+    assert_eq!(r.ln.ch().state_name(), "NORMAL");
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
+/// lnwasm force-closes with an HTLC it offered still pending: its
+/// commitment and its HTLC-timeout transaction (carrying LDK's HTLC
+/// signature) are valid by consensus rules, and LDK sees the commitment.
+fn lnwasm_force_closes_with_htlc_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.lnwasm_opens(anchors, Msat(0));
+    r.confirm_and_ready(&tx);
+    let id = r.ldk_channel_id();
+    // LDK's failure of the HTLC (it cannot read the onion) never arrives.
+    r.ln.lose_in_types = vec![131, 135];
+    let (tip, _) = r.ldk.best_block();
+    let amount = Msat(20_000_000);
+    r.ln.handle(Command::AddHtlc {
+        amount,
+        payment_hash: lnwasm::wire::PaymentPreimage([0x66; 32]).payment_hash(),
+        cltv_expiry: tip + 50,
+        onion: lnwasm::wire::OnionPacket(Box::new([0u8; lnwasm::wire::ONION_PACKET_LEN])),
+    });
+    r.ln.handle(Command::Sign);
+    r.until("the HTLC is on both commitments", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.spec.htlcs.len() == 1
+            && cm.remote_commit.spec.htlcs.len() == 1
+            && !r.ln.dropped_in.is_empty()
+    });
+    r.ln.handle(Command::ForceClose);
+    // The commitment at once; the HTLC-timeout waits for its nLockTime (and
+    // the delayed sweeps for the CSV), so they come as PublishLater.
+    assert_eq!(r.ln.published.len(), 1, "commitment");
+    let commitment = r.ln.published[0].clone();
+    let spends_commitment =
+        |t: &&Transaction| t.input[0].previous_output.txid == commitment.compute_txid();
+    let timeouts: Vec<Transaction> = r
+        .ln
+        .published_later
+        .iter()
+        .filter(spends_commitment)
+        .filter(|t| t.lock_time.to_consensus_u32() != 0)
+        .cloned()
+        .collect();
+    assert_eq!(timeouts.len(), 1, "one HTLC-timeout");
+    let timeout = timeouts[0].clone();
+    let funding_op = OutPoint {
+        txid: tx.compute_txid(),
+        vout: 0,
+    };
+    commitment
+        .verify(|op| (op == &funding_op).then(|| tx.output[0].clone()))
+        .expect("commitment verifies");
+    let htlc_op = timeout.input[0].previous_output;
+    assert_eq!(htlc_op.txid, commitment.compute_txid());
+    let htlc_out = commitment.output[htlc_op.vout as usize].clone();
+    assert_eq!(htlc_out.value.to_sat(), amount.0 / 1000);
+    assert_eq!(timeout.lock_time.to_consensus_u32(), tip + 50);
+    timeout
+        .verify(|op| (op == &htlc_op).then(|| htlc_out.clone()))
+        .expect("HTLC-timeout with LDK's signature verifies");
+    r.mine(vec![commitment.clone()], 0);
+    r.until("LDK's ChannelClosed", |r| {
+        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, reason: ClosureReason::CommitmentTxConfirmed, .. } if *channel_id == id))
+            .is_some()
+    });
+}
+
+#[test]
+fn lnwasm_force_closes_with_pending_htlc_anchors() {
+    lnwasm_force_closes_with_htlc_case(75, true);
+}
+
+#[test]
+fn lnwasm_force_closes_with_pending_htlc_static_remotekey() {
+    lnwasm_force_closes_with_htlc_case(76, false);
+}
+
+/// lnwasm starts a cooperative close while its HTLC is pending: LDK fails
+/// the HTLC during the shutdown, and the fee negotiation starts once both
+/// commitments are clean.
+#[test]
+fn cooperative_close_waits_for_pending_htlc() {
+    let mut r = Rig::new(56);
+    let tx = r.lnwasm_opens(true, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    let (tip, _) = r.ldk.best_block();
+    r.ln.handle(Command::AddHtlc {
+        amount: Msat(20_000_000),
+        payment_hash: lnwasm::wire::PaymentPreimage([0x44; 32]).payment_hash(),
+        cltv_expiry: tip + 50,
+        onion: lnwasm::wire::OnionPacket(Box::new([0u8; lnwasm::wire::ONION_PACKET_LEN])),
+    });
+    r.ln.handle(Command::Sign);
+    r.until("the HTLC is on both commitments", |r| {
+        let cm = r.ln.ch().commitments().unwrap();
+        cm.local_commit.spec.htlcs.len() == 1 && cm.remote_commit.spec.htlcs.len() == 1
+    });
+    r.ln.handle(Command::Close {
+        script: None,
+        feerate: FeeratePerKw(1000),
+    });
+    check_mutual_close(
+        &mut r,
+        ClosureReason::CounterpartyInitiatedCooperativeClosure,
+    );
+    assert!(r
+        .ln
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::HtlcFailed { id: 0, .. })));
+    // The HTLC failed back: the closing tx pays the push to LDK.
+    let closing = &r.ln.published[0];
+    assert!(closing.output.iter().any(|o| o.value.to_sat() == 100_000));
 }

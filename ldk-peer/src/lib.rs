@@ -86,6 +86,10 @@ pub struct Config {
     pub accept_inbound_channels: bool,
     /// `negotiate_anchors_zero_fee_htlc_tx` in LDK's channel handshake config.
     pub anchors: bool,
+    /// Accept inbound channels from any peer as trusted zero-conf
+    /// (`accept_inbound_channel_from_trusted_peer_0conf`: `minimum_depth` 0,
+    /// `channel_ready` at once; needed for a `zero_conf` channel type).
+    pub trust_zero_conf: bool,
 }
 
 impl Default for Config {
@@ -98,6 +102,7 @@ impl Default for Config {
             channel_tick: Duration::from_secs(60),
             accept_inbound_channels: false,
             anchors: true,
+            trust_zero_conf: false,
         }
     }
 }
@@ -442,6 +447,7 @@ struct Shared {
     events_tx: broadcast::Sender<NodeEvent>,
     connected: Mutex<std::collections::HashSet<PublicKey>>,
     accept_inbound: AtomicBool,
+    trust_zero_conf: AtomicBool,
     ping_requested: AtomicBool,
     next_user_channel_id: AtomicU64,
     verbose: bool,
@@ -509,6 +515,7 @@ impl LdkNode {
             events_tx,
             connected: Mutex::new(Default::default()),
             accept_inbound: AtomicBool::new(config.accept_inbound_channels),
+            trust_zero_conf: AtomicBool::new(config.trust_zero_conf),
             ping_requested: AtomicBool::new(false),
             next_user_channel_id: AtomicU64::new(1),
             verbose: logger.min_level.is_some(),
@@ -819,6 +826,12 @@ impl LdkNode {
         self.shared.accept_inbound.store(accept, Ordering::SeqCst);
     }
 
+    /// Whether inbound channels are accepted as trusted zero-conf (see
+    /// [`Config::trust_zero_conf`]).
+    pub fn set_trust_zero_conf(&self, trust: bool) {
+        self.shared.trust_zero_conf.store(trust, Ordering::SeqCst);
+    }
+
     /// The fee rate (sat per 1000 weight) LDK uses for all its own estimates.
     pub fn set_feerate_sat_per_kw(&self, rate: u32) {
         self.fee.rate.store(rate, Ordering::SeqCst);
@@ -950,12 +963,22 @@ async fn drive(
                 if shared.accept_inbound.load(Ordering::SeqCst) {
                     let user_channel_id =
                         u128::from(shared.next_user_channel_id.fetch_add(1, Ordering::SeqCst));
-                    if let Err(e) = cm.accept_inbound_channel(
-                        temporary_channel_id,
-                        counterparty_node_id,
-                        user_channel_id,
-                        None,
-                    ) {
+                    let accepted = if shared.trust_zero_conf.load(Ordering::SeqCst) {
+                        cm.accept_inbound_channel_from_trusted_peer_0conf(
+                            temporary_channel_id,
+                            counterparty_node_id,
+                            user_channel_id,
+                            None,
+                        )
+                    } else {
+                        cm.accept_inbound_channel(
+                            temporary_channel_id,
+                            counterparty_node_id,
+                            user_channel_id,
+                            None,
+                        )
+                    };
+                    if let Err(e) = accepted {
                         eprintln!("[ldk-peer] accept_inbound_channel failed: {e:?}");
                     }
                 }

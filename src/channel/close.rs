@@ -83,6 +83,10 @@ impl Channel {
             // Retransmitted after a reconnection.
             return Ok(());
         }
+        if f.status == Status::Closing && f.remote_shutdown.is_some() {
+            // The peer restarts a negotiation we already concluded.
+            return Ok(());
+        }
         if !matches!(f.status, Status::Normal | Status::ShuttingDown) {
             return self.violation(ChannelError::UnexpectedMessage("shutdown"), out);
         }
@@ -281,6 +285,9 @@ impl Channel {
         let Some(f) = self.funded() else {
             return self.violation(ChannelError::UnexpectedMessage("closing_signed"), out);
         };
+        if f.status == Status::Closing {
+            return self.on_closing_signed_after_agreement(out);
+        }
         if f.status != Status::Negotiating {
             return self.violation(ChannelError::UnexpectedMessage("closing_signed"), out);
         }
@@ -372,6 +379,32 @@ impl Channel {
             n.last_received = Some(m.fee);
         }
         out.persist = true;
+        Ok(())
+    }
+
+    /// The peer restarts the negotiation (after a reconnection) although we
+    /// agreed and published: our last `closing_signed` was lost. We send the
+    /// one for the transaction we published again, whatever the peer
+    /// proposed, so that only that transaction can be completed.
+    fn on_closing_signed_after_agreement(&mut self, out: &mut Out) -> Result<(), ChannelError> {
+        let Some(f) = self.funded() else {
+            return Ok(());
+        };
+        let Some(published) = f.closing_txs.first() else {
+            return Ok(());
+        };
+        let spent = f.c.params.funding_amount.0;
+        let outputs: u64 = published.output.iter().map(|o| o.value.to_sat()).sum();
+        let fee = Sat(spent.saturating_sub(outputs));
+        // Only if what we published is the mutual close (not a commitment).
+        if f.remote_shutdown.is_none()
+            || self.closing_tx(fee).map(|t| t.txid()).ok() != Some(published.compute_txid())
+        {
+            return Ok(());
+        }
+        let range = self.our_fee_range(fee, None)?;
+        let msg = self.closing_signed(fee, range)?;
+        out.send(Message::ClosingSigned(msg));
         Ok(())
     }
 
