@@ -72,6 +72,8 @@
 
 mod record;
 mod route;
+#[cfg(test)]
+mod tests;
 
 pub use record::{
     AttemptRecord, Claim, ForwardRecord, InvoiceRecord, OutgoingRecord, OutgoingStatus,
@@ -248,6 +250,8 @@ impl PaymentInput {
 }
 
 /// What the driver must do, in order.
+// Short-lived values, moved once (like the channel's `Action`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum PaymentAction {
     /// Store (replacing the record with the same key) before anything after it.
