@@ -49,6 +49,10 @@ enum CrashAt {
     ClaimPersisted,
     /// Right after a payment's record is stored (before its add).
     PaymentPersisted,
+    /// Right after a new forward is stored (before its outgoing add).
+    ForwardPersisted,
+    /// Right after a forward's preimage is stored (before the upstream fulfill).
+    PreimagePersisted,
 }
 
 struct Node {
@@ -60,6 +64,7 @@ struct Node {
     store: MemoryStore,
     pstore: BTreeMap<Vec<u8>, Vec<u8>>,
     outbox: VecDeque<(PublicKey, Message)>,
+    sent: Vec<(PublicKey, Message)>,
     events: Vec<PaymentEvent>,
     mevents: Vec<ManagerEvent>,
     refused: Vec<String>,
@@ -82,6 +87,7 @@ impl Node {
             store: MemoryStore::new(),
             pstore: BTreeMap::new(),
             outbox: VecDeque::new(),
+            sent: vec![],
             events: vec![],
             mevents: vec![],
             refused: vec![],
@@ -115,7 +121,10 @@ impl Node {
         for a in acts {
             match a {
                 ManagerAction::Persist(b) => self.store.apply(b).expect("batch applies"),
-                ManagerAction::Send { node_id, msg } => self.outbox.push_back((node_id, msg)),
+                ManagerAction::Send { node_id, msg } => {
+                    self.sent.push((node_id, msg.clone()));
+                    self.outbox.push_back((node_id, msg));
+                }
                 ManagerAction::Event(e) => {
                     inputs.extend(PaymentInput::from_event(&e));
                     self.mevents.push(e);
@@ -147,9 +156,13 @@ impl Node {
                 PaymentAction::Persist(r) => {
                     let claim = matches!(&r, PaymentRecord::Invoice(i) if i.claim.is_some());
                     let payment = matches!(&r, PaymentRecord::Outgoing(_));
+                    let forward = matches!(&r, PaymentRecord::Forward(f) if f.preimage.is_none());
+                    let preimage = matches!(&r, PaymentRecord::Forward(f) if f.preimage.is_some());
                     self.pstore.insert(r.key(), r.encode());
                     if (claim && self.crash == CrashAt::ClaimPersisted)
                         || (payment && self.crash == CrashAt::PaymentPersisted)
+                        || (forward && self.crash == CrashAt::ForwardPersisted)
+                        || (preimage && self.crash == CrashAt::PreimagePersisted)
                     {
                         self.crashed = true;
                         self.outbox.clear();
@@ -216,12 +229,7 @@ impl Node {
         s
     }
 
-    fn pay(
-        &mut self,
-        inv: &str,
-        routes: Vec<Route>,
-        max_fee: u64,
-    ) -> Result<(), PaymentError> {
+    fn pay(&mut self, inv: &str, routes: Vec<Route>, max_fee: u64) -> Result<(), PaymentError> {
         let inv = invoice::decode(inv).unwrap();
         let v = self.views();
         let acts = self.p.pay_invoice(
@@ -248,9 +256,14 @@ impl Node {
     /// their stores.
     fn restart(&mut self) {
         let height = self.m.best_height();
-        let (m, acts) =
-            ChannelManager::load(wallet(self.seed), ManagerConfig::new(config()), &self.store, height, self.now)
-                .expect("load");
+        let (m, acts) = ChannelManager::load(
+            wallet(self.seed),
+            ManagerConfig::new(config()),
+            &self.store,
+            height,
+            self.now,
+        )
+        .expect("load");
         self.m = m;
         self.outbox.clear();
         self.crashed = false;
@@ -263,7 +276,15 @@ impl Node {
             .collect();
         let pending = self.m.pending_htlcs();
         let v = self.views();
-        let (p, acts) = Payments::load(self.secret, pconfig(), &records, &pending, &v, height, self.now);
+        let (p, acts) = Payments::load(
+            self.secret,
+            pconfig(),
+            &records,
+            &pending,
+            &v,
+            height,
+            self.now,
+        );
         self.p = p;
         self.run_payment(acts);
     }
@@ -339,12 +360,12 @@ impl Net {
         for _ in 0..5 {
             self.settle();
             for n in &mut self.nodes {
-                let ids: Vec<ChannelId> = n.m.list_channels().iter().map(|c| c.channel_id).collect();
+                let ids: Vec<ChannelId> =
+                    n.m.list_channels().iter().map(|c| c.channel_id).collect();
                 for id in ids {
                     if !n.crashed {
-                        let acts = n
-                            .m
-                            .handle(ManagerInput::Command {
+                        let acts =
+                            n.m.handle(ManagerInput::Command {
                                 channel_id: id,
                                 command: Command::Sign,
                             })
@@ -558,30 +579,50 @@ fn a_pays_c_through_b() {
             attempts: 1,
         }]
     );
-    assert!(w.net.nodes[C].events.contains(&PaymentEvent::PaymentReceived {
-        payment_hash: h,
-        amount: Msat(AMOUNT),
-    }));
-    assert!(w.net.nodes[B].events.contains(&PaymentEvent::ForwardSettled {
-        payment_hash: h,
-        fee: Msat(FEE),
-    }));
+    assert!(w.net.nodes[C]
+        .events
+        .contains(&PaymentEvent::PaymentReceived {
+            payment_hash: h,
+            amount: Msat(AMOUNT),
+        }));
+    assert!(w.net.nodes[B]
+        .events
+        .contains(&PaymentEvent::ForwardSettled {
+            payment_hash: h,
+            fee: Msat(FEE),
+        }));
     // Balances, exact: A paid amount + fee, B earned the fee, C got the amount.
     assert_eq!(
         w.net.nodes[A].balance(w.ab),
-        (Msat(1_800_000_000 - AMOUNT - FEE), Msat(200_000_000 + AMOUNT + FEE), Msat(0))
+        (
+            Msat(1_800_000_000 - AMOUNT - FEE),
+            Msat(200_000_000 + AMOUNT + FEE),
+            Msat(0)
+        )
     );
     assert_eq!(
         w.net.nodes[B].balance(w.ab),
-        (Msat(200_000_000 + AMOUNT + FEE), Msat(1_800_000_000 - AMOUNT - FEE), Msat(0))
+        (
+            Msat(200_000_000 + AMOUNT + FEE),
+            Msat(1_800_000_000 - AMOUNT - FEE),
+            Msat(0)
+        )
     );
     assert_eq!(
         w.net.nodes[B].balance(w.bc),
-        (Msat(900_000_000 - AMOUNT), Msat(100_000_000 + AMOUNT), Msat(0))
+        (
+            Msat(900_000_000 - AMOUNT),
+            Msat(100_000_000 + AMOUNT),
+            Msat(0)
+        )
     );
     assert_eq!(
         w.net.nodes[C].balance(w.bc),
-        (Msat(100_000_000 + AMOUNT), Msat(900_000_000 - AMOUNT), Msat(0))
+        (
+            Msat(100_000_000 + AMOUNT),
+            Msat(900_000_000 - AMOUNT),
+            Msat(0)
+        )
     );
     // B keeps the preimage of the forward; C its claim.
     let f = w.net.nodes[B].p.forwards();
@@ -643,9 +684,18 @@ fn unknown_payment_hash() {
             }
         )
     );
-    assert_eq!(FailureMessage::IncorrectOrUnknownPaymentDetails { htlc_msat: Msat(0), height: 0 }.code(), 0x400f);
+    assert_eq!(
+        FailureMessage::IncorrectOrUnknownPaymentDetails {
+            htlc_msat: Msat(0),
+            height: 0
+        }
+        .code(),
+        0x400f
+    );
     w.assert_initial_balances();
-    assert!(w.net.nodes[B].events.contains(&PaymentEvent::ForwardFailed { payment_hash: h }));
+    assert!(w.net.nodes[B]
+        .events
+        .contains(&PaymentEvent::ForwardFailed { payment_hash: h }));
     assert!(w.net.nodes[B].p.forwards().is_empty());
 }
 
@@ -687,10 +737,12 @@ fn amount_below_invoice() {
             }
         )
     );
-    assert!(w.net.nodes[C].events.contains(&PaymentEvent::ReceiveFailed {
-        payment_hash: *d.payment_hash(),
-        code: 0x400f
-    }));
+    assert!(w.net.nodes[C]
+        .events
+        .contains(&PaymentEvent::ReceiveFailed {
+            payment_hash: *d.payment_hash(),
+            code: 0x400f
+        }));
     w.assert_initial_balances();
 }
 
@@ -765,11 +817,13 @@ fn insufficient_capacity_b_to_c() {
             }
         )
     );
-    assert!(w.net.nodes[B].events.contains(&PaymentEvent::ForwardRefused {
-        payment_hash: hash_of(&inv),
-        in_channel: w.ab,
-        code: 0x1007
-    }));
+    assert!(w.net.nodes[B]
+        .events
+        .contains(&PaymentEvent::ForwardRefused {
+            payment_hash: hash_of(&inv),
+            in_channel: w.ab,
+            code: 0x1007
+        }));
     w.assert_initial_balances();
 }
 
@@ -892,13 +946,16 @@ fn final_failure_is_not_retried() {
     let mut w = world();
     let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xcc);
     w.net.nodes[C].tick(NOW + 3600);
-    w.pay(&inv, vec![w.route(), w.route()], 20_000)
-        .unwrap();
+    w.pay(&inv, vec![w.route(), w.route()], 20_000).unwrap();
     w.net.settle_and_sign();
     let h = hash_of(&inv);
     assert!(matches!(
         w.final_failure(h),
-        PayFailure::Route(RouteFailure { hop_index: 1, code: 0x400f, .. })
+        PayFailure::Route(RouteFailure {
+            hop_index: 1,
+            code: 0x400f,
+            ..
+        })
     ));
     assert_eq!(w.net.nodes[A].p.outgoing(&h).unwrap().attempts, 1);
     assert!(!w
@@ -955,11 +1012,19 @@ fn payee_crash_after_claim_fulfils_after_restart() {
     );
     assert_eq!(
         w.net.nodes[C].balance(w.bc),
-        (Msat(100_000_000 + AMOUNT), Msat(900_000_000 - AMOUNT), Msat(0))
+        (
+            Msat(100_000_000 + AMOUNT),
+            Msat(900_000_000 - AMOUNT),
+            Msat(0)
+        )
     );
     assert_eq!(
         w.net.nodes[A].balance(w.ab),
-        (Msat(1_800_000_000 - AMOUNT - FEE), Msat(200_000_000 + AMOUNT + FEE), Msat(0))
+        (
+            Msat(1_800_000_000 - AMOUNT - FEE),
+            Msat(200_000_000 + AMOUNT + FEE),
+            Msat(0)
+        )
     );
 }
 
@@ -988,12 +1053,13 @@ fn payer_crash_mid_payment_is_not_paid_twice() {
     );
     assert_eq!(
         w.net.nodes[A].balance(w.ab),
-        (Msat(1_800_000_000 - AMOUNT - FEE), Msat(200_000_000 + AMOUNT + FEE), Msat(0))
+        (
+            Msat(1_800_000_000 - AMOUNT - FEE),
+            Msat(200_000_000 + AMOUNT + FEE),
+            Msat(0)
+        )
     );
-    assert_eq!(
-        w.net.nodes[C].balance(w.bc).0,
-        Msat(100_000_000 + AMOUNT)
-    );
+    assert_eq!(w.net.nodes[C].balance(w.bc).0, Msat(100_000_000 + AMOUNT));
 }
 
 #[test]
@@ -1017,4 +1083,203 @@ fn payer_crash_before_the_add_reports_not_sent() {
     w.pay(&inv, vec![w.route()], 20_000).unwrap();
     w.net.settle_and_sign();
     assert_eq!(w.sent(h).len(), 1);
+}
+
+#[test]
+fn malformed_downstream_reported_by_b_as_invalid_onion_hmac() {
+    let mut w = world();
+    // An invoice of a node X that is not C: B forwards over B→C, and C
+    // cannot read a layer encrypted to X.
+    let x = wallet(9);
+    let mut xp = Payments::new(x.node_secret().unwrap(), pconfig(), HEIGHT, NOW);
+    let (inv, _) = xp
+        .create_invoice(
+            InvoiceRequest {
+                amount: Some(Msat(AMOUNT)),
+                description: Description::Direct("x".into()),
+                expiry_secs: 3600,
+                min_final_cltv_expiry_delta: 18,
+                route_hints: vec![],
+            },
+            &[0xee; 32],
+        )
+        .unwrap();
+    let mut r = w.route();
+    r.hops[1].node_id = x.node_id().unwrap();
+    w.pay(&inv, vec![r], 20_000).unwrap();
+    w.net.settle_and_sign();
+    let to_c = w.net.nodes[B]
+        .sent
+        .iter()
+        .find_map(|(to, m)| match m {
+            Message::UpdateAddHtlc(a) if *to == w.id(C) => Some(a.onion_routing_packet.clone()),
+            _ => None,
+        })
+        .expect("B forwarded");
+    assert_eq!(
+        w.final_failure(hash_of(&inv)),
+        route_failure(
+            0,
+            w.id(B),
+            FailureMessage::InvalidOnionHmac {
+                sha256_of_onion: lnwasm::onion::sha256_of_onion(&to_c)
+            }
+        )
+    );
+    // C answered update_fail_malformed_htlc.
+    assert!(w.net.nodes[C].sent.iter().any(|(_, m)| matches!(
+        m,
+        Message::UpdateFailMalformedHtlc(f) if f.failure_code == 0xc005
+    )));
+    w.assert_initial_balances();
+}
+
+#[test]
+fn malformed_incoming_onion_answered_with_fail_malformed() {
+    let mut w = world();
+    let h = PaymentHash([3; 32]);
+    let zero = lnwasm::wire::OnionPacket(Box::new([0u8; lnwasm::wire::ONION_PACKET_LEN]));
+    let ab = w.ab;
+    let acts = w.net.nodes[A]
+        .m
+        .handle(ManagerInput::Command {
+            channel_id: ab,
+            command: Command::AddHtlc {
+                amount: Msat(5_000_000),
+                payment_hash: h,
+                cltv_expiry: 200,
+                onion: zero.clone(),
+            },
+        })
+        .unwrap();
+    w.net.nodes[A].run_manager(acts);
+    w.net.settle_and_sign();
+    let sent = w.net.nodes[B]
+        .sent
+        .iter()
+        .find_map(|(_, m)| match m {
+            Message::UpdateFailMalformedHtlc(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("fail_malformed");
+    assert_eq!(sent.failure_code, 0xc006);
+    assert_eq!(sent.sha256_of_onion, lnwasm::onion::sha256_of_onion(&zero));
+    assert!(w.net.nodes[A].mevents.iter().any(|e| matches!(
+        e,
+        ManagerEvent::Channel { event: Event::HtlcFailed { id: 0, reason }, .. } if *reason == vec![0xc0, 0x06]
+    )));
+    w.assert_initial_balances();
+}
+
+#[test]
+fn paid_over_the_invoice_route_hint() {
+    let mut w = world();
+    let hint = vec![invoice::RouteHintHop {
+        node_id: w.id(B),
+        short_channel_id: w.scid_bc,
+        fee_base_msat: 1000,
+        fee_proportional_millionths: 100,
+        cltv_expiry_delta: 40,
+    }];
+    let (inv, acts) = w.net.nodes[C]
+        .p
+        .create_invoice(
+            InvoiceRequest {
+                amount: Some(Msat(AMOUNT)),
+                description: Description::Hash([0xab; 32]),
+                expiry_secs: 600,
+                min_final_cltv_expiry_delta: 18,
+                route_hints: vec![hint.clone()],
+            },
+            &[0xd1; 32],
+        )
+        .unwrap();
+    w.net.nodes[C].run_payment(acts);
+    let d = invoice::decode(&inv).unwrap();
+    assert_eq!(d.route_hints(), std::slice::from_ref(&hint));
+    assert_eq!(d.expiry_seconds(), 600);
+    assert_eq!(d.min_final_cltv_expiry_delta(), 18);
+    assert_eq!(d.description(), &Description::Hash([0xab; 32]));
+    assert_eq!(d.payee(), &w.id(C));
+    assert_eq!(d.timestamp(), NOW);
+    let r = Route::from_hint(w.scid_ab, &d.route_hints()[0], *d.payee());
+    assert_eq!(r, w.route());
+    w.pay(&inv, vec![r], FEE).unwrap();
+    w.net.settle_and_sign();
+    assert_eq!(w.sent(*d.payment_hash()).len(), 1);
+    assert_eq!(w.net.nodes[C].balance(w.bc).0, Msat(100_000_000 + AMOUNT));
+}
+
+#[test]
+fn fee_budget_too_small_is_refused_before_sending() {
+    let mut w = world();
+    let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xd2);
+    assert_eq!(
+        w.pay(&inv, vec![w.route()], FEE - 1),
+        Err(PaymentError::NoUsableRoute)
+    );
+    assert!(w.net.nodes[A].p.outgoing(&hash_of(&inv)).is_none());
+}
+
+#[test]
+fn forwarder_crash_before_the_outgoing_add_fails_back() {
+    let mut w = world();
+    let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xd3);
+    w.net.nodes[B].crash = CrashAt::ForwardPersisted;
+    w.pay(&inv, vec![w.route()], 20_000).unwrap();
+    w.net.settle_and_sign();
+    assert!(w.net.nodes[B].crashed);
+    w.net.disconnect(A, B);
+    w.net.disconnect(B, C);
+    w.net.nodes[B].restart();
+    w.net.connect(A, B);
+    w.net.connect(B, C);
+    w.net.settle_and_sign();
+    assert_eq!(
+        w.final_failure(hash_of(&inv)),
+        route_failure(
+            0,
+            w.id(B),
+            FailureMessage::TemporaryChannelFailure {
+                channel_update: vec![]
+            }
+        )
+    );
+    assert!(w.net.nodes[B].pstore.is_empty());
+    w.assert_initial_balances();
+}
+
+#[test]
+fn forwarder_crash_after_the_preimage_fulfils_upstream_after_restart() {
+    let mut w = world();
+    let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xd4);
+    let h = hash_of(&inv);
+    w.net.nodes[B].crash = CrashAt::PreimagePersisted;
+    w.pay(&inv, vec![w.route()], 20_000).unwrap();
+    w.net.settle_and_sign();
+    assert!(w.net.nodes[B].crashed);
+    assert!(w.sent(h).is_empty());
+    w.net.disconnect(A, B);
+    w.net.disconnect(B, C);
+    w.net.nodes[B].restart();
+    w.net.connect(A, B);
+    w.net.connect(B, C);
+    w.net.settle_and_sign();
+    assert_eq!(w.sent(h).len(), 1);
+    assert_eq!(
+        w.net.nodes[B].balance(w.ab),
+        (
+            Msat(200_000_000 + AMOUNT + FEE),
+            Msat(1_800_000_000 - AMOUNT - FEE),
+            Msat(0)
+        )
+    );
+    assert_eq!(
+        w.net.nodes[B].balance(w.bc),
+        (
+            Msat(900_000_000 - AMOUNT),
+            Msat(100_000_000 + AMOUNT),
+            Msat(0)
+        )
+    );
 }

@@ -186,7 +186,10 @@ impl ChannelView {
 #[derive(Clone, Debug)]
 pub enum PaymentInput {
     /// The peer's HTLC is irrevocably committed.
-    HtlcReceived { channel_id: ChannelId, htlc: HtlcAdd },
+    HtlcReceived {
+        channel_id: ChannelId,
+        htlc: HtlcAdd,
+    },
     /// Our `AddHtlc` got this id.
     HtlcOffered {
         channel_id: ChannelId,
@@ -210,8 +213,12 @@ pub enum PaymentInput {
         channel_id: ChannelId,
         payment_hash: PaymentHash,
     },
-    BlockConnected { height: u32 },
-    Tick { now: u64 },
+    BlockConnected {
+        height: u32,
+    },
+    Tick {
+        now: u64,
+    },
 }
 
 impl PaymentInput {
@@ -335,7 +342,10 @@ pub enum PaymentEvent {
         code: u16,
     },
     /// A forward was fulfilled downstream: we earned `fee`.
-    ForwardSettled { payment_hash: PaymentHash, fee: Msat },
+    ForwardSettled {
+        payment_hash: PaymentHash,
+        fee: Msat,
+    },
     /// A forward failed downstream and was failed back.
     ForwardFailed { payment_hash: PaymentHash },
     /// An HTLC we offered on `channel_id` timed out: the channel is closed.
@@ -933,9 +943,11 @@ impl Payments {
                                 self.attempt_ids.insert(payment_hash, id);
                             }
                             Waiting::Forward { in_channel, in_id } => {
-                                if let Some((_, oid)) = self.forwards.iter_mut().find(|(f, _)| {
-                                    f.in_channel == in_channel && f.in_id == in_id
-                                }) {
+                                if let Some((_, oid)) = self
+                                    .forwards
+                                    .iter_mut()
+                                    .find(|(f, _)| f.in_channel == in_channel && f.in_id == in_id)
+                                {
                                     *oid = Some(id);
                                 }
                             }
@@ -1262,8 +1274,10 @@ impl Payments {
                     .position(|(f, _)| f.in_channel == in_channel && f.in_id == in_id)
                 {
                     let (f, _) = self.forwards.remove(i);
-                    out.actions
-                        .push(PaymentAction::Delete(record::forward_key(&in_channel, in_id)));
+                    out.actions.push(PaymentAction::Delete(record::forward_key(
+                        &in_channel,
+                        in_id,
+                    )));
                     out.fail(
                         in_channel,
                         in_id,
@@ -1292,7 +1306,13 @@ impl Payments {
         }
     }
 
-    fn on_fulfilled(&mut self, channel_id: ChannelId, id: u64, preimage: PaymentPreimage, out: &mut Out) {
+    fn on_fulfilled(
+        &mut self,
+        channel_id: ChannelId,
+        id: u64,
+        preimage: PaymentPreimage,
+        out: &mut Out,
+    ) {
         if let Some((f, _)) = self
             .forwards
             .iter_mut()
@@ -1375,8 +1395,10 @@ impl Payments {
                 ),
                 None => ErrorPacket(reason).wrap(&f.shared_secret),
             };
-            out.actions
-                .push(PaymentAction::Delete(record::forward_key(&f.in_channel, f.in_id)));
+            out.actions.push(PaymentAction::Delete(record::forward_key(
+                &f.in_channel,
+                f.in_id,
+            )));
             out.command(
                 f.in_channel,
                 Command::FailHtlc {
@@ -1450,9 +1472,8 @@ impl Payments {
                 o.excluded_channels.push(next.short_channel_id);
             }
         }
-        let retried = retryable
-            && self.now < o.deadline
-            && self.start_attempt(&mut o, channels, out);
+        let retried =
+            retryable && self.now < o.deadline && self.start_attempt(&mut o, channels, out);
         if retried {
             // The persist of the new attempt records the exclusions too.
             let pos = out

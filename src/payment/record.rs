@@ -59,7 +59,10 @@ pub struct AttemptRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutgoingStatus {
     Pending,
-    Succeeded { preimage: PaymentPreimage, fee: Msat },
+    Succeeded {
+        preimage: PaymentPreimage,
+        fee: Msat,
+    },
     Failed,
 }
 

@@ -151,7 +151,10 @@ mod tests {
     fn fees_rounded_down() {
         assert_eq!(relay_fee(1000, 100, Msat(1_234_567)), Msat(1123));
         assert_eq!(relay_fee(0, 1, Msat(999_999)), Msat(0));
-        assert_eq!(relay_fee(u32::MAX, u32::MAX, Msat(u64::MAX)), Msat(u64::MAX));
+        assert_eq!(
+            relay_fee(u32::MAX, u32::MAX, Msat(u64::MAX)),
+            Msat(u64::MAX)
+        );
     }
 
     #[test]
@@ -165,7 +168,9 @@ mod tests {
             ],
         };
         let s = PaymentSecret([9; 32]);
-        let p = r.plan(Msat(1_000_000), 1000, s, Msat(1_000_000), None).unwrap();
+        let p = r
+            .plan(Msat(1_000_000), 1000, s, Msat(1_000_000), None)
+            .unwrap();
         // node 2 forwards 1_000_000 over 30: fee 500 + 2000 = 2500, cltv +144.
         // node 1 forwards 1_002_500 over 20: fee 1000 + 100 = 1100, cltv +40.
         assert_eq!(p.first_amount, Msat(1_003_600));
@@ -173,11 +178,17 @@ mod tests {
         assert_eq!(p.fee, Msat(3600));
         assert_eq!(
             p.payloads[0],
-            (node(1), HopPayload::forward(ShortChannelId(20), Msat(1_002_500), 1144))
+            (
+                node(1),
+                HopPayload::forward(ShortChannelId(20), Msat(1_002_500), 1144)
+            )
         );
         assert_eq!(
             p.payloads[1],
-            (node(2), HopPayload::forward(ShortChannelId(30), Msat(1_000_000), 1000))
+            (
+                node(2),
+                HopPayload::forward(ShortChannelId(30), Msat(1_000_000), 1000)
+            )
         );
         assert_eq!(p.payloads[2].0, node(3));
         assert_eq!(p.payloads[2].1.amt_to_forward, Some(Msat(1_000_000)));

@@ -39,7 +39,12 @@ fn views(usable: bool, outbound: u64) -> Vec<ChannelView> {
 }
 
 fn node(i: u8) -> Payments {
-    Payments::new(sk(i), PaymentConfig::new(crate::invoice::Network::Regtest), HEIGHT, NOW)
+    Payments::new(
+        sk(i),
+        PaymentConfig::new(crate::invoice::Network::Regtest),
+        HEIGHT,
+        NOW,
+    )
 }
 
 fn hash() -> PaymentHash {
@@ -147,8 +152,17 @@ fn forward_policy_checks() {
     };
     // fee on 1_000_000: 1000 + 100 = 1100; delta 40; minimum 1000;
     // outgoing expiry in (112, 2116].
-    let cases: Vec<(u64, u64, u32, u64, u32, &[ChannelView], FailureMessage)> = vec![
-        (99, 1_001_100, 240, 1_000_000, 200, &ok, FailureMessage::UnknownNextPeer),
+    type Case<'a> = (u64, u64, u32, u64, u32, &'a [ChannelView], FailureMessage);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            99,
+            1_001_100,
+            240,
+            1_000_000,
+            200,
+            &ok,
+            FailureMessage::UnknownNextPeer,
+        ),
         (20, 1_001_100, 240, 1_000_000, 200, &off, tcf.clone()),
         (
             20,
@@ -197,7 +211,15 @@ fn forward_policy_checks() {
                 channel_update: vec![],
             },
         ),
-        (20, 1_001_100, 2157, 1_000_000, 2117, &ok, FailureMessage::ExpiryTooFar),
+        (
+            20,
+            1_001_100,
+            2157,
+            1_000_000,
+            2117,
+            &ok,
+            FailureMessage::ExpiryTooFar,
+        ),
         (20, 1_001_100, 240, 1_000_000, 200, &small, tcf),
     ];
     for (scid, in_amt, in_cltv, amt, out_cltv, v, want) in cases {
@@ -207,7 +229,14 @@ fn forward_policy_checks() {
     }
     // At every boundary: forwarded; the record is stored before the add.
     for (in_cltv, out_cltv) in [(153, 113), (2156, 2116)] {
-        let (acts, _) = forward_case(20, 1_001_100, in_cltv, 1_000_000, out_cltv, &views(true, 1_000_000));
+        let (acts, _) = forward_case(
+            20,
+            1_001_100,
+            in_cltv,
+            1_000_000,
+            out_cltv,
+            &views(true, 1_000_000),
+        );
         assert_eq!(shape(&acts), vec!["persist 03", "add 2", "event", "sign 2"]);
         match &acts[1] {
             PaymentAction::Command {
@@ -290,7 +319,10 @@ fn forward_fulfilled_backwards_after_the_preimage_is_stored() {
         },
         &v,
     );
-    assert_eq!(shape(&acts), vec!["persist 03", "fulfill 1", "event", "sign 1"]);
+    assert_eq!(
+        shape(&acts),
+        vec!["persist 03", "fulfill 1", "event", "sign 1"]
+    );
     match &acts[0] {
         PaymentAction::Persist(PaymentRecord::Forward(f)) => {
             assert_eq!(f.preimage, Some(pre));
@@ -577,7 +609,9 @@ fn mpp_timeout() {
     let (o2, ss2) = to_c(final_payload(400_000, 118, secret, 1_100_000), h);
     let acts = c.handle(htlc(1, 400_000, 118, o2, h), &v);
     assert_eq!(failure(&acts, &ss2).1.code(), 0x400f);
-    assert!(c.handle(PaymentInput::Tick { now: NOW + 59 }, &v).is_empty());
+    assert!(c
+        .handle(PaymentInput::Tick { now: NOW + 59 }, &v)
+        .is_empty());
     let acts = c.handle(PaymentInput::Tick { now: NOW + 60 }, &v);
     assert_eq!(shape(&acts), vec!["fail 1", "event", "sign 1"]);
     assert_eq!(failure(&acts, &ss), (0, FailureMessage::MppTimeout));
