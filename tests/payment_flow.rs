@@ -563,7 +563,7 @@ fn a_pays_c_through_b() {
     let o = w.net.nodes[A].p.outgoing(&h).unwrap().clone();
     let a = o.attempt.clone().unwrap();
     assert_eq!(a.amount, Msat(AMOUNT + FEE));
-    assert_eq!(a.cltv_expiry, HEIGHT + 18 + 40);
+    assert_eq!(a.cltv_expiry, HEIGHT + 18 + 3 + 40);
     assert_eq!(a.fee, Msat(FEE));
     assert_eq!(a.channel_id, w.ab);
     assert_eq!(a.shared_secrets.len(), 2);
@@ -630,8 +630,8 @@ fn a_pays_c_through_b() {
     assert_eq!(f[0].preimage, Some(pre));
     assert_eq!(f[0].in_amount, Msat(AMOUNT + FEE));
     assert_eq!(f[0].out_amount, Msat(AMOUNT));
-    assert_eq!(f[0].in_cltv, HEIGHT + 58);
-    assert_eq!(f[0].out_cltv, HEIGHT + 18);
+    assert_eq!(f[0].in_cltv, HEIGHT + 61);
+    assert_eq!(f[0].out_cltv, HEIGHT + 21);
     let claim = w.net.nodes[C].p.invoice(&h).unwrap().claim.clone().unwrap();
     assert_eq!(claim.amount, Msat(AMOUNT));
     assert_eq!(claim.htlcs, vec![(w.bc, 0)]);
@@ -780,11 +780,12 @@ fn expired_invoice() {
 fn too_little_cltv_at_the_payee() {
     let mut w = world();
     let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xc5);
-    // C is 7 blocks ahead of A (its payment layer only).
-    w.net.nodes[C].payment_input(PaymentInput::BlockConnected { height: HEIGHT + 7 });
+    // C is 4 blocks ahead of A (its payment layer only), one more than
+    // A's margin.
+    w.net.nodes[C].payment_input(PaymentInput::BlockConnected { height: HEIGHT + 4 });
     w.pay(&inv, vec![w.route()], 20_000).unwrap();
     w.net.settle_and_sign();
-    // 121 < 110 + 18.
+    // 103 + 18 + 3 < 107 + 18.
     assert_eq!(
         w.final_failure(hash_of(&inv)),
         route_failure(
@@ -792,7 +793,7 @@ fn too_little_cltv_at_the_payee() {
             w.id(C),
             FailureMessage::IncorrectOrUnknownPaymentDetails {
                 htlc_msat: Msat(AMOUNT),
-                height: HEIGHT + 7
+                height: HEIGHT + 4
             }
         )
     );
@@ -862,7 +863,7 @@ fn b_cltv_delta_violated() {
             0,
             w.id(B),
             FailureMessage::IncorrectCltvExpiry {
-                cltv_expiry: HEIGHT + 18 + 39,
+                cltv_expiry: HEIGHT + 18 + 3 + 39,
                 channel_update: vec![]
             }
         )
@@ -1282,4 +1283,35 @@ fn forwarder_crash_after_the_preimage_fulfils_upstream_after_restart() {
             Msat(0)
         )
     );
+}
+
+#[test]
+fn payee_up_to_three_blocks_ahead_still_accepts() {
+    let mut w = world();
+    let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xd5);
+    w.net.nodes[C].payment_input(PaymentInput::BlockConnected { height: HEIGHT + 3 });
+    w.pay(&inv, vec![w.route()], 20_000).unwrap();
+    w.net.settle_and_sign();
+    assert_eq!(w.sent(hash_of(&inv)).len(), 1);
+}
+
+#[test]
+fn no_retry_after_the_payment_timeout() {
+    let mut w = world();
+    let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xd6);
+    let bogus = ShortChannelId::new(999, 9, 9).unwrap();
+    let first = w.route_with(1000, 100, 40, bogus);
+    w.pay(&inv, vec![first, w.route()], 20_000).unwrap();
+    // timeout_secs is 60: the failure comes back too late for a retry.
+    w.net.nodes[A].tick(NOW + 60);
+    w.net.settle_and_sign();
+    assert_eq!(
+        w.final_failure(hash_of(&inv)),
+        route_failure(0, w.id(B), FailureMessage::UnknownNextPeer)
+    );
+    assert_eq!(
+        w.net.nodes[A].p.outgoing(&hash_of(&inv)).unwrap().attempts,
+        1
+    );
+    w.assert_initial_balances();
 }

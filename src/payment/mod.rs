@@ -122,6 +122,10 @@ pub struct PaymentConfig {
     /// An outgoing expiry at or below `height + min_outgoing_cltv_margin`
     /// is `expiry_too_soon`.
     pub min_outgoing_cltv_margin: u32,
+    /// Blocks a sender adds to `height + min_final_cltv_expiry_delta` for
+    /// the final hop, so that a block found while the payment travels does
+    /// not make the payee refuse it.
+    pub final_cltv_margin: u32,
     /// An outgoing expiry above `height + max_outgoing_cltv_delta` is
     /// `expiry_too_far` (BOLT 4 suggests 2016).
     pub max_outgoing_cltv_delta: u32,
@@ -131,8 +135,9 @@ pub struct PaymentConfig {
 
 impl PaymentConfig {
     /// Defaults: 1000 msat + 100 ppm, delta 40, minimum 1000 msat,
-    /// outgoing expiry at least 12 blocks away and at most 2016, 60 s for
-    /// multi-part payments.
+    /// outgoing expiry at least 12 blocks away and at most 2016, 3 blocks
+    /// of margin on the final expiry of our payments, 60 s for multi-part
+    /// payments.
     pub fn new(network: crate::invoice::Network) -> Self {
         PaymentConfig {
             network,
@@ -143,6 +148,7 @@ impl PaymentConfig {
                 htlc_minimum: Msat(1000),
             },
             min_outgoing_cltv_margin: 12,
+            final_cltv_margin: 3,
             max_outgoing_cltv_delta: 2016,
             mpp_timeout_secs: 60,
         }
@@ -435,6 +441,7 @@ struct Part {
     channel_id: ChannelId,
     id: u64,
     amount: Msat,
+    cltv_expiry: u32,
     total: Msat,
     shared_secret: SharedSecret,
 }
@@ -855,7 +862,10 @@ impl Payments {
         channels: &[ChannelView],
         out: &mut Out,
     ) -> bool {
-        let final_cltv = self.height.saturating_add(o.min_final_cltv_expiry_delta);
+        let final_cltv = self
+            .height
+            .saturating_add(o.min_final_cltv_expiry_delta)
+            .saturating_add(self.config.final_cltv_margin);
         for (i, r) in o.routes.iter().enumerate() {
             let i = i as u32;
             if o.tried.contains(&i) {
@@ -1080,6 +1090,7 @@ impl Payments {
             channel_id,
             id: add.id,
             amount: add.amount,
+            cltv_expiry: add.cltv_expiry,
             total: r.total_msat,
             shared_secret: ss,
         });
@@ -1503,6 +1514,36 @@ impl Payments {
     /// [`OUTGOING_GRACE_BLOCKS`]) closes its channel on chain.
     fn check_expiry(&mut self, out: &mut Out) {
         let height = self.height;
+        // Parts of an incomplete payment to us that come close to their
+        // expiry are failed before the peer must go on chain for them.
+        let late_parts: Vec<PaymentHash> = self
+            .parts
+            .iter()
+            .filter(|(_, (_, ps))| {
+                ps.iter()
+                    .any(|p| p.cltv_expiry <= height.saturating_add(OUTGOING_GRACE_BLOCKS))
+            })
+            .map(|(h, _)| *h)
+            .collect();
+        for h in late_parts {
+            if let Some((_, parts)) = self.parts.remove(&h) {
+                for p in parts {
+                    out.fail(
+                        p.channel_id,
+                        p.id,
+                        &p.shared_secret,
+                        &FailureMessage::IncorrectOrUnknownPaymentDetails {
+                            htlc_msat: p.amount,
+                            height,
+                        },
+                    );
+                }
+                out.event(PaymentEvent::ReceiveFailed {
+                    payment_hash: h,
+                    code: (PERM | 15),
+                });
+            }
+        }
         let mut late: Vec<(ChannelId, PaymentHash)> = Vec::new();
         for (f, oid) in &self.forwards {
             if oid.is_some()

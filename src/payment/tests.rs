@@ -687,3 +687,167 @@ fn records_round_trip_and_reject_corruption() {
     evil.extend_from_slice(&u32::MAX.to_be_bytes());
     assert!(PaymentRecord::decode(&evil).is_err());
 }
+
+#[test]
+fn refused_outgoing_add_fails_back() {
+    let (acts, ss) = forward_case(20, 1_001_100, 240, 1_000_000, 200, &views(true, 10_000_000));
+    assert_eq!(shape(&acts), vec!["persist 03", "add 2", "event", "sign 2"]);
+    // Rebuild the same state and refuse the add.
+    let h = hash();
+    let (o, ss2) = onion(
+        HopPayload::forward(ShortChannelId(20), Msat(1_000_000), 200),
+        final_payload(1_000_000, 200, PaymentSecret([5; 32]), 1_000_000),
+        h,
+    );
+    assert_eq!(ss, ss2);
+    let mut b = node(2);
+    let v = views(true, 10_000_000);
+    b.handle(htlc(0, 1_001_100, 240, o, h), &v);
+    let acts = b.handle(
+        PaymentInput::AddRefused {
+            channel_id: OUT,
+            payment_hash: h,
+        },
+        &v,
+    );
+    assert_eq!(shape(&acts), vec!["delete 03", "fail 1", "sign 1"]);
+    assert_eq!(
+        failure(&acts, &ss),
+        (
+            0,
+            FailureMessage::TemporaryChannelFailure {
+                channel_update: vec![]
+            }
+        )
+    );
+    assert!(b.forwards().is_empty());
+}
+
+#[test]
+fn held_part_near_its_expiry_is_failed() {
+    let v = views(true, 0);
+    let (mut c, h, secret) = payee();
+    let (o1, ss) = to_c(final_payload(400_000, 130, secret, 1_000_000), h);
+    assert!(c.handle(htlc(0, 400_000, 130, o1, h), &v).is_empty());
+    assert!(c
+        .handle(PaymentInput::BlockConnected { height: 126 }, &v)
+        .is_empty());
+    let acts = c.handle(PaymentInput::BlockConnected { height: 127 }, &v);
+    assert_eq!(shape(&acts), vec!["fail 1", "event", "sign 1"]);
+    assert_eq!(
+        failure(&acts, &ss),
+        (
+            0,
+            FailureMessage::IncorrectOrUnknownPaymentDetails {
+                htlc_msat: Msat(400_000),
+                height: 127
+            }
+        )
+    );
+}
+
+#[test]
+fn refused_first_hop_tries_the_next_route() {
+    // A (1) pays C (3) over one of two direct channels (scids 10 and 20).
+    let v = vec![
+        ChannelView {
+            channel_id: IN,
+            node_id: pk(3),
+            scids: vec![ShortChannelId(10)],
+            usable: true,
+            outbound: Msat(10_000_000),
+        },
+        ChannelView {
+            channel_id: OUT,
+            node_id: pk(3),
+            scids: vec![ShortChannelId(20)],
+            usable: true,
+            outbound: Msat(10_000_000),
+        },
+    ];
+    let direct = |scid: u64| Route {
+        hops: vec![RouteHop {
+            node_id: pk(3),
+            short_channel_id: ShortChannelId(scid),
+            fee_base_msat: 0,
+            fee_proportional_millionths: 0,
+            cltv_expiry_delta: 0,
+        }],
+    };
+    let (mut c, _, _) = payee();
+    let (inv, _) = c
+        .create_invoice(
+            InvoiceRequest {
+                amount: Some(Msat(1_000_000)),
+                description: Description::Direct("d".into()),
+                expiry_secs: 3600,
+                min_final_cltv_expiry_delta: 18,
+                route_hints: vec![],
+            },
+            &[0x22; 32],
+        )
+        .unwrap();
+    let inv = crate::invoice::decode(&inv).unwrap();
+    let h = *inv.payment_hash();
+    let mut a = node(1);
+    let p = PayParams {
+        max_fee: Msat(0),
+        timeout_secs: 60,
+        amount: None,
+    };
+    let acts = a
+        .pay_invoice(&inv, p, vec![direct(10), direct(20)], &v, &[1; 32])
+        .unwrap();
+    assert_eq!(shape(&acts), vec!["persist 02", "add 1", "sign 1"]);
+    match &acts[1] {
+        PaymentAction::Command {
+            command:
+                Command::AddHtlc {
+                    amount,
+                    cltv_expiry,
+                    ..
+                },
+            ..
+        } => {
+            assert_eq!(*amount, Msat(1_000_000));
+            assert_eq!(*cltv_expiry, HEIGHT + 18 + 3);
+        }
+        other => panic!("{other:?}"),
+    }
+    let acts = a.handle(
+        PaymentInput::AddRefused {
+            channel_id: IN,
+            payment_hash: h,
+        },
+        &v,
+    );
+    assert_eq!(shape(&acts), vec!["persist 02", "add 2", "sign 2"]);
+    let acts = a.handle(
+        PaymentInput::AddRefused {
+            channel_id: OUT,
+            payment_hash: h,
+        },
+        &v,
+    );
+    assert_eq!(shape(&acts), vec!["persist 02", "event"]);
+    match &acts[1] {
+        PaymentAction::Event(e) => assert_eq!(
+            *e,
+            PaymentEvent::PaymentFailed {
+                payment_hash: h,
+                failure: PayFailure::NoUsableRoute
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.outgoing(&h).unwrap().status, OutgoingStatus::Failed);
+    // A failed payment may be tried again.
+    assert!(a
+        .pay_invoice(&inv, p, vec![direct(10)], &v, &[2; 32])
+        .is_ok());
+    assert_eq!(
+        a.pay_invoice(&inv, p, vec![direct(10)], &v, &[3; 32])
+            .unwrap_err(),
+        PaymentError::AlreadyPending
+    );
+}
