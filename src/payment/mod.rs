@@ -30,6 +30,16 @@
 //! manager) is reported back as [`PaymentInput::AddRefused`] for `AddHtlc`;
 //! refusals of a repeated `FulfillHtlc` after a restart are harmless.
 //!
+//! # Driving it
+//!
+//! For every manager input: carry out the manager's actions, then feed
+//! each HTLC event ([`PaymentInput::from_event`]) to [`Payments::handle`]
+//! with fresh [`ChannelView`]s and carry out its actions (persist, then the
+//! commands through the manager, whose own events come back here), and
+//! pass [`ManagerInput::BlockConnected`](crate::channel::ManagerInput::BlockConnected)
+//! and the clock as [`PaymentInput::BlockConnected`] and [`PaymentInput::Tick`].
+//! `tests/payment_flow.rs` does exactly this for three nodes.
+//!
 //! # HTLC ids
 //!
 //! The id of an HTLC we offer is only known from the channel's
@@ -63,6 +73,11 @@
 //! error packet is at least 292 bytes.)
 //!
 //! # Expiry
+//!
+//! Our payments give the final hop `height + min_final_cltv_expiry_delta +`
+//! [`PaymentConfig::final_cltv_margin`]. Parts of an incomplete multi-part
+//! payment to us are failed (`incorrect_or_unknown_payment_details`) once a
+//! block comes within [`OUTGOING_GRACE_BLOCKS`] of their expiry.
 //!
 //! An HTLC we offered (sent or forwarded) that is still pending
 //! [`OUTGOING_GRACE_BLOCKS`] blocks after its expiry makes us close the
