@@ -632,9 +632,14 @@ fn a_pays_c_through_b() {
     assert_eq!(f[0].out_amount, Msat(AMOUNT));
     assert_eq!(f[0].in_cltv, HEIGHT + 61);
     assert_eq!(f[0].out_cltv, HEIGHT + 21);
+    // Settled on both sides: B forgets the forward at the next block.
+    assert_eq!(w.net.nodes[B].pstore.len(), 1);
+    w.net.nodes[B].block(HEIGHT + 1);
+    assert!(w.net.nodes[B].p.forwards().is_empty());
+    assert!(w.net.nodes[B].pstore.is_empty());
     let claim = w.net.nodes[C].p.invoice(&h).unwrap().claim.clone().unwrap();
     assert_eq!(claim.amount, Msat(AMOUNT));
-    assert_eq!(claim.htlcs, vec![(w.bc, 0)]);
+    assert_eq!(claim.htlcs, vec![(w.bc, 0, HEIGHT + 21)]);
 
     // Never twice.
     assert_eq!(

@@ -84,6 +84,12 @@
 //! channel on chain ([`Command::ForceClose`], BOLT 2 "an offered HTLC times
 //! out"): for a forward the incoming HTLC expires `cltv_expiry_delta`
 //! blocks later, and the timeout transaction must confirm before that.
+//! An incoming HTLC we fulfilled (forward or invoice) that is still on our
+//! commitment ([`ChannelView::received`]) [`FULFILL_DEADLINE_BLOCKS`]
+//! before its expiry closes its channel too: the channel then claims it on
+//! chain with the preimage. A forward whose incoming HTLC is fulfilled and
+//! gone from our commitment is forgotten (its record deleted) at the next
+//! block.
 
 mod record;
 mod route;
@@ -119,6 +125,12 @@ use crate::wire::{ChannelId, PaymentPreimage};
 /// Blocks after the expiry of an HTLC we offered before we close its
 /// channel if it is still pending.
 pub const OUTGOING_GRACE_BLOCKS: u32 = 3;
+
+/// An incoming HTLC we fulfilled that is still on our commitment this many
+/// blocks before its expiry makes us close its channel, to claim it on
+/// chain with the preimage before the peer can time it out (BOLT 2's
+/// fulfillment deadline).
+pub const FULFILL_DEADLINE_BLOCKS: u32 = 12;
 
 /// Our relay policy for forwarded HTLCs (one for every channel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,11 +193,14 @@ pub struct ChannelView {
     pub usable: bool,
     /// What we can still offer: our balance less the reserve we keep.
     pub outbound: Msat,
+    /// Ids of the peer's HTLCs still on our commitment (not removed yet).
+    pub received: Vec<u64>,
 }
 
 impl ChannelView {
     /// Every funded channel of the manager.
     pub fn from_manager(m: &ChannelManager) -> Vec<ChannelView> {
+        let pending = m.pending_htlcs();
         m.list_channels()
             .into_iter()
             .filter_map(|i| {
@@ -197,6 +212,11 @@ impl ChannelView {
                     scids: i.short_channel_id.into_iter().chain(i.alias).collect(),
                     usable: i.status == Some(Status::Normal) && i.link == Link::Online,
                     outbound: Msat(i.local_balance.0.saturating_sub(reserve.0)),
+                    received: pending
+                        .iter()
+                        .filter(|(c, d, _, _)| *c == i.channel_id && *d == HtlcDir::Received)
+                        .map(|(_, _, a, _)| a.id)
+                        .collect(),
                 })
             })
             .collect()
@@ -371,6 +391,12 @@ pub enum PaymentEvent {
     ForwardFailed { payment_hash: PaymentHash },
     /// An HTLC we offered on `channel_id` timed out: the channel is closed.
     HtlcTimedOut {
+        channel_id: ChannelId,
+        payment_hash: PaymentHash,
+    },
+    /// An HTLC we fulfilled on `channel_id` is still not removed close to
+    /// its expiry: the channel is closed to claim it on chain.
+    FulfilledHtlcUnsettled {
         channel_id: ChannelId,
         payment_hash: PaymentHash,
     },
@@ -705,7 +731,7 @@ impl Payments {
         // Claimed invoices: fulfil what is not settled yet.
         for inv in p.invoices.values() {
             if let Some(c) = &inv.claim {
-                for (ch, id) in &c.htlcs {
+                for (ch, id, _) in &c.htlcs {
                     let still = pending.iter().any(|(pc, d, a, settling)| {
                         pc == ch && *d == HtlcDir::Received && a.id == *id && !settling
                     });
@@ -734,7 +760,7 @@ impl Payments {
                 || p.invoices.values().any(|i| {
                     i.claim
                         .as_ref()
-                        .is_some_and(|c| c.htlcs.contains(&(*ch, a.id)))
+                        .is_some_and(|c| c.htlcs.iter().any(|(hc, hi, _)| hc == ch && *hi == a.id))
                 });
             if !known {
                 acts.extend(p.handle(
@@ -996,7 +1022,7 @@ impl Payments {
             } => self.on_failed(channel_id, id, reason, channels, &mut out),
             PaymentInput::BlockConnected { height } => {
                 self.height = self.height.max(height);
-                self.check_expiry(&mut out);
+                self.check_expiry(channels, &mut out);
             }
             PaymentInput::Tick { now } => {
                 self.now = self.now.max(now);
@@ -1121,7 +1147,10 @@ impl Payments {
         };
         inv.claim = Some(Claim {
             amount: Msat(sum),
-            htlcs: parts.iter().map(|p| (p.channel_id, p.id)).collect(),
+            htlcs: parts
+                .iter()
+                .map(|p| (p.channel_id, p.id, p.cltv_expiry))
+                .collect(),
         });
         out.persist(PaymentRecord::Invoice(inv.clone()));
         for p in &parts {
@@ -1527,8 +1556,61 @@ impl Payments {
 
     /// BOLT 2: an HTLC we offered still pending past its expiry (plus
     /// [`OUTGOING_GRACE_BLOCKS`]) closes its channel on chain.
-    fn check_expiry(&mut self, out: &mut Out) {
+    fn check_expiry(&mut self, channels: &[ChannelView], out: &mut Out) {
         let height = self.height;
+        let on_commitment = |ch: &ChannelId, id: u64| {
+            channels
+                .iter()
+                .any(|c| c.channel_id == *ch && c.received.contains(&id))
+        };
+        // Forwards settled upstream (fulfilled, and the incoming HTLC gone
+        // from our commitment) are forgotten.
+        let mut i = 0;
+        while i < self.forwards.len() {
+            let f = &self.forwards[i].0;
+            if f.preimage.is_some() && !on_commitment(&f.in_channel, f.in_id) {
+                out.actions.push(PaymentAction::Delete(record::forward_key(
+                    &f.in_channel,
+                    f.in_id,
+                )));
+                self.forwards.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        // Incoming HTLCs we fulfilled that are still there near their
+        // expiry: claim them on chain.
+        let mut unclaimed: Vec<(ChannelId, PaymentHash)> = Vec::new();
+        for (f, _) in &self.forwards {
+            if f.preimage.is_some()
+                && height.saturating_add(FULFILL_DEADLINE_BLOCKS) >= f.in_cltv
+                && on_commitment(&f.in_channel, f.in_id)
+            {
+                unclaimed.push((f.in_channel, f.payment_hash));
+            }
+        }
+        for inv in self.invoices.values() {
+            if let Some(c) = &inv.claim {
+                for (ch, id, cltv) in &c.htlcs {
+                    if height.saturating_add(FULFILL_DEADLINE_BLOCKS) >= *cltv
+                        && on_commitment(ch, *id)
+                    {
+                        unclaimed.push((*ch, inv.payment_hash));
+                    }
+                }
+            }
+        }
+        for (channel_id, payment_hash) in unclaimed {
+            if self.closing.contains(&channel_id) {
+                continue;
+            }
+            self.closing.push(channel_id);
+            out.command(channel_id, Command::ForceClose);
+            out.event(PaymentEvent::FulfilledHtlcUnsettled {
+                channel_id,
+                payment_hash,
+            });
+        }
         // Parts of an incomplete payment to us that come close to their
         // expiry are failed before the peer must go on chain for them.
         let late_parts: Vec<PaymentHash> = self

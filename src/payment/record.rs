@@ -40,7 +40,8 @@ pub struct InvoiceRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
     pub amount: Msat,
-    pub htlcs: Vec<(ChannelId, u64)>,
+    /// Channel, HTLC id and `cltv_expiry` of each part.
+    pub htlcs: Vec<(ChannelId, u64, u32)>,
 }
 
 /// The attempt of a payment in flight.
@@ -144,9 +145,10 @@ impl PaymentRecord {
                         w.u8(1);
                         w.u64(c.amount.0);
                         w.u32(c.htlcs.len() as u32);
-                        for (ch, id) in &c.htlcs {
+                        for (ch, id, cltv) in &c.htlcs {
                             w.bytes(&ch.0);
                             w.u64(*id);
+                            w.u32(*cltv);
                         }
                     }
                 }
@@ -255,10 +257,10 @@ impl PaymentRecord {
                     0 => None,
                     1 => {
                         let amount = Msat(r.u64()?);
-                        let n = count(&mut r, 40)?;
+                        let n = count(&mut r, 44)?;
                         let mut htlcs = Vec::with_capacity(n);
                         for _ in 0..n {
-                            htlcs.push((ChannelId(r.array()?), r.u64()?));
+                            htlcs.push((ChannelId(r.array()?), r.u64()?, r.u32()?));
                         }
                         Some(Claim { amount, htlcs })
                     }

@@ -27,6 +27,7 @@ fn views(usable: bool, outbound: u64) -> Vec<ChannelView> {
             scids: vec![ShortChannelId(10)],
             usable: true,
             outbound: Msat(0),
+            received: vec![0, 1, 2, 3, 4],
         },
         ChannelView {
             channel_id: OUT,
@@ -34,6 +35,7 @@ fn views(usable: bool, outbound: u64) -> Vec<ChannelView> {
             scids: vec![ShortChannelId(20)],
             usable,
             outbound: Msat(outbound),
+            received: vec![],
         },
     ]
 }
@@ -357,6 +359,64 @@ fn forward_fulfilled_backwards_after_the_preimage_is_stored() {
 }
 
 #[test]
+fn fulfilled_forward_pruned_or_claimed_on_chain() {
+    let (mut b, _, _) = forwarding();
+    let v = views(true, 10_000_000);
+    let pre = PaymentPreimage([0x42; 32]);
+    b.handle(
+        PaymentInput::HtlcFulfilled {
+            channel_id: OUT,
+            id: 7,
+            preimage: pre,
+        },
+        &v,
+    );
+    let mut b2 = b.clone();
+    // Incoming HTLC 3 (expiry 240) still on our commitment.
+    assert!(b
+        .handle(PaymentInput::BlockConnected { height: 227 }, &v)
+        .is_empty());
+    let acts = b.handle(PaymentInput::BlockConnected { height: 228 }, &v);
+    assert_eq!(shape(&acts), vec!["force_close 1", "event"]);
+    match &acts[1] {
+        PaymentAction::Event(e) => assert_eq!(
+            *e,
+            PaymentEvent::FulfilledHtlcUnsettled {
+                channel_id: IN,
+                payment_hash: hash()
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(b
+        .handle(PaymentInput::BlockConnected { height: 229 }, &v)
+        .is_empty());
+    // Removed from our commitment: forgotten.
+    let mut gone = v.clone();
+    gone[0].received.clear();
+    let acts = b2.handle(PaymentInput::BlockConnected { height: 101 }, &gone);
+    assert_eq!(shape(&acts), vec!["delete 03"]);
+    assert!(b2.forwards().is_empty());
+}
+
+#[test]
+fn claimed_invoice_htlc_claimed_on_chain_near_expiry() {
+    let v = views(true, 0);
+    let (mut c, h, secret) = payee();
+    let (o, _) = to_c(final_payload(1_000_000, 130, secret, 1_000_000), h);
+    let acts = c.handle(htlc(2, 1_000_000, 130, o, h), &v);
+    assert_eq!(
+        shape(&acts),
+        vec!["persist 01", "fulfill 1", "event", "sign 1"]
+    );
+    assert!(c
+        .handle(PaymentInput::BlockConnected { height: 117 }, &v)
+        .is_empty());
+    let acts = c.handle(PaymentInput::BlockConnected { height: 118 }, &v);
+    assert_eq!(shape(&acts), vec!["force_close 1", "event"]);
+}
+
+#[test]
 fn forward_failed_backwards_wrapped() {
     let (mut b, ss, _) = forwarding();
     let v = views(true, 10_000_000);
@@ -573,7 +633,7 @@ fn multi_part_claimed_once_after_the_claim_is_stored() {
     );
     let claim = c.invoice(&h).unwrap().claim.clone().unwrap();
     assert_eq!(claim.amount, Msat(1_000_000));
-    assert_eq!(claim.htlcs, vec![(IN, 0), (IN, 1)]);
+    assert_eq!(claim.htlcs, vec![(IN, 0, 118), (IN, 1, 118)]);
     match &acts[3] {
         PaymentAction::Event(e) => assert_eq!(
             *e,
@@ -624,7 +684,7 @@ fn records_round_trip_and_reject_corruption() {
     let mut inv = c.invoice(&h).unwrap().clone();
     inv.claim = Some(Claim {
         amount: Msat(5),
-        htlcs: vec![(IN, 1), (OUT, 2)],
+        htlcs: vec![(IN, 1, 5), (OUT, 2, 6)],
     });
     let (b, _, _) = forwarding();
     let fwd = b.forwards()[0].clone();
@@ -756,6 +816,7 @@ fn refused_first_hop_tries_the_next_route() {
             scids: vec![ShortChannelId(10)],
             usable: true,
             outbound: Msat(10_000_000),
+            received: vec![],
         },
         ChannelView {
             channel_id: OUT,
@@ -763,6 +824,7 @@ fn refused_first_hop_tries_the_next_route() {
             scids: vec![ShortChannelId(20)],
             usable: true,
             outbound: Msat(10_000_000),
+            received: vec![],
         },
     ];
     let direct = |scid: u64| Route {
