@@ -10,6 +10,7 @@ pub mod invoice;
 pub mod keys;
 pub mod noise;
 pub mod onion;
+pub mod payment;
 pub mod store;
 pub mod peer;
 pub mod transport;

@@ -95,8 +95,8 @@ use crate::types::{Msat, Sat, ShortChannelId};
 use crate::wire::{ChannelId, ErrorMessage, Features, Message, WarningMessage};
 
 use super::{
-    Action, Channel, ChannelConfig, ChannelError, ChannelRecord, Command, Event, Link, OpenRequest,
-    PendingLimits, State, Status,
+    Action, Channel, ChannelConfig, ChannelError, ChannelRecord, Command, Event, HtlcAdd, HtlcDir,
+    Link, OpenRequest, PendingLimits, State, Status,
 };
 
 /// BOLT 2: a fundee forgets a channel whose funding transaction is not seen
@@ -671,6 +671,69 @@ impl ChannelManager {
             .filter(|e| e.node_id == *node_id)
             .map(info)
             .collect()
+    }
+
+    /// The HTLCs of every funded channel that are not settled yet, for the
+    /// payment layer after a restart: ours ([`HtlcDir::Offered`]: proposed,
+    /// signed or on a commitment) and the peer's that are on our current
+    /// commitment ([`HtlcDir::Received`]). `settling` says whether our
+    /// fulfill or fail of it is already queued.
+    pub fn pending_htlcs(&self) -> Vec<(ChannelId, HtlcDir, HtlcAdd, bool)> {
+        let mut out = Vec::new();
+        for e in &self.channels {
+            let Some(c) = e.ch.commitments() else {
+                continue;
+            };
+            let settling = |changes: &super::Changes, id: u64| {
+                changes
+                    .proposed
+                    .iter()
+                    .chain(&changes.signed)
+                    .chain(&changes.acked)
+                    .any(|u| u.settles() == Some(id))
+            };
+            let mut offered: Vec<HtlcAdd> = Vec::new();
+            let from_specs = c
+                .local_commit
+                .spec
+                .htlcs
+                .iter()
+                .filter(|h| h.dir == HtlcDir::Offered)
+                .chain(
+                    c.remote_commit
+                        .spec
+                        .htlcs
+                        .iter()
+                        .filter(|h| h.dir == HtlcDir::Received),
+                )
+                .map(|h| h.add.clone());
+            let from_changes = c
+                .local_changes
+                .proposed
+                .iter()
+                .chain(&c.local_changes.signed)
+                .chain(&c.local_changes.acked)
+                .filter_map(|u| match u {
+                    super::Update::Add(a) => Some(a.clone()),
+                    _ => None,
+                });
+            for a in from_specs.chain(from_changes) {
+                if !offered.iter().any(|o| o.id == a.id) {
+                    offered.push(a);
+                }
+            }
+            for a in offered {
+                let s = settling(&c.remote_changes, a.id);
+                out.push((c.channel_id, HtlcDir::Offered, a, s));
+            }
+            for h in c.local_commit.spec.htlcs.iter() {
+                if h.dir == HtlcDir::Received {
+                    let s = settling(&c.local_changes, h.add.id);
+                    out.push((c.channel_id, HtlcDir::Received, h.add.clone(), s));
+                }
+            }
+        }
+        out
     }
 
     /// Whether `node_id` is connected.
