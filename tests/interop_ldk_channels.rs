@@ -1678,6 +1678,9 @@ fn lnwasm_force_closes_with_htlc_case(seed: u8, anchors: bool) {
             && cm.remote_commit.spec.htlcs.len() == 1
             && !r.ln.dropped_in.is_empty()
     });
+    // LDK's commitment_signed for the (lost) failure may still be on its
+    // way: it is lost too, so that lnwasm's force close is what LDK sees.
+    r.ln.lose_in_types.push(132);
     r.ln.handle(Command::ForceClose);
     // The commitment at once; the HTLC-timeout waits for its nLockTime (and
     // the delayed sweeps for the CSV), so they come as PublishLater.
@@ -1712,7 +1715,9 @@ fn lnwasm_force_closes_with_htlc_case(seed: u8, anchors: bool) {
         .expect("HTLC-timeout with LDK's signature verifies");
     r.mine(vec![commitment.clone()], 0);
     r.until("LDK's ChannelClosed", |r| {
-        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, reason: ClosureReason::CommitmentTxConfirmed, .. } if *channel_id == id))
+        // CommitmentTxConfirmed; or, when lnwasm's `error` (sent on force
+        // close) got there first, CounterpartyForceClosed.
+        r.ldk_event(|e| matches!(e, LdkEvent::ChannelClosed { channel_id, reason: ClosureReason::CommitmentTxConfirmed | ClosureReason::CounterpartyForceClosed { .. }, .. } if *channel_id == id))
             .is_some()
     });
 }
