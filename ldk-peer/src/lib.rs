@@ -90,6 +90,9 @@ pub struct Config {
     /// (`accept_inbound_channel_from_trusted_peer_0conf`: `minimum_depth` 0,
     /// `channel_ready` at once; needed for a `zero_conf` channel type).
     pub trust_zero_conf: bool,
+    /// `accept_forwards_to_priv_channels`: forward HTLCs over unannounced
+    /// channels (LDK refuses them by default with `unknown_next_peer`).
+    pub forward_to_private_channels: bool,
 }
 
 impl Default for Config {
@@ -103,6 +106,7 @@ impl Default for Config {
             accept_inbound_channels: false,
             anchors: true,
             trust_zero_conf: false,
+            forward_to_private_channels: false,
         }
     }
 }
@@ -228,6 +232,10 @@ pub struct NodeLogger {
     pings: Mutex<HashMap<PublicKey, PingStats>>,
     /// Peers we sent a ping to on the current connection and got no pong from yet.
     awaiting_pong: Mutex<HashSet<PublicKey>>,
+    /// LDK's "Onion Error[from <node>: <name>(<code>)...]" lines: how it
+    /// read the failure of one of its payments (the event does not carry
+    /// the code outside LDK's own tests).
+    onion_errors: Mutex<Vec<String>>,
 }
 
 impl NodeLogger {
@@ -248,6 +256,7 @@ impl NodeLogger {
             tag,
             pings: Mutex::new(HashMap::new()),
             awaiting_pong: Mutex::new(HashSet::new()),
+            onion_errors: Mutex::new(Vec::new()),
         }
     }
 }
@@ -257,10 +266,15 @@ impl Logger for NodeLogger {
         let printing = self.min_level.is_some_and(|m| record.level >= m);
         let ping_candidate =
             record.level == Level::Trace && record.module_path.ends_with("peer_handler");
-        if !printing && !ping_candidate {
+        let onion_error =
+            record.level == Level::Info && record.module_path.ends_with("onion_utils");
+        if !printing && !ping_candidate && !onion_error {
             return;
         }
         let text = record.args.to_string();
+        if onion_error && text.starts_with("Onion Error[") {
+            self.onion_errors.lock().unwrap().push(text.clone());
+        }
         if ping_candidate {
             if let Some(peer) = record.peer_id {
                 // "Received message Ping(Ping { .. }) from ..", "Enqueueing message Ping { .. } to .."
@@ -550,6 +564,7 @@ impl LdkNode {
             .channel_handshake_config
             .negotiate_anchors_zero_fee_htlc_tx = config.anchors;
         user_config.manually_accept_inbound_channels = true;
+        user_config.accept_forwards_to_priv_channels = config.forward_to_private_channels;
 
         let best_block = BestBlock::from_network(config.network);
         let tip = Tip {
@@ -737,6 +752,12 @@ impl LdkNode {
     /// Closes the connection to `node_id` (no `error` message is sent; the socket is shut down).
     pub fn disconnect(&self, node_id: PublicKey) {
         self.peer_manager.disconnect_by_node_id(node_id);
+    }
+
+    /// How LDK read the failures returned for its payments, in order:
+    /// "Onion Error[from <node id>: <name>(<code in hex>)...]".
+    pub fn onion_errors(&self) -> Vec<String> {
+        self.logger.onion_errors.lock().unwrap().clone()
     }
 
     /// Pings every connected peer soon: the driver runs an extra `PeerManager` timer tick as

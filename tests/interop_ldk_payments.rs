@@ -1,0 +1,804 @@
+//! lnwasm's payment layer against real LDK nodes (the workspace's
+//! `ldk-peer`, in process, over TCP): BOLT 11 invoices paid both ways over
+//! a direct channel, forwarding through LDK and through lnwasm, and BOLT 4
+//! failures read on each side.
+//!
+//! Each lnwasm node here (`Ln`) is a [`ChannelManager`] and a [`Payments`]
+//! wired as `tests/payment_flow.rs` wires them (manager actions in order,
+//! HTLC events to the payment layer, payment commands back to the manager),
+//! with one [`TcpPeer`] per LDK node it is connected to. The chain is fed
+//! by hand to every node (LDK checks neither proof of work nor inputs).
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bitcoin::absolute::LockTime;
+use bitcoin::constants::ChainHash;
+use bitcoin::hashes::Hash;
+use bitcoin::secp256k1::{PublicKey, SecretKey};
+use bitcoin::transaction::Version;
+use bitcoin::{
+    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+};
+use ldk_peer::lightning::events::{
+    Event as LdkEvent, PathFailure, PaymentFailureReason, PaymentPurpose,
+};
+use ldk_peer::lightning::ln::channel_state::ChannelDetails;
+use ldk_peer::lightning::ln::channelmanager::{
+    Bolt11InvoiceParameters, PaymentId, RecipientOnionFields, Retry,
+};
+use ldk_peer::lightning::ln::types::ChannelId as LdkChannelId;
+use ldk_peer::lightning::routing::router::{
+    Path, Route as LdkRoute, RouteHop as LdkRouteHop, RouteParametersConfig,
+};
+use ldk_peer::lightning::types::features::{ChannelFeatures, NodeFeatures};
+use ldk_peer::lightning::types::payment::{
+    PaymentHash as LdkPaymentHash, PaymentPreimage as LdkPaymentPreimage,
+    PaymentSecret as LdkPaymentSecret,
+};
+use ldk_peer::{Config, LdkNode};
+use lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description as LdkDescription};
+use lnwasm::channel::{
+    ChannelConfig, ChannelManager, Command, Event, ManagerAction, ManagerConfig, ManagerEvent,
+    ManagerInput, OpenRequest,
+};
+use lnwasm::error::ErrorCode;
+use lnwasm::invoice::{self, Description, NewInvoice};
+use lnwasm::keys::WalletKeys;
+use lnwasm::onion::FailureMessage;
+use lnwasm::payment::{
+    relay_fee, ChannelView, InvoiceRequest, PayFailure, PayParams, PaymentAction, PaymentConfig,
+    PaymentEvent, PaymentInput, PaymentRecord, Payments, Route, RouteFailure, RouteHop,
+};
+use lnwasm::peer::{PeerConfig, PeerEvent};
+use lnwasm::store::{MemoryStore, Store};
+use lnwasm::transport::tcp::{self, TcpPeer};
+use lnwasm::transport::PeerUri;
+use lnwasm::tx::FeeratePerKw;
+use lnwasm::types::{Msat, PaymentHash, PaymentSecret, Sat, ShortChannelId};
+use lnwasm::wire::features::{Feature, Features};
+use lnwasm::wire::{ChannelId, ErrorMessage, Message, PaymentPreimage};
+
+const T: Duration = Duration::from_secs(20);
+const FUNDING: Sat = Sat(1_000_000);
+/// What the lnwasm funder pushes to LDK when it opens, so both sides can pay.
+const PUSH: Msat = Msat(400_000_000);
+/// LDK's default `minimum_depth` as fundee.
+const LDK_MIN_DEPTH: u32 = 6;
+/// LDK's default relay policy (`ChannelConfig::default()`).
+const LDK_FEE_BASE: u32 = 1000;
+const LDK_FEE_PPM: u32 = 0;
+const LDK_CLTV_DELTA: u16 = 72;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn peer_config() -> PeerConfig {
+    let mut c = PeerConfig::new(ChainHash::REGTEST);
+    c.ping_interval = None;
+    c
+}
+
+fn pconfig() -> PaymentConfig {
+    PaymentConfig::new(invoice::Network::Regtest)
+}
+
+/// One lnwasm node: a channel manager and a payment layer with their
+/// stores, and a TCP connection to each LDK node it knows.
+struct Ln {
+    id: PublicKey,
+    /// The node key: it authenticates the connections and signs invoices.
+    secret: SecretKey,
+    m: ChannelManager,
+    p: Payments,
+    peers: Vec<(PublicKey, TcpPeer)>,
+    store: MemoryStore,
+    pstore: BTreeMap<Vec<u8>, Vec<u8>>,
+    published: Vec<Transaction>,
+    watched: Vec<Txid>,
+    events: Vec<PaymentEvent>,
+    mevents: Vec<ManagerEvent>,
+    refused: Vec<String>,
+    peer_errors: Vec<String>,
+    next_entropy: u8,
+}
+
+impl Ln {
+    fn new(seed: u8, height: u32) -> Ln {
+        let w = WalletKeys::from_seed(&[seed; 32], Network::Regtest).unwrap();
+        let id = w.node_id().unwrap();
+        let secret = w.node_secret().unwrap();
+        let now = unix_now();
+        Ln {
+            id,
+            secret,
+            m: ChannelManager::new(
+                w,
+                ManagerConfig::new(ChannelConfig::new(ChainHash::REGTEST)),
+                height,
+                now,
+            ),
+            p: Payments::new(secret, pconfig(), height, now),
+            peers: vec![],
+            store: MemoryStore::new(),
+            pstore: BTreeMap::new(),
+            published: vec![],
+            watched: vec![],
+            events: vec![],
+            mevents: vec![],
+            refused: vec![],
+            peer_errors: vec![],
+            next_entropy: seed,
+        }
+    }
+
+    fn views(&self) -> Vec<ChannelView> {
+        ChannelView::from_manager(&self.m)
+    }
+
+    fn manager(&mut self, i: ManagerInput) {
+        match self.m.handle(i.clone()) {
+            Ok(acts) => self.run_manager(acts),
+            Err(e) => panic!("lnwasm's manager refused {i:?}: {e}"),
+        }
+    }
+
+    /// Carries out manager actions in order; HTLC events go to the payment
+    /// layer once the whole list is done.
+    fn run_manager(&mut self, acts: Vec<ManagerAction>) {
+        let mut inputs = vec![];
+        for a in acts {
+            match a {
+                ManagerAction::Persist(b) => self.store.apply(b).expect("batch applies"),
+                ManagerAction::Send { node_id, msg } => {
+                    let p = self.peers.iter_mut().find(|(id, _)| *id == node_id);
+                    if let Some((_, p)) = p {
+                        let _ = p.send(&msg);
+                    }
+                }
+                ManagerAction::Publish(tx) => self.published.push(tx),
+                ManagerAction::WatchFunding { txid, .. } => self.watched.push(txid),
+                ManagerAction::Event(e) => {
+                    inputs.extend(PaymentInput::from_event(&e));
+                    self.mevents.push(e);
+                }
+                ManagerAction::Disconnect { node_id } => {
+                    if let Some((_, p)) = self.peers.iter_mut().find(|(id, _)| *id == node_id) {
+                        p.disconnect();
+                    }
+                }
+                ManagerAction::PublishLater { .. } | ManagerAction::WatchSpent { .. } => {}
+            }
+        }
+        for i in inputs {
+            self.payment_input(i);
+        }
+    }
+
+    fn payment_input(&mut self, i: PaymentInput) {
+        let v = self.views();
+        let acts = self.p.handle(i, &v);
+        self.run_payment(acts);
+    }
+
+    /// Carries out payment actions in order, a persist before what follows.
+    fn run_payment(&mut self, acts: Vec<PaymentAction>) {
+        for a in acts {
+            match a {
+                PaymentAction::Persist(r) => {
+                    self.pstore.insert(r.key(), r.encode());
+                }
+                PaymentAction::Delete(k) => {
+                    self.pstore.remove(&k);
+                }
+                PaymentAction::Command {
+                    channel_id,
+                    command,
+                } => {
+                    let add = match &command {
+                        Command::AddHtlc { payment_hash, .. } => Some(*payment_hash),
+                        _ => None,
+                    };
+                    match self.m.handle(ManagerInput::Command {
+                        channel_id,
+                        command,
+                    }) {
+                        Ok(acts) => self.run_manager(acts),
+                        Err(e) => {
+                            self.refused.push(e.code().to_string());
+                            if let Some(payment_hash) = add {
+                                self.payment_input(PaymentInput::AddRefused {
+                                    channel_id,
+                                    payment_hash,
+                                });
+                            }
+                        }
+                    }
+                }
+                PaymentAction::Event(e) => self.events.push(e),
+            }
+        }
+    }
+
+    /// Reads what each connection has for at most `wait` and processes it.
+    fn step(&mut self, wait: Duration) {
+        let mut got = vec![];
+        for (id, p) in &mut self.peers {
+            if let Some(e) = p.next_event(wait) {
+                got.push((*id, e));
+                while let Some(e) = p.next_event(Duration::ZERO) {
+                    got.push((*id, e));
+                }
+            }
+        }
+        for (node_id, e) in got {
+            match e {
+                PeerEvent::Message(msg) => self.manager(ManagerInput::PeerMessage { node_id, msg }),
+                PeerEvent::Error { channel_id, text } => {
+                    self.peer_errors.push(text.clone());
+                    self.manager(ManagerInput::PeerMessage {
+                        node_id,
+                        msg: Message::Error(ErrorMessage::new(channel_id, &text)),
+                    });
+                }
+                PeerEvent::Warning { text, .. } => self.peer_errors.push(text),
+                PeerEvent::Disconnected(_) => {
+                    self.peers.retain(|(id, _)| *id != node_id);
+                    self.manager(ManagerInput::PeerDisconnected { node_id });
+                }
+                PeerEvent::Connected(_)
+                | PeerEvent::Pong { .. }
+                | PeerEvent::PingReceived { .. } => {}
+            }
+        }
+    }
+
+    fn block(&mut self, height: u32) {
+        self.manager(ManagerInput::BlockConnected { height });
+        self.payment_input(PaymentInput::BlockConnected { height });
+    }
+
+    fn entropy(&mut self) -> [u8; 32] {
+        self.next_entropy = self.next_entropy.wrapping_add(1);
+        [self.next_entropy; 32]
+    }
+
+    fn invoice(&mut self, amount: u64) -> (String, PaymentHash) {
+        let e = self.entropy();
+        let (s, acts) = self
+            .p
+            .create_invoice(
+                InvoiceRequest {
+                    amount: Some(Msat(amount)),
+                    description: Description::Direct("interop".into()),
+                    expiry_secs: 3600,
+                    min_final_cltv_expiry_delta: 18,
+                    route_hints: vec![],
+                },
+                &e,
+            )
+            .expect("invoice");
+        self.run_payment(acts);
+        let h = *invoice::decode(&s).unwrap().payment_hash();
+        (s, h)
+    }
+
+    fn pay(&mut self, inv: &str, routes: Vec<Route>, max_fee: u64) {
+        let inv = invoice::decode(inv).expect("lnwasm decodes the invoice");
+        let v = self.views();
+        let e = self.entropy();
+        let acts = self
+            .p
+            .pay_invoice(
+                &inv,
+                PayParams {
+                    max_fee: Msat(max_fee),
+                    timeout_secs: 60,
+                    amount: None,
+                },
+                routes,
+                &v,
+                &e,
+            )
+            .expect("lnwasm pays");
+        self.run_payment(acts);
+    }
+
+    fn view(&self, id: &ChannelId) -> ChannelView {
+        self.views()
+            .into_iter()
+            .find(|v| v.channel_id == *id)
+            .expect("channel view")
+    }
+
+    fn balance(&self, id: &ChannelId) -> (Msat, Msat, Msat) {
+        let i = self.m.channel_info(id).unwrap();
+        (i.local_balance, i.remote_balance, i.in_flight)
+    }
+
+    fn sent(&self) -> Option<PaymentEvent> {
+        self.events
+            .iter()
+            .find(|e| matches!(e, PaymentEvent::PaymentSent { .. }))
+            .cloned()
+    }
+
+    fn failed(&self) -> Option<PaymentEvent> {
+        self.events
+            .iter()
+            .find(|e| matches!(e, PaymentEvent::PaymentFailed { .. }))
+            .cloned()
+    }
+}
+
+/// lnwasm nodes, LDK nodes on one test chain.
+struct Rig {
+    ln: Vec<Ln>,
+    ldk: Vec<LdkNode>,
+    /// Runs LDK's tasks; dropped last.
+    _rt: tokio::runtime::Runtime,
+}
+
+/// A channel opened by an lnwasm node to an LDK node and confirmed.
+#[derive(Clone, Copy, Debug)]
+struct Chan {
+    ln: usize,
+    ldk: usize,
+    id: ChannelId,
+    scid: ShortChannelId,
+}
+
+impl Rig {
+    fn new(seed: u8, lns: u8, ldks: u8) -> Rig {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ldk: Vec<LdkNode> = (0..ldks)
+            .map(|i| {
+                rt.block_on(LdkNode::start(Config {
+                    accept_inbound_channels: true,
+                    anchors: true,
+                    forward_to_private_channels: true,
+                    channel_tick: Duration::from_secs(3600),
+                    ..Config::with_seed_byte(seed.wrapping_add(i))
+                }))
+                .expect("LDK starts")
+            })
+            .collect();
+        let height = ldk[0].best_block().0;
+        let ln = (0..lns)
+            .map(|i| Ln::new(seed.wrapping_add(100).wrapping_add(i), height))
+            .collect();
+        let mut r = Rig { ln, ldk, _rt: rt };
+        for i in 0..r.ln.len() {
+            for j in 0..r.ldk.len() {
+                r.connect(i, j);
+            }
+        }
+        r
+    }
+
+    fn connect(&mut self, i: usize, j: usize) {
+        let uri = PeerUri::parse(&self.ldk[j].uri()).unwrap();
+        let (peer, info) = tcp::connect(&uri, &self.ln[i].secret, peer_config(), T).expect("connect to LDK");
+        let node_id = self.ldk[j].node_id();
+        self.ln[i].peers.push((node_id, peer));
+        self.ln[i].manager(ManagerInput::PeerConnected {
+            node_id,
+            features: info.features,
+        });
+        let id = self.ln[i].id;
+        self.until("LDK sees lnwasm", |r| r.ldk[j].peer(&id).is_some());
+    }
+
+    /// Runs every node until `f` holds.
+    fn until(&mut self, what: &str, mut f: impl FnMut(&Rig) -> bool) {
+        let start = Instant::now();
+        loop {
+            if f(self) {
+                return;
+            }
+            if start.elapsed() > T {
+                let ln: Vec<_> = self
+                    .ln
+                    .iter()
+                    .map(|l| (&l.events, &l.refused, &l.peer_errors, l.m.list_channels()))
+                    .collect();
+                let ldk: Vec<_> = self
+                    .ldk
+                    .iter()
+                    .map(|l| (l.ldk_events(), l.onion_errors()))
+                    .collect();
+                panic!("timed out waiting for: {what}\nlnwasm: {ln:#?}\nLDK: {ldk:#?}");
+            }
+            for l in &mut self.ln {
+                l.step(Duration::from_millis(3));
+            }
+        }
+    }
+
+    /// Lets every node talk for `d` (to see that nothing more happens).
+    fn settle(&mut self, d: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < d {
+            for l in &mut self.ln {
+                l.step(Duration::from_millis(3));
+            }
+        }
+    }
+
+    /// Mines `n` blocks, the first with `txs`, for every node.
+    fn mine(&mut self, n: u32, txs: Vec<Transaction>) {
+        let (tip, _) = self.ldk[0].best_block();
+        let blocks = self.ldk[0].mine_blocks(n, txs);
+        for l in &self.ldk[1..] {
+            for (k, b) in blocks.iter().enumerate() {
+                l.connect_block(b, tip + 1 + k as u32);
+            }
+        }
+        for ln in &mut self.ln {
+            for (k, b) in blocks.iter().enumerate() {
+                let height = tip + 1 + k as u32;
+                for (idx, tx) in b.txdata.iter().enumerate() {
+                    let txid = tx.compute_txid();
+                    if ln.watched.contains(&txid) {
+                        ln.manager(ManagerInput::TxConfirmed {
+                            txid,
+                            height,
+                            tx_index: idx as u32,
+                        });
+                    }
+                }
+                ln.block(height);
+            }
+        }
+    }
+
+    fn ldk_channel(&self, j: usize, id: &ChannelId) -> ChannelDetails {
+        self.ldk[j]
+            .channel_manager()
+            .list_channels()
+            .into_iter()
+            .find(|c| c.channel_id == LdkChannelId(id.0))
+            .expect("LDK has the channel")
+    }
+
+    fn ldk_event(&self, j: usize, f: impl Fn(&LdkEvent) -> bool) -> Option<LdkEvent> {
+        self.ldk[j].ldk_events().into_iter().find(|e| f(e))
+    }
+
+    /// lnwasm node `i` opens a channel to LDK node `j` (pushing [`PUSH`])
+    /// and funds it; returns the channel id and the funding transaction.
+    fn open(&mut self, i: usize, j: usize, temp: u8) -> (ChannelId, Transaction) {
+        let temporary_channel_id = ChannelId([temp; 32]);
+        let node_id = self.ldk[j].node_id();
+        self.ln[i].manager(ManagerInput::OpenChannel {
+            node_id,
+            request: OpenRequest {
+                temporary_channel_id,
+                funding: FUNDING,
+                push: PUSH,
+                feerate: FeeratePerKw(1000),
+                announce: false,
+                peer_features: Features::empty(),
+                our_features: Features::empty(),
+                now: unix_now(),
+            },
+        });
+        let funding_required = |l: &Ln| {
+            l.mevents.iter().find_map(|e| match e {
+                ManagerEvent::Channel {
+                    event:
+                        Event::FundingRequired {
+                            temporary_channel_id: t,
+                            script_pubkey,
+                            amount,
+                        },
+                    ..
+                } if *t == temporary_channel_id => Some((script_pubkey.clone(), *amount)),
+                _ => None,
+            })
+        };
+        self.until("accept_channel from LDK", |r| {
+            funding_required(&r.ln[i]).is_some()
+        });
+        let (script, amount) = funding_required(&self.ln[i]).unwrap();
+        assert_eq!(amount, FUNDING);
+        let tx = funding_tx(script, amount, temp);
+        let txid = tx.compute_txid();
+        self.ln[i].manager(ManagerInput::Command {
+            channel_id: temporary_channel_id,
+            command: Command::FundingTx {
+                tx: tx.clone(),
+                output_index: 0,
+            },
+        });
+        self.until("funding_signed from LDK", |r| {
+            r.ln[i].published.iter().any(|t| t.compute_txid() == txid)
+        });
+        (ChannelId::from_funding_outpoint(&txid, 0), tx)
+    }
+
+    /// Opens the channels `(lnwasm, LDK)`, confirms them all in one block
+    /// (the funding transaction of channel `k` at index `k`) and waits
+    /// until every one is usable on both sides.
+    fn channels(&mut self, pairs: &[(usize, usize)]) -> Vec<Chan> {
+        let mut opened = vec![];
+        for (k, &(i, j)) in pairs.iter().enumerate() {
+            let (id, tx) = self.open(i, j, 0x10 + k as u8);
+            opened.push((i, j, id, tx));
+        }
+        let (tip, _) = self.ldk[0].best_block();
+        let txs = opened.iter().map(|o| o.3.clone()).collect();
+        self.mine(LDK_MIN_DEPTH, txs);
+        let chans: Vec<Chan> = opened
+            .iter()
+            .enumerate()
+            .map(|(k, &(ln, ldk, id, _))| Chan {
+                ln,
+                ldk,
+                id,
+                scid: ShortChannelId::new(tip + 1, k as u32, 0).unwrap(),
+            })
+            .collect();
+        for c in &chans {
+            let c = *c;
+            self.until("channel usable on both sides", |r| {
+                let v = r.ln[c.ln].view(&c.id);
+                v.usable && r.ldk_channel(c.ldk, &c.id).is_usable
+            });
+            let d = self.ldk_channel(c.ldk, &c.id);
+            assert_eq!(d.short_channel_id, Some(c.scid.0));
+            assert!(self.ln[c.ln].view(&c.id).scids.contains(&c.scid));
+            assert_eq!(
+                self.ln[c.ln].balance(&c.id),
+                (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+            );
+        }
+        chans
+    }
+
+    /// Waits for LDK's `PaymentClaimable` of `hash` and claims it with the
+    /// preimage it carries; returns (amount, preimage).
+    fn ldk_claims(&mut self, j: usize, hash: PaymentHash) -> (u64, LdkPaymentPreimage) {
+        let h = LdkPaymentHash(hash.0);
+        let claimable = |e: &LdkEvent| {
+            matches!(e, LdkEvent::PaymentClaimable { payment_hash, .. } if *payment_hash == h)
+        };
+        self.until("LDK's PaymentClaimable", |r| {
+            r.ldk_event(j, claimable).is_some()
+        });
+        let Some(LdkEvent::PaymentClaimable {
+            amount_msat,
+            purpose,
+            ..
+        }) = self.ldk_event(j, claimable)
+        else {
+            unreachable!()
+        };
+        let preimage = purpose.preimage().expect("LDK knows the preimage");
+        assert!(matches!(purpose, PaymentPurpose::Bolt11InvoicePayment { .. }));
+        self.ldk[j].channel_manager().claim_funds(preimage);
+        let claimed = |e: &LdkEvent| {
+            matches!(e, LdkEvent::PaymentClaimed { payment_hash, .. } if *payment_hash == h)
+        };
+        self.until("LDK's PaymentClaimed", |r| r.ldk_event(j, claimed).is_some());
+        (amount_msat, preimage)
+    }
+
+    /// LDK's `PaymentSent` for `hash`: (preimage, amount, fee).
+    fn ldk_sent(&mut self, j: usize, hash: PaymentHash) -> (LdkPaymentPreimage, u64, u64) {
+        let h = LdkPaymentHash(hash.0);
+        let sent =
+            |e: &LdkEvent| matches!(e, LdkEvent::PaymentSent { payment_hash, .. } if *payment_hash == h);
+        self.until("LDK's PaymentSent", |r| r.ldk_event(j, sent).is_some());
+        let Some(LdkEvent::PaymentSent {
+            payment_preimage,
+            amount_msat,
+            fee_paid_msat,
+            ..
+        }) = self.ldk_event(j, sent)
+        else {
+            unreachable!()
+        };
+        (
+            payment_preimage,
+            amount_msat.expect("amount"),
+            fee_paid_msat.expect("fee"),
+        )
+    }
+
+    /// LDK's failure of its payment `hash`: the `PaymentPathFailed`
+    /// (permanently?, failing scid) and the `PaymentFailed` reason.
+    fn ldk_failed(
+        &mut self,
+        j: usize,
+        hash: PaymentHash,
+    ) -> (bool, Option<u64>, Option<PaymentFailureReason>) {
+        let h = LdkPaymentHash(hash.0);
+        let failed = |e: &LdkEvent| {
+            matches!(e, LdkEvent::PaymentFailed { payment_hash: Some(p), .. } if *p == h)
+        };
+        let path_failed = |e: &LdkEvent| {
+            matches!(e, LdkEvent::PaymentPathFailed { payment_hash, .. } if *payment_hash == h)
+        };
+        self.until("LDK's PaymentFailed", |r| {
+            r.ldk_event(j, failed).is_some() && r.ldk_event(j, path_failed).is_some()
+        });
+        let Some(LdkEvent::PaymentPathFailed {
+            payment_failed_permanently,
+            failure,
+            short_channel_id,
+            ..
+        }) = self.ldk_event(j, path_failed)
+        else {
+            unreachable!()
+        };
+        assert!(
+            matches!(failure, PathFailure::OnPath { .. }),
+            "{failure:?}"
+        );
+        let Some(LdkEvent::PaymentFailed { reason, .. }) = self.ldk_event(j, failed) else {
+            unreachable!()
+        };
+        (payment_failed_permanently, short_channel_id, reason)
+    }
+
+    /// Waits until no HTLC is left on channel `c` on either side.
+    fn htlcs_gone(&mut self, c: Chan) {
+        self.until("HTLCs removed on both sides", |r| {
+            let d = r.ldk_channel(c.ldk, &c.id);
+            r.ln[c.ln].balance(&c.id).2 == Msat(0)
+                && d.pending_outbound_htlcs.is_empty()
+                && d.pending_inbound_htlcs.is_empty()
+        });
+        self.settle(Duration::from_millis(50));
+    }
+
+    fn check_clean(&self) {
+        for l in &self.ln {
+            assert!(l.refused.is_empty(), "{:?}", l.refused);
+            assert!(l.peer_errors.is_empty(), "{:?}", l.peer_errors);
+        }
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for l in &mut self.ln {
+            for (_, p) in &mut l.peers {
+                p.disconnect();
+            }
+        }
+        for l in &mut self.ldk {
+            l.stop();
+        }
+    }
+}
+
+/// A funding transaction spending a made-up output (no one checks it).
+fn funding_tx(script: ScriptBuf, amount: Sat, salt: u8) -> Transaction {
+    Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint {
+                txid: Txid::from_byte_array([salt; 32]),
+                vout: 0,
+            },
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(amount.0),
+            script_pubkey: script,
+        }],
+    }
+}
+
+/// The direct route to LDK node `j` over our channel `c`.
+fn direct(r: &Rig, c: Chan) -> Route {
+    Route {
+        hops: vec![RouteHop {
+            node_id: r.ldk[c.ldk].node_id(),
+            short_channel_id: c.scid,
+            fee_base_msat: 0,
+            fee_proportional_millionths: 0,
+            cltv_expiry_delta: 0,
+        }],
+    }
+}
+
+/// An LDK route of one path with these hops `(node, scid, fee, delta)`.
+fn ldk_route(hops: &[(PublicKey, ShortChannelId, u64, u32)]) -> LdkRoute {
+    LdkRoute {
+        paths: vec![Path {
+            hops: hops
+                .iter()
+                .map(|&(pubkey, scid, fee_msat, cltv_expiry_delta)| LdkRouteHop {
+                    pubkey,
+                    node_features: NodeFeatures::empty(),
+                    short_channel_id: scid.0,
+                    channel_features: ChannelFeatures::empty(),
+                    fee_msat,
+                    cltv_expiry_delta,
+                    maybe_announced_channel: false,
+                })
+                .collect(),
+            blinded_tail: None,
+        }],
+        route_params: None,
+    }
+}
+
+fn ldk_invoice(r: &Rig, j: usize, amount: u64) -> Bolt11Invoice {
+    r.ldk[j]
+        .channel_manager()
+        .create_bolt11_invoice(Bolt11InvoiceParameters {
+            amount_msats: Some(amount),
+            description: Bolt11InvoiceDescription::Direct(
+                LdkDescription::new("ldk interop".into()).unwrap(),
+            ),
+            invoice_expiry_delta_secs: Some(3600),
+            min_final_cltv_expiry_delta: None,
+            payment_hash: None,
+        })
+        .expect("LDK creates an invoice")
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. LDK pays an lnwasm invoice
+
+#[test]
+fn ldk_pays_lnwasm_invoice() {
+    let mut r = Rig::new(1, 1, 1);
+    let c = r.channels(&[(0, 0)])[0];
+    let amount = 30_000_000;
+    let (inv, hash) = r.ln[0].invoice(amount);
+    let parsed = Bolt11Invoice::from_str(&inv).expect("LDK parses lnwasm's invoice");
+    assert_eq!(parsed.recover_payee_pub_key(), r.ln[0].id);
+    r.ldk[0]
+        .channel_manager()
+        .pay_for_bolt11_invoice(
+            &parsed,
+            PaymentId(hash.0),
+            None,
+            RouteParametersConfig::default(),
+            Retry::Attempts(0),
+        )
+        .expect("LDK pays");
+    let (preimage, sent, fee) = r.ldk_sent(0, hash);
+    assert_eq!((sent, fee), (amount, 0));
+    let rec = r.ln[0].p.invoice(&hash).expect("invoice record").clone();
+    assert_eq!(preimage, LdkPaymentPreimage(rec.preimage.0));
+    assert_eq!(rec.preimage.payment_hash(), hash);
+    assert_eq!(
+        r.ln[0].events,
+        vec![PaymentEvent::PaymentReceived {
+            payment_hash: hash,
+            amount: Msat(amount),
+        }]
+    );
+    r.htlcs_gone(c);
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 + amount),
+            Msat(PUSH.0 - amount),
+            Msat(0)
+        )
+    );
+    let d = r.ldk_channel(0, &c.id);
+    // LDK's balance less the 1% reserve lnwasm imposes.
+    assert_eq!(d.outbound_capacity_msat, PUSH.0 - amount - 10_000_000);
+    r.check_clean();
+}
