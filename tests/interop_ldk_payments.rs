@@ -802,3 +802,45 @@ fn ldk_pays_lnwasm_invoice() {
     assert_eq!(d.outbound_capacity_msat, PUSH.0 - amount - 10_000_000);
     r.check_clean();
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2. lnwasm pays an LDK invoice
+
+#[test]
+fn lnwasm_pays_ldk_invoice() {
+    let mut r = Rig::new(2, 1, 1);
+    let c = r.channels(&[(0, 0)])[0];
+    let amount = 25_000_000;
+    let inv = ldk_invoice(&r, 0, amount);
+    let hash = PaymentHash(inv.payment_hash().to_byte_array());
+    let decoded = invoice::decode(&inv.to_string()).unwrap();
+    assert_eq!(*decoded.payee(), r.ldk[0].node_id());
+    assert_eq!(decoded.amount(), Some(Msat(amount)));
+    let route = direct(&r, c);
+    r.ln[0].pay(&inv.to_string(), vec![route], 0);
+    let (claimed, preimage) = r.ldk_claims(0, hash);
+    assert_eq!(claimed, amount);
+    r.until("lnwasm's PaymentSent", |r| r.ln[0].sent().is_some());
+    assert_eq!(
+        r.ln[0].sent(),
+        Some(PaymentEvent::PaymentSent {
+            payment_hash: hash,
+            preimage: PaymentPreimage(preimage.0),
+            amount: Msat(amount),
+            fee: Msat(0),
+            attempts: 1,
+        })
+    );
+    assert_eq!(PaymentPreimage(preimage.0).payment_hash(), hash);
+    r.htlcs_gone(c);
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 - amount),
+            Msat(PUSH.0 + amount),
+            Msat(0)
+        )
+    );
+    assert_eq!(r.ln[0].events.len(), 1, "{:?}", r.ln[0].events);
+    r.check_clean();
+}
