@@ -844,3 +844,136 @@ fn lnwasm_pays_ldk_invoice() {
     assert_eq!(r.ln[0].events.len(), 1, "{:?}", r.ln[0].events);
     r.check_clean();
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. Failures
+
+/// LDK pays an lnwasm invoice with less than its amount, then a hash
+/// lnwasm does not know: lnwasm refuses both with
+/// `incorrect_or_unknown_payment_details`, which LDK reads from lnwasm,
+/// the final hop, as a permanent failure.
+#[test]
+fn ldk_payment_refused_by_lnwasm_with_incorrect_payment_details() {
+    let mut r = Rig::new(5, 1, 1);
+    let c = r.channels(&[(0, 0)])[0];
+    let amount = 10_000_000;
+    let (inv, hash) = r.ln[0].invoice(amount);
+    let secret = *invoice::decode(&inv).unwrap().payment_secret();
+    let unknown = PaymentPreimage([0x99; 32]).payment_hash();
+    let ln_id = r.ln[0].id;
+    for (k, (h, paid)) in [(hash, amount - 1000), (unknown, amount)].into_iter().enumerate() {
+        r.ldk[0]
+            .channel_manager()
+            .send_payment_with_route(
+                ldk_route(&[(ln_id, c.scid, paid, 40)]),
+                LdkPaymentHash(h.0),
+                RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
+                PaymentId(h.0),
+            )
+            .expect("LDK sends");
+        let (permanent, scid, reason) = r.ldk_failed(0, h);
+        assert!(permanent);
+        assert_eq!(scid, None, "a failure of the final node blames no channel");
+        assert_eq!(reason, Some(PaymentFailureReason::RecipientRejected));
+        let errors = r.ldk[0].onion_errors();
+        assert_eq!(errors.len(), k + 1, "{errors:?}");
+        assert!(
+            errors[k].starts_with(&format!("Onion Error[from {ln_id}: "))
+                && errors[k].contains("(0x400f)"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            r.ln[0].events[k],
+            PaymentEvent::ReceiveFailed {
+                payment_hash: h,
+                code: 0x400f,
+            }
+        );
+        r.htlcs_gone(c);
+    }
+    assert_eq!(r.ln[0].events.len(), 2, "{:?}", r.ln[0].events);
+    // Nothing moved; the invoice is still open.
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+    );
+    assert_eq!(r.ln[0].p.invoice(&hash).unwrap().claim, None);
+    r.check_clean();
+}
+
+/// lnwasm pays an invoice for LDK's payment hash with a wrong payment
+/// secret, then one below the amount LDK expects (both invoices signed with
+/// LDK's node key by lnwasm's encoder): LDK refuses both with
+/// `incorrect_or_unknown_payment_details`, which lnwasm attributes to LDK,
+/// the final hop, and does not retry.
+#[test]
+fn lnwasm_payment_refused_by_ldk_with_incorrect_payment_details() {
+    let mut r = Rig::new(6, 1, 1);
+    let c = r.channels(&[(0, 0)])[0];
+    let amount = 12_000_000;
+    let ldk_id = r.ldk[0].node_id();
+    let ldk_key = r.ldk[0].keys_manager().get_node_secret_key();
+    let forged = |inv: &Bolt11Invoice, secret: PaymentSecret, amount: u64| {
+        let d = invoice::decode(&inv.to_string()).unwrap();
+        let mut features = Features::empty();
+        features.set_optional(Feature::VarOnionOptin);
+        features.set_required(Feature::PaymentSecret);
+        NewInvoice {
+            network: invoice::Network::Regtest,
+            amount: Some(Msat(amount)),
+            timestamp: unix_now(),
+            payment_hash: *d.payment_hash(),
+            payment_secret: secret,
+            description: Description::Direct("forged".into()),
+            include_payee_node_id: false,
+            expiry: Some(3600),
+            min_final_cltv_expiry_delta: Some(d.min_final_cltv_expiry_delta()),
+            fallbacks: vec![],
+            route_hints: vec![],
+            features,
+            metadata: None,
+        }
+        .sign(&ldk_key, &[])
+        .unwrap()
+    };
+    let a = ldk_invoice(&r, 0, amount);
+    let b = ldk_invoice(&r, 0, amount);
+    let b_secret = PaymentSecret(b.payment_secret().0);
+    let cases = [
+        (forged(&a, PaymentSecret([0x13; 32]), amount), amount),
+        (forged(&b, b_secret, amount - 1000), amount - 1000),
+    ];
+    for (k, (inv, paid)) in cases.into_iter().enumerate() {
+        let h = *invoice::decode(&inv).unwrap().payment_hash();
+        let route = direct(&r, c);
+        r.ln[0].events.clear();
+        r.ln[0].pay(&inv, vec![route], 0);
+        r.until("lnwasm's PaymentFailed", |r| r.ln[0].failed().is_some());
+        let (tip, _) = r.ldk[0].best_block();
+        assert_eq!(
+            r.ln[0].events,
+            vec![PaymentEvent::PaymentFailed {
+                payment_hash: h,
+                failure: PayFailure::Route(RouteFailure {
+                    hop_index: 0,
+                    node_id: ldk_id,
+                    code: 0x400f,
+                    message: Some(FailureMessage::IncorrectOrUnknownPaymentDetails {
+                        htlc_msat: Msat(paid),
+                        height: tip,
+                    }),
+                }),
+            }],
+            "case {k}"
+        );
+        r.htlcs_gone(c);
+    }
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+    );
+    assert!(r
+        .ldk_event(0, |e| matches!(e, LdkEvent::PaymentClaimable { .. }))
+        .is_none());
+    r.check_clean();
+}
