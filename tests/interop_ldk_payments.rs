@@ -977,3 +977,152 @@ fn lnwasm_payment_refused_by_ldk_with_incorrect_payment_details() {
         .is_none());
     r.check_clean();
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. LDK forwards between two lnwasm nodes
+
+/// The HTLC a node received on `id` (its first one there).
+fn received_htlc(l: &Ln, id: &ChannelId) -> lnwasm::channel::HtlcAdd {
+    l.mevents
+        .iter()
+        .find_map(|e| match e {
+            ManagerEvent::Channel {
+                channel_id,
+                event: Event::HtlcReceived(add),
+                ..
+            } if channel_id == id => Some(add.clone()),
+            _ => None,
+        })
+        .expect("an HTLC received")
+}
+
+/// lnwasm A → LDK → lnwasm C over unannounced channels: A's explicit route
+/// uses LDK's scid and relay policy for the LDK–C channel (read from LDK's
+/// `ChannelDetails`, after setting a fee with a proportional part).
+#[test]
+fn ldk_forwards_between_lnwasm_nodes() {
+    use ldk_peer::lightning::util::config::ChannelConfigUpdate;
+    let mut r = Rig::new(3, 2, 1);
+    let chans = r.channels(&[(0, 0), (1, 0)]);
+    let (ac, cc) = (chans[0], chans[1]);
+    let (a_id, c_id) = (r.ln[0].id, r.ln[1].id);
+    r.ldk[0]
+        .channel_manager()
+        .update_partial_channel_config(
+            &c_id,
+            &[LdkChannelId(cc.id.0)],
+            &ChannelConfigUpdate {
+                forwarding_fee_base_msat: Some(1500),
+                forwarding_fee_proportional_millionths: Some(2500),
+                ..Default::default()
+            },
+        )
+        .expect("LDK updates its policy");
+    let policy = r.ldk_channel(0, &cc.id).config.expect("LDK's policy");
+    assert_eq!(
+        (
+            policy.forwarding_fee_base_msat,
+            policy.forwarding_fee_proportional_millionths,
+            policy.cltv_expiry_delta
+        ),
+        (1500, 2500, LDK_CLTV_DELTA)
+    );
+    let amount = 20_000_000;
+    let fee = 1500 + amount * 2500 / 1_000_000;
+    assert_eq!(
+        relay_fee(1500, 2500, Msat(amount)),
+        Msat(fee),
+        "BOLT 7 fee"
+    );
+    let (inv, hash) = r.ln[1].invoice(amount);
+    let ldk_id = r.ldk[0].node_id();
+    let route = Route {
+        hops: vec![
+            RouteHop {
+                node_id: ldk_id,
+                short_channel_id: ac.scid,
+                fee_base_msat: 0,
+                fee_proportional_millionths: 0,
+                cltv_expiry_delta: 0,
+            },
+            RouteHop {
+                node_id: c_id,
+                short_channel_id: cc.scid,
+                fee_base_msat: policy.forwarding_fee_base_msat,
+                fee_proportional_millionths: policy.forwarding_fee_proportional_millionths,
+                cltv_expiry_delta: policy.cltv_expiry_delta,
+            },
+        ],
+    };
+    let (tip, _) = r.ldk[0].best_block();
+    r.ln[0].pay(&inv, vec![route], fee);
+    r.until("A's PaymentSent", |r| r.ln[0].sent().is_some());
+    let preimage = r.ln[1].p.invoice(&hash).unwrap().preimage;
+    assert_eq!(
+        r.ln[0].sent(),
+        Some(PaymentEvent::PaymentSent {
+            payment_hash: hash,
+            preimage,
+            amount: Msat(amount),
+            fee: Msat(fee),
+            attempts: 1,
+        })
+    );
+    assert_eq!(
+        r.ln[1].events,
+        vec![PaymentEvent::PaymentReceived {
+            payment_hash: hash,
+            amount: Msat(amount),
+        }]
+    );
+    // C got exactly the amount, with the final expiry A chose
+    // (height + invoice delta 18 + margin 3); A offered amount + fee with
+    // LDK's delta on top.
+    let at_c = received_htlc(&r.ln[1], &cc.id);
+    assert_eq!(
+        (at_c.amount, at_c.payment_hash, at_c.cltv_expiry),
+        (Msat(amount), hash, tip + 18 + 3)
+    );
+    let fwd = |e: &LdkEvent| matches!(e, LdkEvent::PaymentForwarded { .. });
+    r.until("LDK's PaymentForwarded", |r| r.ldk_event(0, fwd).is_some());
+    let Some(LdkEvent::PaymentForwarded {
+        prev_channel_id,
+        next_channel_id,
+        prev_node_id,
+        next_node_id,
+        total_fee_earned_msat,
+        outbound_amount_forwarded_msat,
+        claim_from_onchain_tx,
+        ..
+    }) = r.ldk_event(0, fwd)
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (prev_channel_id, next_channel_id),
+        (Some(LdkChannelId(ac.id.0)), Some(LdkChannelId(cc.id.0)))
+    );
+    assert_eq!((prev_node_id, next_node_id), (Some(a_id), Some(c_id)));
+    assert_eq!(total_fee_earned_msat, Some(fee));
+    assert_eq!(outbound_amount_forwarded_msat, Some(amount));
+    assert!(!claim_from_onchain_tx);
+    r.htlcs_gone(ac);
+    r.htlcs_gone(cc);
+    assert_eq!(
+        r.ln[0].balance(&ac.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 - amount - fee),
+            Msat(PUSH.0 + amount + fee),
+            Msat(0)
+        )
+    );
+    assert_eq!(
+        r.ln[1].balance(&cc.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 + amount),
+            Msat(PUSH.0 - amount),
+            Msat(0)
+        )
+    );
+    r.check_clean();
+}
