@@ -1126,3 +1126,184 @@ fn ldk_forwards_between_lnwasm_nodes() {
     );
     r.check_clean();
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. lnwasm forwards for LDK
+
+/// One lnwasm node with two channels to one LDK node, and the payment
+/// hash and secret of an LDK inbound payment of `amount`.
+fn circular(seed: u8, amount: u64) -> (Rig, Chan, Chan, LdkPaymentHash, LdkPaymentSecret) {
+    let mut r = Rig::new(seed, 1, 1);
+    let chans = r.channels(&[(0, 0), (0, 0)]);
+    let (hash, secret) = r.ldk[0]
+        .channel_manager()
+        .create_inbound_payment(Some(amount), 3600, None)
+        .expect("LDK inbound payment");
+    (r, chans[0], chans[1], hash, secret)
+}
+
+/// LDK pays itself over a circular route through lnwasm (LDK → lnwasm
+/// over the first channel, lnwasm → LDK over the second): lnwasm forwards
+/// with its relay policy and earns its fee.
+#[test]
+fn lnwasm_forwards_for_ldk() {
+    let amount = 15_000_000;
+    let (mut r, c1, c2, hash, secret) = circular(4, amount);
+    let policy = pconfig().forwarding;
+    let fee = relay_fee(
+        policy.fee_base_msat,
+        policy.fee_proportional_millionths,
+        Msat(amount),
+    );
+    assert_eq!(fee, Msat(1000 + 1500), "1000 msat + 100 ppm");
+    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
+    let final_delta = 40;
+    let (tip, _) = r.ldk[0].best_block();
+    r.ldk[0]
+        .channel_manager()
+        .send_payment_with_route(
+            ldk_route(&[
+                (ln_id, c1.scid, fee.0, u32::from(policy.cltv_expiry_delta)),
+                (ldk_id, c2.scid, amount, final_delta),
+            ]),
+            hash,
+            RecipientOnionFields::secret_only(secret),
+            PaymentId(hash.0),
+        )
+        .expect("LDK sends");
+    let h = PaymentHash(hash.0);
+    let (claimed, preimage) = r.ldk_claims(0, h);
+    assert_eq!(claimed, amount);
+    let (sent_preimage, sent, fee_paid) = r.ldk_sent(0, h);
+    assert_eq!(
+        (sent_preimage, sent, fee_paid),
+        (preimage, amount, fee.0)
+    );
+    r.until("lnwasm's ForwardSettled", |r| {
+        r.ln[0]
+            .events
+            .iter()
+            .any(|e| matches!(e, PaymentEvent::ForwardSettled { .. }))
+    });
+    assert_eq!(
+        r.ln[0].events,
+        vec![
+            PaymentEvent::Forwarded {
+                payment_hash: h,
+                in_channel: c1.id,
+                out_channel: c2.id,
+            },
+            PaymentEvent::ForwardSettled {
+                payment_hash: h,
+                fee,
+            },
+        ]
+    );
+    // LDK counts the final delta from the next block; lnwasm's delta on top.
+    let incoming = received_htlc(&r.ln[0], &c1.id);
+    assert_eq!(
+        (incoming.amount, incoming.payment_hash, incoming.cltv_expiry),
+        (
+            Msat(amount + fee.0),
+            h,
+            tip + 1 + final_delta + u32::from(policy.cltv_expiry_delta)
+        )
+    );
+    r.htlcs_gone(c1);
+    r.htlcs_gone(c2);
+    assert_eq!(
+        r.ln[0].balance(&c1.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 + amount + fee.0),
+            Msat(PUSH.0 - amount - fee.0),
+            Msat(0)
+        )
+    );
+    assert_eq!(
+        r.ln[0].balance(&c2.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 - amount),
+            Msat(PUSH.0 + amount),
+            Msat(0)
+        )
+    );
+    // The settled forward is forgotten at the next block.
+    assert_eq!(r.ln[0].p.forwards().len(), 1);
+    r.mine(1, vec![]);
+    assert!(r.ln[0].p.forwards().is_empty());
+    r.check_clean();
+}
+
+/// The same circular route paying lnwasm one msat less than its fee:
+/// lnwasm refuses the forward with `fee_insufficient` and LDK reads it
+/// from lnwasm, blaming lnwasm's outgoing channel (temporarily).
+#[test]
+fn lnwasm_refuses_insufficient_fee_from_ldk() {
+    use ldk_peer::lightning::routing::gossip::NetworkUpdate;
+    let amount = 15_000_000;
+    let (mut r, c1, c2, hash, secret) = circular(7, amount);
+    let policy = pconfig().forwarding;
+    let fee = relay_fee(
+        policy.fee_base_msat,
+        policy.fee_proportional_millionths,
+        Msat(amount),
+    );
+    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
+    r.ldk[0]
+        .channel_manager()
+        .send_payment_with_route(
+            ldk_route(&[
+                (ln_id, c1.scid, fee.0 - 1, u32::from(policy.cltv_expiry_delta)),
+                (ldk_id, c2.scid, amount, 40),
+            ]),
+            hash,
+            RecipientOnionFields::secret_only(secret),
+            PaymentId(hash.0),
+        )
+        .expect("LDK sends");
+    let h = PaymentHash(hash.0);
+    let (permanent, scid, reason) = r.ldk_failed(0, h);
+    assert!(!permanent);
+    assert_eq!(scid, Some(c2.scid.0));
+    assert_eq!(reason, Some(PaymentFailureReason::RetriesExhausted));
+    let Some(LdkEvent::PaymentPathFailed { failure, .. }) =
+        r.ldk_event(0, |e| matches!(e, LdkEvent::PaymentPathFailed { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        failure,
+        PathFailure::OnPath {
+            network_update: Some(NetworkUpdate::ChannelFailure {
+                short_channel_id: c2.scid.0,
+                is_permanent: false,
+            })
+        }
+    );
+    let errors = r.ldk[0].onion_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(&format!("Onion Error[from {ln_id}: "))
+            && errors[0].contains("(0x100c)"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        r.ln[0].events,
+        vec![PaymentEvent::ForwardRefused {
+            payment_hash: h,
+            in_channel: c1.id,
+            code: 0x100c,
+        }]
+    );
+    r.htlcs_gone(c1);
+    for c in [c1, c2] {
+        assert_eq!(
+            r.ln[0].balance(&c.id),
+            (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+        );
+    }
+    assert!(r
+        .ldk_event(0, |e| matches!(e, LdkEvent::PaymentClaimable { .. }))
+        .is_none());
+    r.check_clean();
+}
