@@ -1307,3 +1307,73 @@ fn lnwasm_refuses_insufficient_fee_from_ldk() {
         .is_none());
     r.check_clean();
 }
+
+/// lnwasm A pays lnwasm C through LDK with a route that gives LDK less than
+/// its fee: LDK refuses with `fee_insufficient` (the HTLC amount, no
+/// `channel_update`), which A attributes to LDK (hop 0) and parses; no
+/// other route is left.
+#[test]
+fn ldk_refuses_insufficient_fee_from_lnwasm() {
+    let mut r = Rig::new(8, 2, 1);
+    let chans = r.channels(&[(0, 0), (1, 0)]);
+    let (ac, cc) = (chans[0], chans[1]);
+    let c_id = r.ln[1].id;
+    let ldk_id = r.ldk[0].node_id();
+    let policy = r.ldk_channel(0, &cc.id).config.expect("LDK's policy");
+    assert_eq!(
+        (
+            policy.forwarding_fee_base_msat,
+            policy.forwarding_fee_proportional_millionths
+        ),
+        (LDK_FEE_BASE, LDK_FEE_PPM)
+    );
+    let amount = 20_000_000;
+    let (inv, hash) = r.ln[1].invoice(amount);
+    let route = Route {
+        hops: vec![
+            RouteHop {
+                node_id: ldk_id,
+                short_channel_id: ac.scid,
+                fee_base_msat: 0,
+                fee_proportional_millionths: 0,
+                cltv_expiry_delta: 0,
+            },
+            RouteHop {
+                node_id: c_id,
+                short_channel_id: cc.scid,
+                fee_base_msat: LDK_FEE_BASE - 1,
+                fee_proportional_millionths: 0,
+                cltv_expiry_delta: policy.cltv_expiry_delta,
+            },
+        ],
+    };
+    r.ln[0].pay(&inv, vec![route], 10_000);
+    r.until("A's PaymentFailed", |r| r.ln[0].failed().is_some());
+    let Some(PaymentEvent::PaymentFailed {
+        payment_hash,
+        failure: PayFailure::Route(f),
+    }) = r.ln[0].failed()
+    else {
+        panic!("{:?}", r.ln[0].events)
+    };
+    assert_eq!(payment_hash, hash);
+    assert_eq!((f.hop_index, f.node_id, f.code), (0, ldk_id, 0x100c));
+    let Some(FailureMessage::FeeInsufficient {
+        htlc_msat,
+        channel_update,
+    }) = f.message
+    else {
+        panic!("{f:?}")
+    };
+    assert_eq!(htlc_msat, Msat(amount + u64::from(LDK_FEE_BASE) - 1));
+    // LDK 0.2 leaves the (now optional) channel_update out: length 0.
+    assert!(channel_update.is_empty());
+    assert_eq!(r.ln[0].events.len(), 1, "{:?}", r.ln[0].events);
+    assert!(r.ln[1].events.is_empty(), "{:?}", r.ln[1].events);
+    r.htlcs_gone(ac);
+    assert_eq!(
+        r.ln[0].balance(&ac.id),
+        (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+    );
+    r.check_clean();
+}
