@@ -50,7 +50,7 @@ use lnwasm::keys::WalletKeys;
 use lnwasm::onion::FailureMessage;
 use lnwasm::payment::{
     relay_fee, ChannelView, InvoiceRequest, PayFailure, PayParams, PaymentAction, PaymentConfig,
-    PaymentEvent, PaymentInput, PaymentRecord, Payments, Route, RouteFailure, RouteHop,
+    PaymentEvent, PaymentInput, Payments, Route, RouteFailure, RouteHop,
 };
 use lnwasm::peer::{PeerConfig, PeerEvent};
 use lnwasm::store::{MemoryStore, Store};
@@ -388,7 +388,8 @@ impl Rig {
 
     fn connect(&mut self, i: usize, j: usize) {
         let uri = PeerUri::parse(&self.ldk[j].uri()).unwrap();
-        let (peer, info) = tcp::connect(&uri, &self.ln[i].secret, peer_config(), T).expect("connect to LDK");
+        let (peer, info) =
+            tcp::connect(&uri, &self.ln[i].secret, peer_config(), T).expect("connect to LDK");
         let node_id = self.ldk[j].node_id();
         self.ln[i].peers.push((node_id, peer));
         self.ln[i].manager(ManagerInput::PeerConnected {
@@ -570,9 +571,7 @@ impl Rig {
     /// preimage it carries; returns (amount, preimage).
     fn ldk_claims(&mut self, j: usize, hash: PaymentHash) -> (u64, LdkPaymentPreimage) {
         let h = LdkPaymentHash(hash.0);
-        let claimable = |e: &LdkEvent| {
-            matches!(e, LdkEvent::PaymentClaimable { payment_hash, .. } if *payment_hash == h)
-        };
+        let claimable = |e: &LdkEvent| matches!(e, LdkEvent::PaymentClaimable { payment_hash, .. } if *payment_hash == h);
         self.until("LDK's PaymentClaimable", |r| {
             r.ldk_event(j, claimable).is_some()
         });
@@ -585,20 +584,22 @@ impl Rig {
             unreachable!()
         };
         let preimage = purpose.preimage().expect("LDK knows the preimage");
-        assert!(matches!(purpose, PaymentPurpose::Bolt11InvoicePayment { .. }));
+        assert!(matches!(
+            purpose,
+            PaymentPurpose::Bolt11InvoicePayment { .. }
+        ));
         self.ldk[j].channel_manager().claim_funds(preimage);
-        let claimed = |e: &LdkEvent| {
-            matches!(e, LdkEvent::PaymentClaimed { payment_hash, .. } if *payment_hash == h)
-        };
-        self.until("LDK's PaymentClaimed", |r| r.ldk_event(j, claimed).is_some());
+        let claimed = |e: &LdkEvent| matches!(e, LdkEvent::PaymentClaimed { payment_hash, .. } if *payment_hash == h);
+        self.until("LDK's PaymentClaimed", |r| {
+            r.ldk_event(j, claimed).is_some()
+        });
         (amount_msat, preimage)
     }
 
     /// LDK's `PaymentSent` for `hash`: (preimage, amount, fee).
     fn ldk_sent(&mut self, j: usize, hash: PaymentHash) -> (LdkPaymentPreimage, u64, u64) {
         let h = LdkPaymentHash(hash.0);
-        let sent =
-            |e: &LdkEvent| matches!(e, LdkEvent::PaymentSent { payment_hash, .. } if *payment_hash == h);
+        let sent = |e: &LdkEvent| matches!(e, LdkEvent::PaymentSent { payment_hash, .. } if *payment_hash == h);
         self.until("LDK's PaymentSent", |r| r.ldk_event(j, sent).is_some());
         let Some(LdkEvent::PaymentSent {
             payment_preimage,
@@ -624,12 +625,8 @@ impl Rig {
         hash: PaymentHash,
     ) -> (bool, Option<u64>, Option<PaymentFailureReason>) {
         let h = LdkPaymentHash(hash.0);
-        let failed = |e: &LdkEvent| {
-            matches!(e, LdkEvent::PaymentFailed { payment_hash: Some(p), .. } if *p == h)
-        };
-        let path_failed = |e: &LdkEvent| {
-            matches!(e, LdkEvent::PaymentPathFailed { payment_hash, .. } if *payment_hash == h)
-        };
+        let failed = |e: &LdkEvent| matches!(e, LdkEvent::PaymentFailed { payment_hash: Some(p), .. } if *p == h);
+        let path_failed = |e: &LdkEvent| matches!(e, LdkEvent::PaymentPathFailed { payment_hash, .. } if *payment_hash == h);
         self.until("LDK's PaymentFailed", |r| {
             r.ldk_event(j, failed).is_some() && r.ldk_event(j, path_failed).is_some()
         });
@@ -642,10 +639,7 @@ impl Rig {
         else {
             unreachable!()
         };
-        assert!(
-            matches!(failure, PathFailure::OnPath { .. }),
-            "{failure:?}"
-        );
+        assert!(matches!(failure, PathFailure::OnPath { .. }), "{failure:?}");
         let Some(LdkEvent::PaymentFailed { reason, .. }) = self.ldk_event(j, failed) else {
             unreachable!()
         };
@@ -861,7 +855,10 @@ fn ldk_payment_refused_by_lnwasm_with_incorrect_payment_details() {
     let secret = *invoice::decode(&inv).unwrap().payment_secret();
     let unknown = PaymentPreimage([0x99; 32]).payment_hash();
     let ln_id = r.ln[0].id;
-    for (k, (h, paid)) in [(hash, amount - 1000), (unknown, amount)].into_iter().enumerate() {
+    for (k, (h, paid)) in [(hash, amount - 1000), (unknown, amount)]
+        .into_iter()
+        .enumerate()
+    {
         r.ldk[0]
             .channel_manager()
             .send_payment_with_route(
@@ -1029,11 +1026,7 @@ fn ldk_forwards_between_lnwasm_nodes() {
     );
     let amount = 20_000_000;
     let fee = 1500 + amount * 2500 / 1_000_000;
-    assert_eq!(
-        relay_fee(1500, 2500, Msat(amount)),
-        Msat(fee),
-        "BOLT 7 fee"
-    );
+    assert_eq!(relay_fee(1500, 2500, Msat(amount)), Msat(fee), "BOLT 7 fee");
     let (inv, hash) = r.ln[1].invoice(amount);
     let ldk_id = r.ldk[0].node_id();
     let route = Route {
@@ -1175,10 +1168,7 @@ fn lnwasm_forwards_for_ldk() {
     let (claimed, preimage) = r.ldk_claims(0, h);
     assert_eq!(claimed, amount);
     let (sent_preimage, sent, fee_paid) = r.ldk_sent(0, h);
-    assert_eq!(
-        (sent_preimage, sent, fee_paid),
-        (preimage, amount, fee.0)
-    );
+    assert_eq!((sent_preimage, sent, fee_paid), (preimage, amount, fee.0));
     r.until("lnwasm's ForwardSettled", |r| {
         r.ln[0]
             .events
@@ -1253,7 +1243,12 @@ fn lnwasm_refuses_insufficient_fee_from_ldk() {
         .channel_manager()
         .send_payment_with_route(
             ldk_route(&[
-                (ln_id, c1.scid, fee.0 - 1, u32::from(policy.cltv_expiry_delta)),
+                (
+                    ln_id,
+                    c1.scid,
+                    fee.0 - 1,
+                    u32::from(policy.cltv_expiry_delta),
+                ),
                 (ldk_id, c2.scid, amount, 40),
             ]),
             hash,
@@ -1375,5 +1370,61 @@ fn ldk_refuses_insufficient_fee_from_lnwasm() {
         r.ln[0].balance(&ac.id),
         (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
     );
+    r.check_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-part
+
+/// LDK pays an lnwasm invoice in two parts, one over each of its two
+/// channels to lnwasm: lnwasm waits for both, then claims them together.
+#[test]
+fn ldk_pays_lnwasm_invoice_in_two_parts() {
+    let mut r = Rig::new(9, 1, 1);
+    let chans = r.channels(&[(0, 0), (0, 0)]);
+    let (c1, c2) = (chans[0], chans[1]);
+    let amount = 30_000_000;
+    let (part1, part2) = (18_000_000, amount - 18_000_000);
+    let (inv, hash) = r.ln[0].invoice(amount);
+    let secret = *invoice::decode(&inv).unwrap().payment_secret();
+    let ln_id = r.ln[0].id;
+    let mut route = ldk_route(&[(ln_id, c1.scid, part1, 40)]);
+    let second = ldk_route(&[(ln_id, c2.scid, part2, 40)]);
+    route.paths.extend(second.paths);
+    r.ldk[0]
+        .channel_manager()
+        .send_payment_with_route(
+            route,
+            LdkPaymentHash(hash.0),
+            RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
+            PaymentId(hash.0),
+        )
+        .expect("LDK sends");
+    let (preimage, sent, fee) = r.ldk_sent(0, hash);
+    assert_eq!((sent, fee), (amount, 0));
+    assert_eq!(
+        preimage,
+        LdkPaymentPreimage(r.ln[0].p.invoice(&hash).unwrap().preimage.0)
+    );
+    assert_eq!(
+        r.ln[0].events,
+        vec![PaymentEvent::PaymentReceived {
+            payment_hash: hash,
+            amount: Msat(amount),
+        }]
+    );
+    for (c, part) in [(c1, part1), (c2, part2)] {
+        let add = received_htlc(&r.ln[0], &c.id);
+        assert_eq!((add.amount, add.payment_hash), (Msat(part), hash));
+        r.htlcs_gone(c);
+        assert_eq!(
+            r.ln[0].balance(&c.id),
+            (
+                Msat(FUNDING.0 * 1000 - PUSH.0 + part),
+                Msat(PUSH.0 - part),
+                Msat(0)
+            )
+        );
+    }
     r.check_clean();
 }
