@@ -1428,3 +1428,160 @@ fn ldk_pays_lnwasm_invoice_in_two_parts() {
     }
     r.check_clean();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Failures behind a forwarder: error packets wrapped by the other side
+
+/// lnwasm A pays, through LDK, an invoice of C's that C does not know: C
+/// fails with `incorrect_or_unknown_payment_details`, LDK wraps the error
+/// once more, and A attributes it to C (hop 1).
+#[test]
+fn final_failure_at_lnwasm_returned_through_ldk() {
+    let mut r = Rig::new(10, 2, 1);
+    let chans = r.channels(&[(0, 0), (1, 0)]);
+    let (ac, cc) = (chans[0], chans[1]);
+    let c_id = r.ln[1].id;
+    let ldk_id = r.ldk[0].node_id();
+    let amount = 9_000_000;
+    let unknown = PaymentPreimage([0x66; 32]).payment_hash();
+    let mut features = Features::empty();
+    features.set_optional(Feature::VarOnionOptin);
+    features.set_required(Feature::PaymentSecret);
+    let inv = NewInvoice {
+        network: invoice::Network::Regtest,
+        amount: Some(Msat(amount)),
+        timestamp: unix_now(),
+        payment_hash: unknown,
+        payment_secret: PaymentSecret([0x44; 32]),
+        description: Description::Direct("unknown".into()),
+        include_payee_node_id: false,
+        expiry: Some(3600),
+        min_final_cltv_expiry_delta: Some(18),
+        fallbacks: vec![],
+        route_hints: vec![],
+        features,
+        metadata: None,
+    }
+    .sign(&r.ln[1].secret, &[])
+    .unwrap();
+    let route = Route {
+        hops: vec![
+            RouteHop {
+                node_id: ldk_id,
+                short_channel_id: ac.scid,
+                fee_base_msat: 0,
+                fee_proportional_millionths: 0,
+                cltv_expiry_delta: 0,
+            },
+            RouteHop {
+                node_id: c_id,
+                short_channel_id: cc.scid,
+                fee_base_msat: LDK_FEE_BASE,
+                fee_proportional_millionths: LDK_FEE_PPM,
+                cltv_expiry_delta: LDK_CLTV_DELTA,
+            },
+        ],
+    };
+    r.ln[0].pay(&inv, vec![route], 10_000);
+    r.until("A's PaymentFailed", |r| r.ln[0].failed().is_some());
+    let (tip, _) = r.ldk[0].best_block();
+    assert_eq!(
+        r.ln[0].events,
+        vec![PaymentEvent::PaymentFailed {
+            payment_hash: unknown,
+            failure: PayFailure::Route(RouteFailure {
+                hop_index: 1,
+                node_id: c_id,
+                code: 0x400f,
+                message: Some(FailureMessage::IncorrectOrUnknownPaymentDetails {
+                    htlc_msat: Msat(amount),
+                    height: tip,
+                }),
+            }),
+        }]
+    );
+    assert_eq!(
+        r.ln[1].events,
+        vec![PaymentEvent::ReceiveFailed {
+            payment_hash: unknown,
+            code: 0x400f,
+        }]
+    );
+    let failed = |e: &LdkEvent| matches!(e, LdkEvent::HTLCHandlingFailed { .. });
+    r.until("LDK's HTLCHandlingFailed", |r| {
+        r.ldk_event(0, failed).is_some()
+    });
+    r.htlcs_gone(ac);
+    r.htlcs_gone(cc);
+    assert_eq!(
+        r.ln[0].balance(&ac.id),
+        (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+    );
+    r.check_clean();
+}
+
+/// LDK pays itself through lnwasm with a wrong payment secret: LDK, the
+/// final hop, fails with `incorrect_or_unknown_payment_details`; lnwasm
+/// wraps the error back and LDK reads it as its own recipient's refusal.
+#[test]
+fn final_failure_at_ldk_returned_through_lnwasm() {
+    let amount = 8_000_000;
+    let (mut r, c1, c2, hash, _) = circular(11, amount);
+    let policy = pconfig().forwarding;
+    let fee = relay_fee(
+        policy.fee_base_msat,
+        policy.fee_proportional_millionths,
+        Msat(amount),
+    );
+    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
+    r.ldk[0]
+        .channel_manager()
+        .send_payment_with_route(
+            ldk_route(&[
+                (ln_id, c1.scid, fee.0, u32::from(policy.cltv_expiry_delta)),
+                (ldk_id, c2.scid, amount, 40),
+            ]),
+            hash,
+            RecipientOnionFields::secret_only(LdkPaymentSecret([0x21; 32])),
+            PaymentId(hash.0),
+        )
+        .expect("LDK sends");
+    let h = PaymentHash(hash.0);
+    let (permanent, scid, reason) = r.ldk_failed(0, h);
+    assert!(permanent);
+    assert_eq!(scid, None);
+    assert_eq!(reason, Some(PaymentFailureReason::RecipientRejected));
+    let errors = r.ldk[0].onion_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(&format!("Onion Error[from {ldk_id}: "))
+            && errors[0].contains("(0x400f)"),
+        "{errors:?}"
+    );
+    r.until("lnwasm's ForwardFailed", |r| {
+        r.ln[0]
+            .events
+            .iter()
+            .any(|e| matches!(e, PaymentEvent::ForwardFailed { .. }))
+    });
+    assert_eq!(
+        r.ln[0].events,
+        vec![
+            PaymentEvent::Forwarded {
+                payment_hash: h,
+                in_channel: c1.id,
+                out_channel: c2.id,
+            },
+            PaymentEvent::ForwardFailed { payment_hash: h },
+        ]
+    );
+    r.htlcs_gone(c1);
+    r.htlcs_gone(c2);
+    for c in [c1, c2] {
+        assert_eq!(
+            r.ln[0].balance(&c.id),
+            (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+        );
+    }
+    r.check_clean();
+}
