@@ -107,6 +107,11 @@ struct Ln {
     refused: Vec<String>,
     peer_errors: Vec<String>,
     next_entropy: u8,
+    /// The first message of this type we send, and everything after it
+    /// until the next connection, is lost.
+    cut_at: Option<u16>,
+    /// Messages lost by `cut_at`.
+    lost: Vec<Message>,
 }
 
 impl Ln {
@@ -135,6 +140,8 @@ impl Ln {
             refused: vec![],
             peer_errors: vec![],
             next_entropy: seed,
+            cut_at: None,
+            lost: vec![],
         }
     }
 
@@ -157,6 +164,10 @@ impl Ln {
             match a {
                 ManagerAction::Persist(b) => self.store.apply(b).expect("batch applies"),
                 ManagerAction::Send { node_id, msg } => {
+                    if !self.lost.is_empty() || self.cut_at == Some(msg.msg_type()) {
+                        self.lost.push(msg);
+                        continue;
+                    }
                     let p = self.peers.iter_mut().find(|(id, _)| *id == node_id);
                     if let Some((_, p)) = p {
                         let _ = p.send(&msg);
@@ -398,6 +409,22 @@ impl Rig {
         });
         let id = self.ln[i].id;
         self.until("LDK sees lnwasm", |r| r.ldk[j].peer(&id).is_some());
+    }
+
+    /// Drops lnwasm node `i`'s connection to LDK node `j` and dials again;
+    /// lost messages stay lost.
+    fn reconnect(&mut self, i: usize, j: usize) {
+        let node_id = self.ldk[j].node_id();
+        if let Some(k) = self.ln[i].peers.iter().position(|(id, _)| *id == node_id) {
+            let (_, mut p) = self.ln[i].peers.remove(k);
+            p.disconnect();
+        }
+        self.ln[i].manager(ManagerInput::PeerDisconnected { node_id });
+        let id = self.ln[i].id;
+        self.until("LDK sees lnwasm leave", |r| r.ldk[j].peer(&id).is_none());
+        self.ln[i].cut_at = None;
+        self.ln[i].lost.clear();
+        self.connect(i, j);
     }
 
     /// Runs every node until `f` holds.
@@ -1583,5 +1610,98 @@ fn final_failure_at_ldk_returned_through_lnwasm() {
             (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
         );
     }
+    r.check_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconnection in the middle of a payment
+
+/// LDK pays an lnwasm invoice; lnwasm's `update_fulfill_htlc` (and what
+/// follows) is lost with the connection. After reconnecting, the channel
+/// retransmits it and LDK learns the preimage.
+#[test]
+fn lnwasm_fulfill_lost_then_retransmitted_after_reconnection() {
+    let mut r = Rig::new(12, 1, 1);
+    let c = r.channels(&[(0, 0)])[0];
+    let amount = 7_000_000;
+    let (inv, hash) = r.ln[0].invoice(amount);
+    let secret = *invoice::decode(&inv).unwrap().payment_secret();
+    r.ln[0].cut_at = Some(130);
+    let ln_id = r.ln[0].id;
+    r.ldk[0]
+        .channel_manager()
+        .send_payment_with_route(
+            ldk_route(&[(ln_id, c.scid, amount, 40)]),
+            LdkPaymentHash(hash.0),
+            RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
+            PaymentId(hash.0),
+        )
+        .expect("LDK sends");
+    r.until("lnwasm fulfils (the message is lost)", |r| {
+        !r.ln[0].lost.is_empty()
+    });
+    r.settle(Duration::from_millis(100));
+    assert!(matches!(r.ln[0].lost[0], Message::UpdateFulfillHtlc(_)));
+    assert!(r
+        .ldk_event(0, |e| matches!(e, LdkEvent::PaymentSent { .. }))
+        .is_none());
+    r.reconnect(0, 0);
+    let (preimage, sent, fee) = r.ldk_sent(0, hash);
+    assert_eq!((sent, fee), (amount, 0));
+    assert_eq!(
+        preimage,
+        LdkPaymentPreimage(r.ln[0].p.invoice(&hash).unwrap().preimage.0)
+    );
+    r.htlcs_gone(c);
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 + amount),
+            Msat(PUSH.0 - amount),
+            Msat(0)
+        )
+    );
+    r.check_clean();
+}
+
+/// lnwasm pays an LDK invoice; its `update_add_htlc` (and the
+/// `commitment_signed` after it) is lost with the connection. After
+/// reconnecting, the channel retransmits both and the payment completes.
+#[test]
+fn lnwasm_add_lost_then_retransmitted_after_reconnection() {
+    let mut r = Rig::new(13, 1, 1);
+    let c = r.channels(&[(0, 0)])[0];
+    let amount = 6_000_000;
+    let inv = ldk_invoice(&r, 0, amount);
+    let hash = PaymentHash(inv.payment_hash().to_byte_array());
+    r.ln[0].cut_at = Some(128);
+    let route = direct(&r, c);
+    r.ln[0].pay(&inv.to_string(), vec![route], 0);
+    assert_eq!(r.ln[0].lost.len(), 2, "{:?}", r.ln[0].lost);
+    assert!(matches!(r.ln[0].lost[0], Message::UpdateAddHtlc(_)));
+    assert!(matches!(r.ln[0].lost[1], Message::CommitmentSigned(_)));
+    r.reconnect(0, 0);
+    let (claimed, preimage) = r.ldk_claims(0, hash);
+    assert_eq!(claimed, amount);
+    r.until("lnwasm's PaymentSent", |r| r.ln[0].sent().is_some());
+    assert_eq!(
+        r.ln[0].sent(),
+        Some(PaymentEvent::PaymentSent {
+            payment_hash: hash,
+            preimage: PaymentPreimage(preimage.0),
+            amount: Msat(amount),
+            fee: Msat(0),
+            attempts: 1,
+        })
+    );
+    r.htlcs_gone(c);
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 - amount),
+            Msat(PUSH.0 + amount),
+            Msat(0)
+        )
+    );
     r.check_clean();
 }
