@@ -1705,3 +1705,56 @@ fn lnwasm_add_lost_then_retransmitted_after_reconnection() {
     );
     r.check_clean();
 }
+
+// ---------------------------------------------------------------------------------------------
+// LDK's channel limits
+
+/// LDK accepts at most 10% of the channel in flight towards it: lnwasm's
+/// channel refuses a larger add locally (nothing reaches LDK) and the
+/// payment fails with no usable route; a payment at the limit goes through.
+#[test]
+fn lnwasm_respects_ldks_max_htlc_value_in_flight() {
+    let mut r = Rig::new(14, 1, 1);
+    let c = r.channels(&[(0, 0)])[0];
+    let limit = FUNDING.0 * 1000 / 10;
+    let over = ldk_invoice(&r, 0, limit + 1000);
+    let over_hash = PaymentHash(over.payment_hash().to_byte_array());
+    let route = direct(&r, c);
+    r.ln[0].pay(&over.to_string(), vec![route.clone()], 0);
+    assert_eq!(
+        r.ln[0].events,
+        vec![PaymentEvent::PaymentFailed {
+            payment_hash: over_hash,
+            failure: PayFailure::NoUsableRoute,
+        }]
+    );
+    // The manager's refusal of the `AddHtlc`, by its stable code.
+    assert_eq!(
+        r.ln[0].refused,
+        vec!["IN_FLIGHT_LIMIT_EXCEEDED".to_string()]
+    );
+    r.ln[0].refused.clear();
+    r.settle(Duration::from_millis(100));
+    assert!(r.ldk_channel(0, &c.id).pending_inbound_htlcs.is_empty());
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+    );
+    r.ln[0].events.clear();
+    let at = ldk_invoice(&r, 0, limit);
+    let at_hash = PaymentHash(at.payment_hash().to_byte_array());
+    r.ln[0].pay(&at.to_string(), vec![route], 0);
+    let (claimed, _) = r.ldk_claims(0, at_hash);
+    assert_eq!(claimed, limit);
+    r.until("lnwasm's PaymentSent", |r| r.ln[0].sent().is_some());
+    r.htlcs_gone(c);
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 - limit),
+            Msat(PUSH.0 + limit),
+            Msat(0)
+        )
+    );
+    r.check_clean();
+}
