@@ -281,12 +281,16 @@ impl Ln {
     }
 
     fn invoice(&mut self, amount: u64) -> (String, PaymentHash) {
+        self.invoice_for(Some(Msat(amount)))
+    }
+
+    fn invoice_for(&mut self, amount: Option<Msat>) -> (String, PaymentHash) {
         let e = self.entropy();
         let (s, acts) = self
             .p
             .create_invoice(
                 InvoiceRequest {
-                    amount: Some(Msat(amount)),
+                    amount,
                     description: Description::Direct("interop".into()),
                     expiry_secs: 3600,
                     min_final_cltv_expiry_delta: 18,
@@ -301,6 +305,10 @@ impl Ln {
     }
 
     fn pay(&mut self, inv: &str, routes: Vec<Route>, max_fee: u64) {
+        self.pay_amount(inv, routes, max_fee, None)
+    }
+
+    fn pay_amount(&mut self, inv: &str, routes: Vec<Route>, max_fee: u64, amount: Option<Msat>) {
         let inv = invoice::decode(inv).expect("lnwasm decodes the invoice");
         let v = self.views();
         let e = self.entropy();
@@ -311,7 +319,7 @@ impl Ln {
                 PayParams {
                     max_fee: Msat(max_fee),
                     timeout_secs: 60,
-                    amount: None,
+                    amount,
                 },
                 routes,
                 &v,
@@ -1753,6 +1761,83 @@ fn lnwasm_respects_ldks_max_htlc_value_in_flight() {
         (
             Msat(FUNDING.0 * 1000 - PUSH.0 - limit),
             Msat(PUSH.0 + limit),
+            Msat(0)
+        )
+    );
+    r.check_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invoices without an amount
+
+/// Each side pays an amount-less invoice of the other, the payer choosing
+/// the amount.
+#[test]
+fn amountless_invoices_both_ways() {
+    let mut r = Rig::new(15, 1, 1);
+    let c = r.channels(&[(0, 0)])[0];
+    // LDK pays lnwasm's.
+    let to_ln = 4_321_000;
+    let (inv, hash) = r.ln[0].invoice_for(None);
+    let parsed = Bolt11Invoice::from_str(&inv).unwrap();
+    assert_eq!(parsed.amount_milli_satoshis(), None);
+    r.ldk[0]
+        .channel_manager()
+        .pay_for_bolt11_invoice(
+            &parsed,
+            PaymentId(hash.0),
+            Some(to_ln),
+            RouteParametersConfig::default(),
+            Retry::Attempts(0),
+        )
+        .expect("LDK pays");
+    let (_, sent, _) = r.ldk_sent(0, hash);
+    assert_eq!(sent, to_ln);
+    assert_eq!(
+        r.ln[0].events,
+        vec![PaymentEvent::PaymentReceived {
+            payment_hash: hash,
+            amount: Msat(to_ln),
+        }]
+    );
+    r.htlcs_gone(c);
+    // lnwasm pays LDK's.
+    let to_ldk = 2_345_000;
+    let inv = r.ldk[0]
+        .channel_manager()
+        .create_bolt11_invoice(Bolt11InvoiceParameters {
+            amount_msats: None,
+            description: Bolt11InvoiceDescription::Direct(
+                LdkDescription::new("any amount".into()).unwrap(),
+            ),
+            invoice_expiry_delta_secs: Some(3600),
+            min_final_cltv_expiry_delta: None,
+            payment_hash: None,
+        })
+        .unwrap();
+    let h = PaymentHash(inv.payment_hash().to_byte_array());
+    assert_eq!(invoice::decode(&inv.to_string()).unwrap().amount(), None);
+    let route = direct(&r, c);
+    r.ln[0].pay_amount(&inv.to_string(), vec![route], 0, Some(Msat(to_ldk)));
+    let (claimed, preimage) = r.ldk_claims(0, h);
+    assert_eq!(claimed, to_ldk);
+    r.until("lnwasm's PaymentSent", |r| r.ln[0].sent().is_some());
+    assert_eq!(
+        r.ln[0].sent(),
+        Some(PaymentEvent::PaymentSent {
+            payment_hash: h,
+            preimage: PaymentPreimage(preimage.0),
+            amount: Msat(to_ldk),
+            fee: Msat(0),
+            attempts: 1,
+        })
+    );
+    r.htlcs_gone(c);
+    assert_eq!(
+        r.ln[0].balance(&c.id),
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 + to_ln - to_ldk),
+            Msat(PUSH.0 - to_ln + to_ldk),
             Msat(0)
         )
     );
