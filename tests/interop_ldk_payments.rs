@@ -1,13 +1,22 @@
 //! lnwasm's payment layer against real LDK nodes (the workspace's
 //! `ldk-peer`, in process, over TCP): BOLT 11 invoices paid both ways over
-//! a direct channel, forwarding through LDK and through lnwasm, and BOLT 4
-//! failures read on each side.
+//! a direct channel (with and without an amount, in two parts), forwarding
+//! through LDK (lnwasm → LDK → lnwasm) and through lnwasm (LDK → lnwasm →
+//! LDK, a circular route), BOLT 4 failures read on each side
+//! (`incorrect_or_unknown_payment_details` from the final hop, directly and
+//! through a forwarder; `fee_insufficient` from a forwarder), LDK's
+//! in-flight limit, and updates lost with the connection and retransmitted.
 //!
 //! Each lnwasm node here (`Ln`) is a [`ChannelManager`] and a [`Payments`]
 //! wired as `tests/payment_flow.rs` wires them (manager actions in order,
 //! HTLC events to the payment layer, payment commands back to the manager),
-//! with one [`TcpPeer`] per LDK node it is connected to. The chain is fed
-//! by hand to every node (LDK checks neither proof of work nor inputs).
+//! with one [`TcpPeer`] per LDK node it is connected to. lnwasm opens every
+//! channel (unannounced, pushing part of it so both sides can pay); the
+//! chain is fed by hand to every node (LDK checks neither proof of work nor
+//! inputs). LDK forwards over unannounced channels only with
+//! `accept_forwards_to_priv_channels`; its events do not carry the failure
+//! code outside LDK's own tests, so the tests read it from LDK's log line
+//! ([`LdkNode::onion_errors`]).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::collections::BTreeMap;
