@@ -86,8 +86,11 @@ impl BroadcasterInterface for Broadcaster {
 /// `ChannelMonitorUpdate`, as an incremental persister writes them.
 #[derive(Default)]
 pub struct MemoryPersister {
-    monitors: Mutex<HashMap<String, (Vec<u8>, Vec<Vec<u8>>)>>,
+    monitors: Mutex<HashMap<String, Stored>>,
 }
+
+/// A serialized monitor and the serialized updates written after it.
+type Stored = (Vec<u8>, Vec<Vec<u8>>);
 
 impl MemoryPersister {
     /// (monitors, updates) stored.
@@ -334,7 +337,10 @@ impl LdkPair {
         assert!(matches!(events(&b)[..], [Event::ChannelPending { .. }]));
         a.cm.handle_funding_signed(b.id, &one_msg!(&b, SendFundingSigned));
         assert!(matches!(events(&a)[..], [Event::ChannelPending { .. }]));
-        assert_eq!(broadcaster.0.lock().unwrap()[..], [tx.clone()]);
+        assert_eq!(
+            broadcaster.0.lock().unwrap()[..],
+            *std::slice::from_ref(&tx)
+        );
 
         let genesis = BestBlock::from_network(network).block_hash;
         let block = Block {

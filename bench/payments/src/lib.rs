@@ -351,6 +351,7 @@ pub mod wasm {
     #[wasm_bindgen]
     impl LnwasmBench {
         #[wasm_bindgen(constructor)]
+        #[allow(clippy::new_without_default)] // a JS constructor
         pub fn new() -> LnwasmBench {
             LnwasmBench(super::Pair::open())
         }
