@@ -163,6 +163,7 @@ type Manager = ChannelManager<
 
 struct LdkNode {
     cm: Manager,
+    monitor: Arc<Monitor>,
     persister: Arc<MemoryPersister>,
     id: PublicKey,
 }
@@ -172,7 +173,7 @@ fn node(seed: u8, network: Network, broadcaster: &Arc<Broadcaster>) -> LdkNode {
     let fees = Arc::new(Fees);
     let keys = Arc::new(KeysManager::new(&[seed; 32], 42, 42, true));
     let persister = Arc::new(MemoryPersister::default());
-    let monitor = Arc::new(ChainMonitor::new(
+    let chain_monitor = Arc::new(ChainMonitor::new(
         None,
         broadcaster.clone(),
         logger.clone(),
@@ -197,7 +198,7 @@ fn node(seed: u8, network: Network, broadcaster: &Arc<Broadcaster>) -> LdkNode {
     let genesis = bitcoin::constants::genesis_block(network);
     let cm = ChannelManager::new(
         fees,
-        monitor,
+        chain_monitor.clone(),
         broadcaster.clone(),
         router,
         message_router,
@@ -213,7 +214,12 @@ fn node(seed: u8, network: Network, broadcaster: &Arc<Broadcaster>) -> LdkNode {
         genesis.header.time,
     );
     let id = cm.get_our_node_id();
-    LdkNode { cm, persister, id }
+    LdkNode {
+        cm,
+        monitor: chain_monitor,
+        persister,
+        id,
+    }
 }
 
 fn events(n: &LdkNode) -> Vec<Event> {
@@ -437,6 +443,14 @@ impl LdkPair {
             self.pay(i % 2 == 0);
         }
         n
+    }
+
+    /// The size of A's channel monitor, serialized (bytes).
+    pub fn monitor_bytes(&self) -> usize {
+        let ids = self.a.monitor.list_monitors();
+        ids.first()
+            .and_then(|id| self.a.monitor.get_monitor(*id).ok())
+            .map_or(0, |m| m.encode().len())
     }
 
     /// Monitors and monitor updates stored by A and B.

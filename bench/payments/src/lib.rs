@@ -311,6 +311,17 @@ impl Pair {
         n
     }
 
+    /// The size of A's stored channel record (bytes).
+    pub fn record_bytes(&self) -> usize {
+        let id = self.a.ch.channel_id();
+        self.a
+            .store
+            .get(&id)
+            .ok()
+            .flatten()
+            .map_or(0, |r| r.data.len())
+    }
+
     /// A's balance on its current commitment (msat), for a final check.
     pub fn balance_a(&self) -> u64 {
         self.a.ch.balances().expect("funded").0 .0

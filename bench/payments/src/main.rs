@@ -29,30 +29,40 @@ fn main() {
     let mut lnwasm = runs("lnwasm").then(|| {
         let mut p = Pair::open();
         p.run(warm);
-        (p, 0u32, Duration::ZERO)
+        (p, 0u32, Vec::new())
     });
     let mut ldk = runs("ldk").then(|| {
         let mut l = LdkPair::open();
         l.run(warm);
-        (l, 0u32, Duration::ZERO)
+        (l, 0u32, Vec::new())
     });
     for _ in 0..SLICES {
-        if let Some((p, done, time)) = lnwasm.as_mut() {
+        if let Some((p, done, times)) = lnwasm.as_mut() {
             let start = Instant::now();
             *done += p.run(slice);
-            *time += start.elapsed();
+            times.push(start.elapsed());
         }
-        if let Some((l, done, time)) = ldk.as_mut() {
+        if let Some((l, done, times)) = ldk.as_mut() {
             let start = Instant::now();
             *done += l.run(slice);
-            *time += start.elapsed();
+            times.push(start.elapsed());
         }
     }
-    if let Some((_, done, time)) = lnwasm {
-        report("lnwasm", done, time);
+    if let Some((p, done, times)) = lnwasm {
+        report("lnwasm", done, slice, &times);
+        eprintln!(
+            "lnwasm stored channel record after {} payments: {} bytes",
+            done + warm,
+            p.record_bytes()
+        );
     }
-    if let Some((l, done, time)) = ldk {
-        report("ldk", done, time);
+    if let Some((l, done, times)) = ldk {
+        report("ldk", done, slice, &times);
+        eprintln!(
+            "LDK serialized channel monitor after {} payments: {} bytes",
+            done + warm,
+            l.monitor_bytes()
+        );
         let ((ma, ua), (mb, ub)) = l.stored();
         eprintln!(
             "LDK persisted in memory: A {ma} monitor + {ua} updates, B {mb} monitor + {ub} updates"
@@ -60,7 +70,17 @@ fn main() {
     }
 }
 
-fn report(name: &str, done: u32, time: Duration) {
-    let secs = time.as_secs_f64();
+/// Prints the result line and, on stderr, the rate of each slice (a rate
+/// that falls from slice to slice means a cost that grows with history).
+fn report(name: &str, done: u32, slice: u32, times: &[Duration]) {
+    let secs = times.iter().sum::<Duration>().as_secs_f64();
     println!("{name} {done} {secs:.6} {:.1}", f64::from(done) / secs);
+    let rates: Vec<String> = times
+        .iter()
+        .map(|t| format!("{:.0}", f64::from(slice) / t.as_secs_f64()))
+        .collect();
+    eprintln!(
+        "{name} payments/s per slice of {slice}: {}",
+        rates.join(" ")
+    );
 }
