@@ -145,8 +145,16 @@ pub enum Event {
     HtlcReceived(HtlcAdd),
     /// The peer fulfilled our HTLC (the preimage is final as soon as it is seen).
     HtlcFulfilled { id: u64, preimage: PaymentPreimage },
-    /// Our HTLC was failed, irrevocably.
+    /// Our HTLC was failed, irrevocably, by the peer's `update_fail_htlc`
+    /// (`reason` is the encrypted error packet).
     HtlcFailed { id: u64, reason: Vec<u8> },
+    /// Our HTLC was failed, irrevocably, by the peer's
+    /// `update_fail_malformed_htlc`: it could not read the onion we sent.
+    HtlcFailedMalformed {
+        id: u64,
+        failure_code: u16,
+        sha256_of_onion: [u8; 32],
+    },
     /// The peer broke a rule; the reaction is in the other actions.
     PeerViolation(ChannelError),
     /// The peer sent an `error` or `warning`.

@@ -65,12 +65,11 @@
 //! outbound capacity (`temporary_channel_failure`). Channel updates are not
 //! produced yet: the `channel_update` fields are empty.
 //!
-//! A downstream `update_fail_htlc` goes back upstream wrapped once more
-//! ([`ErrorPacket::wrap`]); a downstream `update_fail_malformed_htlc`
-//! becomes our own `invalid_onion_*` failure with the `sha256_of_onion` of
-//! the onion we sent. (The channel reports a malformed failure as
-//! [`Event::HtlcFailed`] whose `reason` is the 2-byte failure code; a real
-//! error packet is at least 292 bytes.)
+//! A downstream `update_fail_htlc` ([`Event::HtlcFailed`]) goes back
+//! upstream wrapped once more ([`ErrorPacket::wrap`]); a downstream
+//! `update_fail_malformed_htlc` ([`Event::HtlcFailedMalformed`]) becomes our
+//! own `invalid_onion_*` failure with the `sha256_of_onion` of the onion we
+//! sent.
 //!
 //! # Expiry
 //!
@@ -243,11 +242,18 @@ pub enum PaymentInput {
         id: u64,
         preimage: PaymentPreimage,
     },
-    /// Our HTLC failed (`reason`: error packet, or a 2-byte malformed code).
+    /// Our HTLC failed (`reason`: the error packet).
     HtlcFailed {
         channel_id: ChannelId,
         id: u64,
         reason: Vec<u8>,
+    },
+    /// Our HTLC failed as malformed: the next node could not read our onion.
+    HtlcFailedMalformed {
+        channel_id: ChannelId,
+        id: u64,
+        failure_code: u16,
+        sha256_of_onion: [u8; 32],
     },
     /// The manager refused the last `AddHtlc` with this hash on this channel.
     AddRefused {
@@ -291,6 +297,16 @@ impl PaymentInput {
                 channel_id,
                 id: *id,
                 reason: reason.clone(),
+            },
+            Event::HtlcFailedMalformed {
+                id,
+                failure_code,
+                sha256_of_onion,
+            } => PaymentInput::HtlcFailedMalformed {
+                channel_id,
+                id: *id,
+                failure_code: *failure_code,
+                sha256_of_onion: *sha256_of_onion,
             },
             _ => return None,
         })
@@ -485,6 +501,14 @@ struct Part {
     cltv_expiry: u32,
     total: Msat,
     shared_secret: SharedSecret,
+}
+
+/// How an HTLC we offered failed.
+enum Failed {
+    /// `update_fail_htlc`: the error packet.
+    Packet(Vec<u8>),
+    /// `update_fail_malformed_htlc`: its failure code.
+    Malformed(u16),
 }
 
 #[derive(Clone, Debug)]
@@ -1019,7 +1043,19 @@ impl Payments {
                 channel_id,
                 id,
                 reason,
-            } => self.on_failed(channel_id, id, reason, channels, &mut out),
+            } => self.on_failed(channel_id, id, Failed::Packet(reason), channels, &mut out),
+            PaymentInput::HtlcFailedMalformed {
+                channel_id,
+                id,
+                failure_code,
+                ..
+            } => self.on_failed(
+                channel_id,
+                id,
+                Failed::Malformed(failure_code),
+                channels,
+                &mut out,
+            ),
             PaymentInput::BlockConnected { height } => {
                 self.height = self.height.max(height);
                 self.check_expiry(channels, &mut out);
@@ -1432,23 +1468,22 @@ impl Payments {
         &mut self,
         channel_id: ChannelId,
         id: u64,
-        reason: Vec<u8>,
+        failed: Failed,
         channels: &[ChannelView],
         out: &mut Out,
     ) {
-        let malformed = (reason.len() == 2).then(|| u16::from_be_bytes([reason[0], reason[1]]));
         if let Some(i) = self
             .forwards
             .iter()
             .position(|(f, oid)| f.out_channel == channel_id && *oid == Some(id))
         {
             let (f, _) = self.forwards.remove(i);
-            let packet = match malformed {
-                Some(code) => ErrorPacket::create(
+            let packet = match failed {
+                Failed::Malformed(code) => ErrorPacket::create(
                     &f.shared_secret,
                     &malformed_to_failure(code, f.out_onion_sha),
                 ),
-                None => ErrorPacket(reason).wrap(&f.shared_secret),
+                Failed::Packet(reason) => ErrorPacket(reason).wrap(&f.shared_secret),
             };
             out.actions.push(PaymentAction::Delete(record::forward_key(
                 &f.in_channel,
@@ -1479,34 +1514,35 @@ impl Payments {
         };
         let route = o.routes.get(a.route_index as usize).cloned();
         let hops = route.map(|r| r.hops).unwrap_or_default();
-        let failure = match malformed {
-            Some(code) => hops.first().map(|h0| RouteFailure {
-                hop_index: 0,
-                node_id: h0.node_id,
-                code,
-                message: None,
-            }),
-            None => ErrorPacket(reason)
-                .decode(&a.shared_secrets)
-                .ok()
-                .and_then(|d| {
-                    let hop = hops.get(d.hop_index)?;
-                    let code = d
-                        .message
-                        .as_ref()
-                        .map(FailureMessage::code)
-                        .or_else(|| {
-                            (d.raw.len() >= 2).then(|| u16::from_be_bytes([d.raw[0], d.raw[1]]))
-                        })
-                        .unwrap_or(0);
-                    Some(RouteFailure {
-                        hop_index: d.hop_index,
-                        node_id: hop.node_id,
-                        code,
-                        message: d.message,
-                    })
+        let failure =
+            match failed {
+                Failed::Malformed(code) => hops.first().map(|h0| RouteFailure {
+                    hop_index: 0,
+                    node_id: h0.node_id,
+                    code,
+                    message: None,
                 }),
-        };
+                Failed::Packet(reason) => ErrorPacket(reason)
+                    .decode(&a.shared_secrets)
+                    .ok()
+                    .and_then(|d| {
+                        let hop = hops.get(d.hop_index)?;
+                        let code = d
+                            .message
+                            .as_ref()
+                            .map(FailureMessage::code)
+                            .or_else(|| {
+                                (d.raw.len() >= 2).then(|| u16::from_be_bytes([d.raw[0], d.raw[1]]))
+                            })
+                            .unwrap_or(0);
+                        Some(RouteFailure {
+                            hop_index: d.hop_index,
+                            node_id: hop.node_id,
+                            code,
+                            message: d.message,
+                        })
+                    }),
+            };
         let Some(failure) = failure else {
             o.status = OutgoingStatus::Failed;
             out.persist(PaymentRecord::Outgoing(o.clone()));

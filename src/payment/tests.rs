@@ -444,10 +444,11 @@ fn downstream_malformed_becomes_our_invalid_onion_failure() {
     let (mut b, ss, next) = forwarding();
     let v = views(true, 10_000_000);
     let acts = b.handle(
-        PaymentInput::HtlcFailed {
+        PaymentInput::HtlcFailedMalformed {
             channel_id: OUT,
             id: 7,
-            reason: 0xc005u16.to_be_bytes().to_vec(),
+            failure_code: 0xc005,
+            sha256_of_onion: sha256_of_onion(&next),
         },
         &v,
     );
