@@ -116,7 +116,9 @@ impl Ln {
                     }
                 }
                 Action::PublishLater { tx, .. } => self.published_later.push(tx),
-                Action::WatchFunding { .. } | Action::WatchSpent { .. } => {}
+                Action::WatchFunding { .. }
+                | Action::WatchSpent { .. }
+                | Action::WatchConfirmed { .. } => {}
             }
         }
     }
