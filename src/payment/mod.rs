@@ -89,6 +89,21 @@
 //! chain with the preimage. A forward whose incoming HTLC is fulfilled and
 //! gone from our commitment is forgotten (its record deleted) at the next
 //! block.
+//!
+//! # On chain
+//!
+//! Once a channel is closed, the outcome of each HTLC we offered on it
+//! comes from the chain: [`Event::HtlcFulfilled`] when the peer's claim
+//! reveals the preimage (a forward is then fulfilled upstream — on chain
+//! too if the incoming channel is closed — and a payment succeeds), or
+//! [`Event::HtlcFailedOnChain`] once the timeout path is
+//! [`HTLC_RESOLUTION_DEPTH`](crate::channel::HTLC_RESOLUTION_DEPTH) blocks
+//! deep: a forward is failed upstream with our own
+//! `permanent_channel_failure` (the outgoing channel is gone), a payment
+//! fails with [`PayFailure::OnChain`]. With the default delta of 40 blocks,
+//! a forward whose outgoing channel we close [`OUTGOING_GRACE_BLOCKS`]
+//! after its expiry is failed back about ten blocks later, well before the
+//! incoming HTLC expires. A failure after the preimage is known is ignored.
 
 mod record;
 mod route;
@@ -248,6 +263,12 @@ pub enum PaymentInput {
         id: u64,
         reason: Vec<u8>,
     },
+    /// Our HTLC failed on chain (its channel was closed; see
+    /// [`Event::HtlcFailedOnChain`]).
+    HtlcFailedOnChain {
+        channel_id: ChannelId,
+        id: u64,
+    },
     /// Our HTLC failed as malformed: the next node could not read our onion.
     HtlcFailedMalformed {
         channel_id: ChannelId,
@@ -297,6 +318,10 @@ impl PaymentInput {
                 channel_id,
                 id: *id,
                 reason: reason.clone(),
+            },
+            Event::HtlcFailedOnChain { id } => PaymentInput::HtlcFailedOnChain {
+                channel_id,
+                id: *id,
             },
             Event::HtlcFailedMalformed {
                 id,
@@ -353,6 +378,9 @@ pub enum PayFailure {
     NoUsableRoute,
     /// Interrupted by a restart before the HTLC left: nothing was sent.
     NotSent,
+    /// The HTLC was failed on chain: its channel was force closed and the
+    /// timeout path settled it (not retried: its expiry is long past).
+    OnChain,
 }
 
 /// What the application hears.
@@ -509,6 +537,8 @@ enum Failed {
     Packet(Vec<u8>),
     /// `update_fail_malformed_htlc`: its failure code.
     Malformed(u16),
+    /// On chain, after its channel was closed.
+    OnChain,
 }
 
 #[derive(Clone, Debug)]
@@ -1044,6 +1074,9 @@ impl Payments {
                 id,
                 reason,
             } => self.on_failed(channel_id, id, Failed::Packet(reason), channels, &mut out),
+            PaymentInput::HtlcFailedOnChain { channel_id, id } => {
+                self.on_failed(channel_id, id, Failed::OnChain, channels, &mut out)
+            }
             PaymentInput::HtlcFailedMalformed {
                 channel_id,
                 id,
@@ -1477,8 +1510,16 @@ impl Payments {
             .iter()
             .position(|(f, oid)| f.out_channel == channel_id && *oid == Some(id))
         {
+            if self.forwards[i].0.preimage.is_some() {
+                // Fulfilled upstream already: the preimage wins.
+                return;
+            }
             let (f, _) = self.forwards.remove(i);
             let packet = match failed {
+                // The outgoing channel is closed: our own failure.
+                Failed::OnChain => {
+                    ErrorPacket::create(&f.shared_secret, &FailureMessage::PermanentChannelFailure)
+                }
                 Failed::Malformed(code) => ErrorPacket::create(
                     &f.shared_secret,
                     &malformed_to_failure(code, f.out_onion_sha),
@@ -1516,6 +1557,16 @@ impl Payments {
         let hops = route.map(|r| r.hops).unwrap_or_default();
         let failure =
             match failed {
+                Failed::OnChain => {
+                    o.status = OutgoingStatus::Failed;
+                    out.persist(PaymentRecord::Outgoing(o.clone()));
+                    out.event(PaymentEvent::PaymentFailed {
+                        payment_hash: h,
+                        failure: PayFailure::OnChain,
+                    });
+                    self.outgoing.insert(h, o);
+                    return;
+                }
                 Failed::Malformed(code) => hops.first().map(|h0| RouteFailure {
                     hop_index: 0,
                     node_id: h0.node_id,
