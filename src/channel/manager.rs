@@ -624,23 +624,19 @@ impl ChannelManager {
             };
             for a in onchain {
                 match a {
-                    Action::WatchSpent { outpoint } => {
-                        if !e.spent.contains(&outpoint) {
-                            e.spent.push(outpoint);
-                            actions.push(ManagerAction::WatchSpent {
-                                channel_id: id,
-                                outpoint,
-                            });
-                        }
+                    Action::WatchSpent { outpoint } if !e.spent.contains(&outpoint) => {
+                        e.spent.push(outpoint);
+                        actions.push(ManagerAction::WatchSpent {
+                            channel_id: id,
+                            outpoint,
+                        });
                     }
-                    Action::WatchConfirmed { txid } => {
-                        if !e.confirms.contains(&txid) {
-                            e.confirms.push(txid);
-                            actions.push(ManagerAction::WatchConfirmed {
-                                channel_id: id,
-                                txid,
-                            });
-                        }
+                    Action::WatchConfirmed { txid } if !e.confirms.contains(&txid) => {
+                        e.confirms.push(txid);
+                        actions.push(ManagerAction::WatchConfirmed {
+                            channel_id: id,
+                            txid,
+                        });
                     }
                     _ => {}
                 }

@@ -155,6 +155,9 @@ pub fn commitment_number(params: &crate::tx::ChannelParams, tx: &Transaction) ->
     Some(obscured ^ params.obscuring_factor())
 }
 
+/// An HTLC id and its output on a commitment (`None`: it has none there).
+type HtlcOutput = (u64, Option<OutPoint>);
+
 /// Whose commitment a funding spend is.
 enum Which {
     Local,
@@ -916,14 +919,14 @@ impl Channel {
         &self,
         tx: &Transaction,
         htlcs: &[crate::channel::HtlcAdd],
-    ) -> Result<Option<Vec<(u64, Option<OutPoint>)>>, ChannelError> {
+    ) -> Result<Option<Vec<HtlcOutput>>, ChannelError> {
         let f = self
             .funded()
             .ok_or(ChannelError::InvalidState("not funded"))?;
         let c = &f.c;
         let txid = tx.compute_txid();
         let at = |v: Option<u32>| v.map(|vout| OutPoint { txid, vout });
-        let mut found: Vec<(u64, Option<OutPoint>)> = Vec::new();
+        let mut found: Vec<HtlcOutput> = Vec::new();
         match self.classify(c, tx)? {
             Which::Local => {
                 let ctx = c.local_tx(&self.keys, c.local_commit.index, &c.local_commit.spec)?;
