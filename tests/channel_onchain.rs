@@ -1007,3 +1007,30 @@ fn version_1_records_still_load() {
     let ch = lnwasm::channel::Channel::restore(&rec, &p.a.wallet, harness::config()).unwrap();
     assert_eq!(ch.funded(), p.a.ch.funded());
 }
+
+#[test]
+fn force_close_after_the_peers_commitment_confirmed_changes_nothing() {
+    let mut p = pair_with_htlcs(true);
+    let (_, b_commit) =
+        p.b.ch
+            .commitments()
+            .unwrap()
+            .signed_local_tx(p.b.ch.keys())
+            .unwrap();
+    act(
+        &mut p.a,
+        Command::FundingSpent {
+            tx: b_commit.clone(),
+        },
+    );
+    let before = p.a.ch.funded().unwrap().clone();
+    let n = p.a.ch.update_number();
+    let acts = act(&mut p.a, Command::ForceClose);
+    assert!(acts.is_empty(), "{} actions", acts.len());
+    assert_eq!(p.a.ch.funded().unwrap(), &before);
+    assert_eq!(p.a.ch.update_number(), n);
+    assert_eq!(
+        p.a.ch.funded().unwrap().closing_txs[0].compute_txid(),
+        b_commit.compute_txid()
+    );
+}

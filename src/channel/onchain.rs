@@ -480,6 +480,11 @@ impl Channel {
             // Our commitment may be revoked: never publish it.
             return Ok(());
         }
+        if f.status == Status::Closed {
+            // The funding output is spent already: what is on chain (and
+            // the claims of it in `closing_txs`) stays.
+            return Ok(());
+        }
         let (_, signed) = f.c.signed_local_tx(&self.keys)?;
         let preimages = known_preimages(&f.c);
         let cl = self.claims(&signed, &preimages)?;
