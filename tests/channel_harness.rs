@@ -88,7 +88,7 @@ impl Node {
                     confirmed,
                 } => self.later.push((tx, height, confirmed)),
                 Action::WatchSpent { outpoint } => self.watched.push(outpoint),
-                Action::WatchFunding { .. } => {}
+                Action::WatchFunding { .. } | Action::WatchConfirmed { .. } => {}
             }
         }
     }

@@ -97,9 +97,9 @@ impl Node {
                 ManagerAction::PublishLater { tx, .. } => self.published.push(tx),
                 ManagerAction::Event(e) => self.events.push(e),
                 ManagerAction::Disconnect { node_id } => self.disconnects.push(node_id),
-                w @ (ManagerAction::WatchFunding { .. } | ManagerAction::WatchSpent { .. }) => {
-                    self.watches.push(w)
-                }
+                w @ (ManagerAction::WatchFunding { .. }
+                | ManagerAction::WatchSpent { .. }
+                | ManagerAction::WatchConfirmed { .. }) => self.watches.push(w),
             }
         }
     }

@@ -709,3 +709,328 @@ fn a_mutual_close_we_did_not_record_is_recognised() {
     }));
     assert_eq!(p.a.ch.status(), Some(Status::Closed));
 }
+
+// ----- outcome of our HTLCs on chain -----
+
+/// The `HtlcFailedOnChain` ids among `acts`.
+fn failed_on_chain(acts: &[Action]) -> Vec<u64> {
+    acts.iter()
+        .filter_map(|a| match a {
+            Action::Event(Event::HtlcFailedOnChain { id }) => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn confirm_watches(acts: &[Action]) -> Vec<Txid> {
+    acts.iter()
+        .filter_map(|a| match a {
+            Action::WatchConfirmed { txid } => Some(*txid),
+            _ => None,
+        })
+        .collect()
+}
+
+fn block(n: &mut Node, height: u32) -> Vec<Action> {
+    act(n, Command::BlockConnected { height })
+}
+
+fn confirmed(n: &mut Node, tx: &Transaction, height: u32) -> Vec<Action> {
+    act(
+        n,
+        Command::TxConfirmed {
+            txid: tx.compute_txid(),
+            height,
+        },
+    )
+}
+
+#[test]
+fn our_htlc_timeout_six_blocks_deep_fails_the_htlc_once() {
+    assert_eq!(lnwasm::channel::HTLC_RESOLUTION_DEPTH, 6);
+    let mut p = pair_with_htlcs(true);
+    let acts = act(&mut p.a, Command::ForceClose);
+    let txs = txs_of(&acts);
+    let commit = txs[0].0.clone();
+    let timeout = txs
+        .iter()
+        .find(|(t, h, _)| *h == 500 && t.input[0].previous_output.txid == commit.compute_txid())
+        .map(|(t, _, _)| t.clone())
+        .expect("HTLC-timeout");
+    // The commitment and the HTLC-timeout (the only transaction of ours
+    // spending a commitment output: B's HTLC has no preimage, to_local is
+    // swept from the commitment after 144 blocks) are followed.
+    let w = confirm_watches(&acts);
+    assert_eq!(w[0], commit.compute_txid());
+    assert!(w.contains(&timeout.compute_txid()));
+    act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    // The commitment confirms: A's HTLC has an output, nothing is decided.
+    assert!(failed_on_chain(&confirmed(&mut p.a, &commit, 400)).is_empty());
+    for h in 401..=520 {
+        if h == 500 {
+            assert!(failed_on_chain(&confirmed(&mut p.a, &timeout, 500)).is_empty());
+        }
+        let acts = block(&mut p.a, h);
+        if h < 505 {
+            assert!(failed_on_chain(&acts).is_empty(), "height {h}");
+            assert!(acts.is_empty(), "nothing persisted at {h}");
+        } else if h == 505 {
+            // 500..=505: six confirmations.
+            assert!(matches!(acts[0], Action::Persist(_)));
+            assert_eq!(failed_on_chain(&acts), vec![0]);
+        } else {
+            assert!(acts.is_empty(), "reported once ({h})");
+        }
+    }
+    // After a restart: not reported again, nothing left to follow.
+    p.a.reload();
+    assert!(confirm_watches(&p.a.ch.onchain_actions()).is_empty());
+    assert_eq!(p.a.ch.funded().unwrap().onchain.resolved, vec![0]);
+    assert!(block(&mut p.a, 521).is_empty());
+    let acts = confirmed(&mut p.a, &timeout, 500);
+    assert!(failed_on_chain(&acts).is_empty());
+}
+
+#[test]
+fn timeout_with_a_fee_input_added_is_followed_through_its_spend() {
+    // Under anchors the driver adds a fee input to the zero-fee
+    // HTLC-timeout: its txid changes; the reported spend is followed.
+    let mut p = pair_with_htlcs(true);
+    let acts = act(&mut p.a, Command::ForceClose);
+    let txs = txs_of(&acts);
+    let commit = txs[0].0.clone();
+    let mut bumped = txs
+        .iter()
+        .find(|(_, h, _)| *h == 500)
+        .map(|(t, _, _)| t.clone())
+        .unwrap();
+    bumped.input.push(bitcoin::TxIn {
+        previous_output: OutPoint {
+            txid: Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()),
+            vout: 7,
+        },
+        ..Default::default()
+    });
+    act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    confirmed(&mut p.a, &commit, 480);
+    let acts = act(&mut p.a, Command::OutputSpent { tx: bumped.clone() });
+    assert!(matches!(acts[0], Action::Persist(_)));
+    assert_eq!(confirm_watches(&acts), vec![bumped.compute_txid()]);
+    assert!(failed_on_chain(&acts).is_empty());
+    // Remembered across a restart, with its watch.
+    p.a.reload();
+    assert!(confirm_watches(&p.a.ch.onchain_actions()).contains(&bumped.compute_txid()));
+    confirmed(&mut p.a, &bumped, 502);
+    assert!(failed_on_chain(&block(&mut p.a, 506)).is_empty());
+    assert_eq!(failed_on_chain(&block(&mut p.a, 507)), vec![0]);
+}
+
+#[test]
+fn htlcs_without_an_output_fail_once_the_commitment_is_six_deep() {
+    let mut p = open_pair(OpenOpts::default());
+    // A dust HTLC (trimmed), one cross-signed, and one only proposed.
+    let dust = p.add(Side::Holder, Msat(200_000), 1).unwrap();
+    let real = p.add(Side::Holder, Msat(10_000_000), 2).unwrap();
+    p.sign(Side::Holder);
+    let unsigned = p.add(Side::Holder, Msat(5_000_000), 3).unwrap();
+    assert_eq!((dust, real, unsigned), (0, 1, 2));
+    let acts = act(&mut p.a, Command::ForceClose);
+    let commit = txs_of(&acts)[0].0.clone();
+    // One HTLC output only (plus to_local, to_remote and two anchors).
+    assert_eq!(commit.output.len(), 5);
+    act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    assert!(failed_on_chain(&confirmed(&mut p.a, &commit, 300)).is_empty());
+    assert!(failed_on_chain(&block(&mut p.a, 304)).is_empty());
+    let acts = block(&mut p.a, 305);
+    assert_eq!(failed_on_chain(&acts), vec![0, 2]);
+    // The one with an output waits for its timeout.
+    assert!(failed_on_chain(&block(&mut p.a, 600)).is_empty());
+}
+
+#[test]
+fn peers_commitment_our_timeout_claim_fails_the_htlc_and_a_preimage_wins() {
+    let mut p = pair_with_htlcs(true);
+    // A second HTLC from A, that B will claim with its preimage.
+    p.add(Side::Holder, Msat(11_000_000), 4).unwrap();
+    p.sign(Side::Holder);
+    let (_, b_commit) =
+        p.b.ch
+            .commitments()
+            .unwrap()
+            .signed_local_tx(p.b.ch.keys())
+            .unwrap();
+    let acts = act(
+        &mut p.a,
+        Command::FundingSpent {
+            tx: b_commit.clone(),
+        },
+    );
+    let claims: Vec<Transaction> = txs_of(&acts)
+        .into_iter()
+        .filter(|(_, h, _)| *h == 500)
+        .map(|(t, _, _)| t)
+        .collect();
+    assert_eq!(claims.len(), 2, "both of A's HTLCs claimed after expiry");
+    let w = confirm_watches(&acts);
+    assert_eq!(w[0], b_commit.compute_txid());
+    for c in &claims {
+        assert!(w.contains(&c.compute_txid()));
+    }
+    confirmed(&mut p.a, &b_commit, 450);
+    // B claims the 11_000 sat HTLC (id 1) with the preimage.
+    p.b.handle(Command::FundingSpent {
+        tx: b_commit.clone(),
+    })
+    .unwrap();
+    let before = p.b.published.len();
+    p.b.handle(Command::FulfillHtlc {
+        id: 1,
+        preimage: preimage(4),
+    })
+    .unwrap();
+    let b_claim = p.b.published[before..]
+        .iter()
+        .chain(p.b.later.iter().map(|(t, _, _)| t))
+        .find(|t| {
+            t.input[0].previous_output.txid == b_commit.compute_txid()
+                && t.input[0].witness.nth(3) == Some(&preimage(4).0[..])
+        })
+        .cloned()
+        .expect("B's HTLC-success");
+    verify(&b_claim, &[&b_commit]);
+    let acts = act(
+        &mut p.a,
+        Command::OutputSpent {
+            tx: b_claim.clone(),
+        },
+    );
+    assert!(acts.iter().any(|a| matches!(a,
+        Action::Event(Event::HtlcFulfilled { id: 1, preimage: pr }) if *pr == preimage(4))));
+    // The same spend again: nothing new.
+    let acts = act(
+        &mut p.a,
+        Command::OutputSpent {
+            tx: b_claim.clone(),
+        },
+    );
+    assert!(acts.is_empty(), "{} actions", acts.len());
+    // A's claim of id 0 confirms at 500: failed six blocks later; id 1
+    // (fulfilled) never fails.
+    let claim0 = claims
+        .iter()
+        .find(|t| {
+            b_commit.output[t.input[0].previous_output.vout as usize]
+                .value
+                .to_sat()
+                == 10_000
+        })
+        .unwrap();
+    confirmed(&mut p.a, claim0, 500);
+    assert!(failed_on_chain(&block(&mut p.a, 504)).is_empty());
+    assert_eq!(failed_on_chain(&block(&mut p.a, 505)), vec![0]);
+    assert!(block(&mut p.a, 700).is_empty());
+}
+
+#[test]
+fn an_htlc_the_peer_fulfilled_off_chain_is_never_failed_on_chain() {
+    let mut p = pair_with_htlcs(true);
+    // B fulfils A's HTLC; A sees the update (and the preimage), nothing signed.
+    p.b.handle(Command::FulfillHtlc {
+        id: 0,
+        preimage: preimage(1),
+    })
+    .unwrap();
+    deliver(&mut p.b, &mut p.a);
+    assert!(p.a.events.contains(&Event::HtlcFulfilled {
+        id: 0,
+        preimage: preimage(1)
+    }));
+    let acts = act(&mut p.a, Command::ForceClose);
+    assert!(
+        confirm_watches(&acts).is_empty(),
+        "no HTLC of ours to settle"
+    );
+    let commit = txs_of(&acts)[0].0.clone();
+    let timeout = txs_of(&acts)
+        .into_iter()
+        .find(|(_, h, _)| *h == 500)
+        .unwrap()
+        .0;
+    act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    confirmed(&mut p.a, &commit, 400);
+    confirmed(&mut p.a, &timeout, 500);
+    assert!(failed_on_chain(&block(&mut p.a, 600)).is_empty());
+}
+
+#[test]
+fn revoked_commitment_penalty_six_deep_fails_our_htlc() {
+    // B publishes a revoked commitment with A's HTLC on it: the penalty
+    // takes the HTLC output, and its depth settles the HTLC.
+    let mut p = pair_with_htlcs(false);
+    let (_, old) =
+        p.b.ch
+            .commitments()
+            .unwrap()
+            .signed_local_tx(p.b.ch.keys())
+            .unwrap();
+    // A fee update makes that commitment revoked; A's HTLC stays pending.
+    p.a.handle(Command::UpdateFee(lnwasm::tx::FeeratePerKw(3000)))
+        .unwrap();
+    p.sign(Side::Holder);
+    p.sign(Side::Counterparty);
+    assert!(p
+        .a
+        .ch
+        .commitments()
+        .unwrap()
+        .revoked
+        .iter()
+        .any(|r| r.txid == old.compute_txid()));
+    let acts = act(&mut p.a, Command::FundingSpent { tx: old.clone() });
+    let pen = txs_of(&acts)[0].0.clone();
+    assert!(confirm_watches(&acts).contains(&pen.compute_txid()));
+    confirmed(&mut p.a, &old, 200);
+    confirmed(&mut p.a, &pen, 201);
+    assert!(failed_on_chain(&block(&mut p.a, 205)).is_empty());
+    assert_eq!(failed_on_chain(&block(&mut p.a, 206)), vec![0]);
+}
+
+#[test]
+fn version_1_records_still_load() {
+    let p = pair_with_htlcs(true);
+    let mut rec = p.a.ch.record().unwrap();
+    assert_eq!(rec.data[4], 2);
+    // Version 1 had no on-chain state (three empty lists at the end).
+    assert_eq!(rec.data[rec.data.len() - 12..], [0u8; 12]);
+    rec.data.truncate(rec.data.len() - 12);
+    rec.data[4] = 1;
+    let ch = lnwasm::channel::Channel::restore(&rec, &p.a.wallet, harness::config()).unwrap();
+    assert_eq!(ch.funded(), p.a.ch.funded());
+}
+
+#[test]
+fn force_close_after_the_peers_commitment_confirmed_changes_nothing() {
+    let mut p = pair_with_htlcs(true);
+    let (_, b_commit) =
+        p.b.ch
+            .commitments()
+            .unwrap()
+            .signed_local_tx(p.b.ch.keys())
+            .unwrap();
+    act(
+        &mut p.a,
+        Command::FundingSpent {
+            tx: b_commit.clone(),
+        },
+    );
+    let before = p.a.ch.funded().unwrap().clone();
+    let n = p.a.ch.update_number();
+    let acts = act(&mut p.a, Command::ForceClose);
+    assert!(acts.is_empty(), "{} actions", acts.len());
+    assert_eq!(p.a.ch.funded().unwrap(), &before);
+    assert_eq!(p.a.ch.update_number(), n);
+    assert_eq!(
+        p.a.ch.funded().unwrap().closing_txs[0].compute_txid(),
+        b_commit.compute_txid()
+    );
+}

@@ -116,7 +116,9 @@ impl Ln {
                     }
                 }
                 Action::PublishLater { tx, .. } => self.published_later.push(tx),
-                Action::WatchFunding { .. } | Action::WatchSpent { .. } => {}
+                Action::WatchFunding { .. }
+                | Action::WatchSpent { .. }
+                | Action::WatchConfirmed { .. } => {}
             }
         }
     }
@@ -1397,7 +1399,7 @@ fn lnwasm_htlc_failed_by_ldk_case(seed: u8, anchors: bool) {
     r.until("LDK fails the HTLC", |r| {
         r.ln.events
             .iter()
-            .any(|e| matches!(e, Event::HtlcFailed { .. }))
+            .any(|e| matches!(e, Event::HtlcFailedMalformed { id: 0, .. }))
     });
     r.until("commitments settle", |r| {
         let cm = r.ln.ch().commitments().unwrap();
@@ -1764,7 +1766,7 @@ fn cooperative_close_waits_for_pending_htlc() {
         .ln
         .events
         .iter()
-        .any(|e| matches!(e, Event::HtlcFailed { id: 0, .. })));
+        .any(|e| matches!(e, Event::HtlcFailedMalformed { id: 0, .. })));
     // The HTLC failed back: the closing tx pays the push to LDK.
     let closing = &r.ln.published[0];
     assert!(closing.output.iter().any(|o| o.value.to_sat() == 100_000));

@@ -1172,7 +1172,8 @@ fn malformed_incoming_onion_answered_with_fail_malformed() {
     assert_eq!(sent.sha256_of_onion, lnwasm::onion::sha256_of_onion(&zero));
     assert!(w.net.nodes[A].mevents.iter().any(|e| matches!(
         e,
-        ManagerEvent::Channel { event: Event::HtlcFailed { id: 0, reason }, .. } if *reason == vec![0xc0, 0x06]
+        ManagerEvent::Channel { event: Event::HtlcFailedMalformed { id: 0, failure_code: 0xc006, sha256_of_onion }, .. }
+            if *sha256_of_onion == lnwasm::onion::sha256_of_onion(&zero)
     )));
     w.assert_initial_balances();
 }

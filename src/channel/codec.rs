@@ -6,6 +6,10 @@
 //! never allocates more than the input length justifies (every element read
 //! consumes input before it is pushed). A new field means a new version;
 //! older versions stay decodable.
+//!
+//! Version 2 appends the on-chain resolution state ([`OnchainState`]):
+//! confirmations, reported spends and the ids of HTLCs settled on chain.
+//! A version 1 record decodes with an empty one.
 
 use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
@@ -24,11 +28,11 @@ use super::commitments::{
     Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext, RevokedCommit,
 };
 use super::spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
-use super::{ChannelError, Funded, Negotiation, Status};
+use super::{ChannelError, Funded, Negotiation, OnchainState, Status};
 
 const MAGIC: &[u8; 4] = b"LNCH";
 /// Current format version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 fn bad(_: WireError) -> ChannelError {
     ChannelError::CorruptRecord("truncated or invalid field")
@@ -239,6 +243,17 @@ pub fn encode(f: &Funded) -> Vec<u8> {
     }
     w_list(&mut w, &f.closing_txs, w_tx);
     w.u64(f.created_at);
+    let o = &f.onchain;
+    w_list(&mut w, &o.confirmed, |w, (t, h)| {
+        w.txid(t);
+        w.u32(*h);
+    });
+    w_list(&mut w, &o.spends, |w, (op, t)| {
+        w.txid(&op.txid);
+        w.u32(op.vout);
+        w.txid(t);
+    });
+    w_list(&mut w, &o.resolved, |w, id| w.u64(*id));
     // Nothing above can exceed a length prefix except a >64 KiB failure
     // reason or script, which the wire layer never produces.
     w.finish().unwrap_or_default()
@@ -387,7 +402,8 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
     if r.array::<4>().map_err(bad)? != *MAGIC {
         return Err(ChannelError::CorruptRecord("not a channel record"));
     }
-    if r.u8().map_err(bad)? != VERSION {
+    let version = r.u8().map_err(bad)?;
+    if version != 1 && version != VERSION {
         return Err(ChannelError::CorruptRecord("unknown record version"));
     }
     let key_index = ChannelKeyIndex::new(r.u32().map_err(bad)?)
@@ -503,6 +519,19 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
     };
     let closing_txs = r_list(r, r_tx)?;
     let created_at = r.u64().map_err(bad)?;
+    let onchain = if version >= 2 {
+        OnchainState {
+            confirmed: r_list(r, |r| Ok((r.txid().map_err(bad)?, r.u32().map_err(bad)?)))?,
+            spends: r_list(r, |r| {
+                let txid = r.txid().map_err(bad)?;
+                let vout = r.u32().map_err(bad)?;
+                Ok((OutPoint { txid, vout }, r.txid().map_err(bad)?))
+            })?,
+            resolved: r_list(r, |r| r.u64().map_err(bad))?,
+        }
+    } else {
+        OnchainState::default()
+    };
     r.expect_end()
         .map_err(|_| ChannelError::CorruptRecord("trailing bytes"))?;
     let _ = Txid::all_zeros;
@@ -540,5 +569,6 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
         negotiation,
         closing_txs,
         created_at,
+        onchain,
     })
 }

@@ -120,6 +120,9 @@ pub struct Settled {
     pub received: Vec<HtlcAdd>,
     /// Our HTLCs now irrevocably failed (id, reason).
     pub failed: Vec<(u64, Vec<u8>)>,
+    /// Our HTLCs now irrevocably failed as malformed (id, failure code,
+    /// sha256 of the onion).
+    pub failed_malformed: Vec<(u64, u16, [u8; 32])>,
 }
 
 impl Commitments {
@@ -591,10 +594,12 @@ impl Commitments {
                 Update::Add(a) => settled.received.push(a),
                 Update::Fail { id, reason } => settled.failed.push((id, reason)),
                 Update::FailMalformed {
-                    id, failure_code, ..
+                    id,
+                    failure_code,
+                    sha256_of_onion,
                 } => settled
-                    .failed
-                    .push((id, failure_code.to_be_bytes().to_vec())),
+                    .failed_malformed
+                    .push((id, failure_code, sha256_of_onion)),
                 _ => {}
             }
         }

@@ -65,6 +65,11 @@ pub enum Command {
     /// A transaction spending an output of an [`Action::WatchSpent`] other
     /// than the funding output (an HTLC output of a commitment on chain).
     OutputSpent { tx: Transaction },
+    /// A transaction of an [`Action::WatchConfirmed`] confirmed in the block
+    /// at `height`.
+    TxConfirmed { txid: Txid, height: u32 },
+    /// A new best block (for the depth of the transactions of a close).
+    BlockConnected { height: u32 },
     /// Our current feerate estimate, used to judge the peer's.
     FeeEstimate(FeeratePerKw),
     /// The time (seconds since the epoch) passes.
@@ -111,6 +116,10 @@ pub enum Action {
     /// Tell us when `outpoint` is spent: [`Command::FundingSpent`] for the
     /// funding output, [`Command::OutputSpent`] for any other.
     WatchSpent { outpoint: OutPoint },
+    /// Tell us ([`Command::TxConfirmed`]) the height of the block that
+    /// confirms `txid` (a transaction of a close), and the new blocks after
+    /// it ([`Command::BlockConnected`]).
+    WatchConfirmed { txid: Txid },
     /// Something the application should know.
     Event(Event),
     /// Close the connection to the peer (after a warning).
@@ -145,8 +154,22 @@ pub enum Event {
     HtlcReceived(HtlcAdd),
     /// The peer fulfilled our HTLC (the preimage is final as soon as it is seen).
     HtlcFulfilled { id: u64, preimage: PaymentPreimage },
-    /// Our HTLC was failed, irrevocably.
+    /// Our HTLC was failed, irrevocably, by the peer's `update_fail_htlc`
+    /// (`reason` is the encrypted error packet).
     HtlcFailed { id: u64, reason: Vec<u8> },
+    /// Our HTLC was failed, irrevocably, by the peer's
+    /// `update_fail_malformed_htlc`: it could not read the onion we sent.
+    HtlcFailedMalformed {
+        id: u64,
+        failure_code: u16,
+        sha256_of_onion: [u8; 32],
+    },
+    /// Our HTLC was failed on chain, irrevocably: the commitment on chain
+    /// has no output for it (trimmed, or not on that commitment) and is
+    /// [`HTLC_RESOLUTION_DEPTH`](super::HTLC_RESOLUTION_DEPTH) blocks deep, or
+    /// our transaction spending its output after its expiry (timeout, or the
+    /// penalty) is that deep. The peer never revealed the preimage.
+    HtlcFailedOnChain { id: u64 },
     /// The peer broke a rule; the reaction is in the other actions.
     PeerViolation(ChannelError),
     /// The peer sent an `error` or `warning`.

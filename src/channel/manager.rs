@@ -77,10 +77,16 @@
 //!
 //! # Chain
 //!
-//! Channels ask for watches ([`Action::WatchFunding`], [`Action::WatchSpent`]);
-//! the manager passes them on (with the channel id) and remembers them, so
-//! that [`ManagerInput::TxConfirmed`], [`ManagerInput::BlockConnected`] and
-//! [`ManagerInput::OutputSpent`] reach the channels that asked.
+//! Channels ask for watches ([`Action::WatchFunding`], [`Action::WatchSpent`],
+//! [`Action::WatchConfirmed`]); the manager passes them on (with the channel
+//! id) and remembers them, so that [`ManagerInput::TxConfirmed`],
+//! [`ManagerInput::BlockConnected`] and [`ManagerInput::OutputSpent`] reach
+//! the channels that asked: a spend of the funding output as
+//! [`Command::FundingSpent`], of any other output as [`Command::OutputSpent`];
+//! the confirmation of a transaction of a close as [`Command::TxConfirmed`],
+//! and every block as [`Command::BlockConnected`] to the channels that still
+//! follow confirmations (their HTLCs are being settled on chain). After
+//! [`ChannelManager::load`], channels on chain ask for their watches again.
 
 use core::fmt;
 
@@ -216,6 +222,13 @@ pub enum ManagerAction {
     WatchSpent {
         channel_id: ChannelId,
         outpoint: OutPoint,
+    },
+    /// Report ([`ManagerInput::TxConfirmed`], then
+    /// [`ManagerInput::BlockConnected`]) the confirmation of `txid`, a
+    /// transaction of a close.
+    WatchConfirmed {
+        channel_id: ChannelId,
+        txid: Txid,
     },
     Event(ManagerEvent),
     /// Close the connection to `node_id`.
@@ -452,6 +465,8 @@ struct Entry {
     persisted: bool,
     funding: Option<FundingWatch>,
     spent: Vec<OutPoint>,
+    /// Transactions whose confirmation the channel follows.
+    confirms: Vec<Txid>,
     /// Best height when the channel was funded (or loaded).
     funded_height: u32,
 }
@@ -577,6 +592,7 @@ impl ChannelManager {
                 persisted: true,
                 funding: None,
                 spent: vec![],
+                confirms: vec![],
                 funded_height: best_height,
             };
             if f.status != Status::Closed {
@@ -598,6 +614,32 @@ impl ChannelManager {
                     channel_id: id,
                     outpoint,
                 });
+            }
+            // A close in progress: its HTLC outputs and confirmations.
+            let resolving = !ch.onchain_confirmation_watches().is_empty();
+            let onchain = if f.status != Status::Closed || resolving {
+                ch.onchain_actions()
+            } else {
+                vec![]
+            };
+            for a in onchain {
+                match a {
+                    Action::WatchSpent { outpoint } if !e.spent.contains(&outpoint) => {
+                        e.spent.push(outpoint);
+                        actions.push(ManagerAction::WatchSpent {
+                            channel_id: id,
+                            outpoint,
+                        });
+                    }
+                    Action::WatchConfirmed { txid } if !e.confirms.contains(&txid) => {
+                        e.confirms.push(txid);
+                        actions.push(ManagerAction::WatchConfirmed {
+                            channel_id: id,
+                            txid,
+                        });
+                    }
+                    _ => {}
+                }
             }
             m.channels.push(e);
         }
@@ -633,7 +675,14 @@ impl ChannelManager {
                     .collect();
                 self.drive_each(
                     idx,
-                    |_| Some(Command::FundingSpent { tx: tx.clone() }),
+                    |e| {
+                        let funding = e.ch.funded().map(|f| f.c.params.funding_outpoint);
+                        Some(if funding == Some(outpoint) {
+                            Command::FundingSpent { tx: tx.clone() }
+                        } else {
+                            Command::OutputSpent { tx: tx.clone() }
+                        })
+                    },
                     &mut out,
                 )
             }
@@ -935,6 +984,7 @@ impl ChannelManager {
                     persisted: false,
                     funding: None,
                     spent: vec![],
+                    confirms: vec![],
                     funded_height: self.best_height,
                 });
                 let i = self.channels.len() - 1;
@@ -1007,6 +1057,7 @@ impl ChannelManager {
             persisted: false,
             funding: None,
             spent: vec![],
+            confirms: vec![],
             funded_height: self.best_height,
         });
         let i = self.channels.len() - 1;
@@ -1101,6 +1152,11 @@ impl ChannelManager {
             },
             out,
         );
+        // Transactions of a close.
+        let idx: Vec<usize> = (0..self.channels.len())
+            .filter(|&i| self.channels[i].confirms.contains(&txid))
+            .collect();
+        self.drive_each(idx, |_| Some(Command::TxConfirmed { txid, height }), out);
     }
 
     fn on_block(&mut self, height: u32, out: &mut Out) {
@@ -1136,6 +1192,11 @@ impl ChannelManager {
             },
             out,
         );
+        // Closes whose HTLCs are still being settled on chain.
+        let idx: Vec<usize> = (0..self.channels.len())
+            .filter(|&i| !self.channels[i].confirms.is_empty())
+            .collect();
+        self.drive_each(idx, |_| Some(Command::BlockConnected { height }), out);
     }
 
     fn on_tick(&mut self, now: u64, out: &mut Out) {
@@ -1291,6 +1352,15 @@ impl ChannelManager {
                         outpoint,
                     });
                 }
+                Action::WatchConfirmed { txid } => {
+                    if !e.confirms.contains(&txid) {
+                        e.confirms.push(txid);
+                    }
+                    out.push(ManagerAction::WatchConfirmed {
+                        channel_id: id,
+                        txid,
+                    });
+                }
                 Action::Event(ev) => {
                     if matches!(ev, Event::ChannelFunded { .. }) {
                         e.funded_height = best;
@@ -1304,6 +1374,10 @@ impl ChannelManager {
                 }
                 Action::Disconnect => out.push(ManagerAction::Disconnect { node_id }),
             }
+        }
+        if !e.confirms.is_empty() && e.ch.onchain_confirmation_watches().is_empty() {
+            // Every HTLC settled on chain: no more blocks for this close.
+            e.confirms.clear();
         }
         if aborted {
             let e = self.channels.remove(i);

@@ -97,7 +97,7 @@ pub use manager::{
     ChannelInfo, ChannelManager, ManagerAction, ManagerConfig, ManagerError, ManagerEvent,
     ManagerInput, Refusal, FUNDEE_UNCONFIRMED_TIMEOUT_BLOCKS,
 };
-pub use onchain::commitment_number;
+pub use onchain::{commitment_number, OnchainState, HTLC_RESOLUTION_DEPTH};
 pub use open::OpenRequest;
 pub use pending::PendingChannelLimits;
 pub use spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
@@ -168,6 +168,9 @@ pub struct Funded {
     /// Transactions we published when closing (for rebroadcast).
     pub closing_txs: Vec<Transaction>,
     pub created_at: u64,
+    /// What the chain told us about the close (confirmations, spends) and
+    /// which of our HTLCs were settled there.
+    pub onchain: OnchainState,
 }
 
 #[derive(Clone, Debug)]
@@ -206,6 +209,8 @@ pub struct Channel {
     update_number: u64,
     fee_estimate: Option<FeeratePerKw>,
     created_at: u64,
+    /// The best block height we heard of (not persisted).
+    tip: u32,
 }
 
 /// Accumulates the actions of one step, keeping `Persist` first.
@@ -360,6 +365,7 @@ impl Channel {
             link: Link::Offline,
             update_number: record.update_number,
             fee_estimate: None,
+            tip: 0,
         })
     }
 
@@ -377,6 +383,11 @@ impl Channel {
             Command::FundingDepth { depth, scid } => self.on_funding_depth(depth, scid, out),
             Command::FundingSpent { tx } => self.on_funding_spent(tx, out),
             Command::OutputSpent { tx } => self.on_output_spent(tx, out),
+            Command::TxConfirmed { txid, height } => self.on_tx_confirmed(txid, height, out),
+            Command::BlockConnected { height } => {
+                self.tip = self.tip.max(height);
+                self.resolve_onchain_htlcs(out)
+            }
             Command::FulfillHtlc { id, preimage } if self.is_onchain() => {
                 self.onchain_fulfill(id, preimage, out)
             }

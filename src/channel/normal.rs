@@ -265,6 +265,13 @@ impl Channel {
         for (id, reason) in settled.failed {
             out.event(Event::HtlcFailed { id, reason });
         }
+        for (id, failure_code, sha256_of_onion) in settled.failed_malformed {
+            out.event(Event::HtlcFailedMalformed {
+                id,
+                failure_code,
+                sha256_of_onion,
+            });
+        }
         if f.c.can_sign() {
             let msg = f.c.send_commit(&keys)?;
             out.send(Message::CommitmentSigned(msg));

@@ -34,6 +34,32 @@
 //! whoever's it is), so [`Channel::onchain_actions`] gives the same actions
 //! again after a restart.
 //!
+//! # Outcome of our HTLCs
+//!
+//! Every HTLC we offered that is still pending when a commitment goes on
+//! chain ends in exactly one event for the payment layer:
+//! [`Event::HtlcFulfilled`] as soon as a spend of its output reveals the
+//! preimage ([`Command::OutputSpent`](super::Command::OutputSpent)), or
+//! [`Event::HtlcFailedOnChain`] once failing it is irreversible:
+//!
+//! * the HTLC has no output on the commitment that confirmed (trimmed as
+//!   dust, or only on another commitment, or never signed) and that
+//!   commitment is [`HTLC_RESOLUTION_DEPTH`] blocks deep;
+//! * a transaction of ours spending its output after its expiry (our
+//!   HTLC-timeout, our timeout claim on the peer's commitment, the penalty
+//!   on a revoked one) is [`HTLC_RESOLUTION_DEPTH`] blocks deep. The
+//!   spending transaction is the one we published or the one the chain
+//!   reported spending the output (under anchors the driver may have added
+//!   a fee input, which changes the txid).
+//!
+//! HTLCs the peer fulfilled off chain are never failed. For a commitment we
+//! cannot rebuild (after a data loss) nothing is reported. The depth comes
+//! from [`Action::WatchConfirmed`] (the commitment, our transactions
+//! spending its outputs, and the peer's spends of the HTLC outputs we
+//! watch), answered with [`Command::TxConfirmed`](super::Command::TxConfirmed)
+//! and [`Command::BlockConnected`](super::Command::BlockConnected); what was
+//! seen is persisted ([`OnchainState`]), so each outcome is reported once.
+//!
 //! Fee bumping is not done here: anchor outputs are not spent (no CPFP), and
 //! under `option_anchors_zero_fee_htlc_tx` the second-stage HTLC transactions
 //! carry no fee of their own (the driver must add a fee input, or rely on
@@ -54,6 +80,34 @@ use crate::wire::PaymentPreimage;
 use super::commitments::{Commitments, RemoteCommit, RemoteNext, RevokedCommit};
 use super::spec::{HtlcDir, Update};
 use super::{Action, Channel, ChannelError, Event, Out, State, Status};
+
+/// Confirmations after which a transaction that settles an HTLC we offered
+/// on chain is taken as final (BOLT 5's "reasonable depth"): the HTLC is
+/// then reported failed ([`Event::HtlcFailedOnChain`]) and a forward is
+/// failed upstream. Six blocks: deep enough that a reorganisation undoing it
+/// is not a practical risk, short next to the `cltv_expiry_delta` (at least
+/// 18, ours 40) between an outgoing HTLC and the incoming one it pays for.
+pub const HTLC_RESOLUTION_DEPTH: u32 = 6;
+
+/// What the chain told a closing channel, persisted with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OnchainState {
+    /// Transactions of the close and the block height that confirmed each.
+    pub confirmed: Vec<(Txid, u32)>,
+    /// Spends of the HTLC outputs we watch, as reported: (output, spender).
+    pub spends: Vec<(OutPoint, Txid)>,
+    /// Ids of the HTLCs we offered whose on-chain outcome was reported.
+    pub resolved: Vec<u64>,
+}
+
+impl OnchainState {
+    fn height_of(&self, txid: &Txid) -> Option<u32> {
+        self.confirmed
+            .iter()
+            .find(|(t, _)| t == txid)
+            .map(|(_, h)| *h)
+    }
+}
 
 /// The action that publishes `tx`: now, or once its own timelocks allow.
 pub(crate) fn publish_action(tx: Transaction) -> Action {
@@ -100,6 +154,9 @@ pub fn commitment_number(params: &crate::tx::ChannelParams, tx: &Transaction) ->
     let obscured = (u64::from(seq & 0xff_ffff) << 24) | u64::from(lt & 0xff_ffff);
     Some(obscured ^ params.obscuring_factor())
 }
+
+/// An HTLC id and its output on a commitment (`None`: it has none there).
+type HtlcOutput = (u64, Option<OutPoint>);
 
 /// Whose commitment a funding spend is.
 enum Which {
@@ -423,6 +480,11 @@ impl Channel {
             // Our commitment may be revoked: never publish it.
             return Ok(());
         }
+        if f.status == Status::Closed {
+            // The funding output is spent already: what is on chain (and
+            // the claims of it in `closing_txs`) stays.
+            return Ok(());
+        }
         let (_, signed) = f.c.signed_local_tx(&self.keys)?;
         let preimages = known_preimages(&f.c);
         let cl = self.claims(&signed, &preimages)?;
@@ -431,7 +493,9 @@ impl Channel {
         f.status = Status::Closing;
         f.closing_txs = cl.txs.clone();
         out.persist = true;
+        let watch = self.watches_if_resolving(txid, &cl.txs);
         emit(out, cl);
+        out.actions.extend(watch);
         out.event(Event::ForceClosed { txid, ours: true });
         Ok(())
     }
@@ -472,8 +536,10 @@ impl Channel {
         let ours = matches!(which, Which::Local);
         // The commitment itself is on chain already.
         let mut cl = cl;
+        let watch = self.watches_if_resolving(txid, &cl.txs);
         cl.txs.retain(|t| t.compute_txid() != txid);
         emit(out, cl);
+        out.actions.extend(watch);
         match revoked {
             Some((commitment_number, penalty_txid)) => out.event(Event::RevokedCommitmentSeen {
                 commitment_number,
@@ -532,9 +598,12 @@ impl Channel {
                     .filter(|h| h.dir == HtlcDir::Received),
             )
             .map(|h| (h.add.id, h.add.payment_hash))
+            .filter(|(id, _)| !f.onchain.resolved.contains(id))
             .collect();
         let mut fulfilled: Vec<u64> = Vec::new();
+        let mut spends: Vec<OutPoint> = Vec::new();
         for i in tx.input.iter().filter(|i| i.previous_output.txid == ctxid) {
+            spends.push(i.previous_output);
             for item in i.witness.iter().filter(|w| w.len() == 32) {
                 let h = PaymentHash(sha256::Hash::hash(item).to_byte_array());
                 for (id, ph) in &ours {
@@ -550,6 +619,37 @@ impl Channel {
                 }
             }
         }
+        // Remember who spent the commitment's outputs, and follow its depth
+        // (not for an earlier version of one of our own penalties).
+        let own = tx
+            .output
+            .iter()
+            .all(|o| o.script_pubkey == self.sweep_destination());
+        if !own && !spends.is_empty() && !self.unresolved_offered().is_empty() {
+            let f = self.funded_mut()?;
+            let mut changed = false;
+            for op in spends {
+                if !f.onchain.spends.contains(&(op, txid)) {
+                    f.onchain.spends.push((op, txid));
+                    changed = true;
+                }
+            }
+            for id in &fulfilled {
+                if !f.onchain.resolved.contains(id) {
+                    f.onchain.resolved.push(*id);
+                    changed = true;
+                }
+            }
+            if changed {
+                out.persist = true;
+                out.actions.push(Action::WatchConfirmed { txid });
+            }
+            self.resolve_onchain_htlcs(out)?;
+        }
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
+        let c = f.c.clone();
         // A second-stage HTLC transaction of a revoked commitment.
         let Which::Revoked(r) = self.classify(&c, &commit)? else {
             return Ok(());
@@ -622,9 +722,11 @@ impl Channel {
         new.extend(replacement);
         f.closing_txs.extend(new.iter().cloned());
         out.persist = true;
+        let watch = self.watches_if_resolving(ctxid, &new);
         for t in new {
             out.actions.push(publish_action(t));
         }
+        out.actions.extend(watch.into_iter().skip(1));
         Ok(())
     }
 
@@ -689,8 +791,253 @@ impl Channel {
                         .map(|outpoint| Action::WatchSpent { outpoint }),
                 );
             }
+            acts.extend(self.onchain_confirmation_watches());
         }
         acts
+    }
+
+    /// The confirmations a channel on chain still follows (none once every
+    /// HTLC we offered is settled): the commitment, our transactions
+    /// spending its outputs, and the reported spends of its HTLC outputs.
+    pub(super) fn onchain_confirmation_watches(&self) -> Vec<Action> {
+        let (Some(f), Some(commit)) = (self.funded(), self.onchain_commitment()) else {
+            return Vec::new();
+        };
+        if self.unresolved_offered().is_empty() {
+            return Vec::new();
+        }
+        let mut acts = confirmation_watches(commit.compute_txid(), &f.closing_txs);
+        for (_, txid) in &f.onchain.spends {
+            let a = Action::WatchConfirmed { txid: *txid };
+            if !acts
+                .iter()
+                .any(|x| matches!(x, Action::WatchConfirmed { txid: t } if t == txid))
+            {
+                acts.push(a);
+            }
+        }
+        acts
+    }
+
+    /// [`confirmation_watches`], if an HTLC we offered waits for its outcome.
+    fn watches_if_resolving(&self, commit: Txid, txs: &[Transaction]) -> Vec<Action> {
+        if self.unresolved_offered().is_empty() {
+            Vec::new()
+        } else {
+            confirmation_watches(commit, txs)
+        }
+    }
+
+    /// A transaction of the close confirmed at `height`.
+    pub(super) fn on_tx_confirmed(
+        &mut self,
+        txid: Txid,
+        height: u32,
+        out: &mut Out,
+    ) -> Result<(), ChannelError> {
+        self.tip = self.tip.max(height);
+        let Some(commit) = self.onchain_commitment() else {
+            return Ok(());
+        };
+        let ctxid = commit.compute_txid();
+        let f = self.funded_mut()?;
+        let relevant = txid == ctxid
+            || f.closing_txs.iter().any(|t| t.compute_txid() == txid)
+            || f.onchain.spends.iter().any(|(_, t)| *t == txid);
+        if !relevant {
+            return Ok(());
+        }
+        match f.onchain.confirmed.iter_mut().find(|(t, _)| *t == txid) {
+            Some((_, h)) if *h == height => {}
+            Some((_, h)) => {
+                *h = height;
+                out.persist = true;
+            }
+            None => {
+                f.onchain.confirmed.push((txid, height));
+                out.persist = true;
+            }
+        }
+        self.resolve_onchain_htlcs(out)
+    }
+
+    /// The HTLCs we offered whose on-chain outcome is not reported yet
+    /// (proposed, signed, or on any commitment not revoked), but those the
+    /// peer fulfilled off chain. Empty unless a commitment is on chain.
+    fn unresolved_offered(&self) -> Vec<crate::channel::HtlcAdd> {
+        let Some(f) = self.funded() else {
+            return Vec::new();
+        };
+        let c = &f.c;
+        let mut v: Vec<crate::channel::HtlcAdd> = Vec::new();
+        let specs = c
+            .local_commit
+            .spec
+            .htlcs
+            .iter()
+            .filter(|h| h.dir == HtlcDir::Offered)
+            .chain(
+                c.remote_commit
+                    .spec
+                    .htlcs
+                    .iter()
+                    .chain(match &c.remote_next {
+                        RemoteNext::Waiting { commit, .. } => commit.spec.htlcs.as_slice(),
+                        _ => &[],
+                    })
+                    .filter(|h| h.dir == HtlcDir::Received),
+            )
+            .map(|h| &h.add);
+        let changes = c
+            .local_changes
+            .proposed
+            .iter()
+            .chain(&c.local_changes.signed)
+            .chain(&c.local_changes.acked)
+            .filter_map(|u| match u {
+                Update::Add(a) => Some(a),
+                _ => None,
+            });
+        let fulfilled_by_peer = |id: u64| {
+            c.remote_changes
+                .proposed
+                .iter()
+                .chain(&c.remote_changes.signed)
+                .chain(&c.remote_changes.acked)
+                .any(|u| matches!(u, Update::Fulfill { id: i, .. } if *i == id))
+        };
+        for a in specs.chain(changes) {
+            if !v.iter().any(|x| x.id == a.id)
+                && !f.onchain.resolved.contains(&a.id)
+                && !fulfilled_by_peer(a.id)
+            {
+                v.push(a.clone());
+            }
+        }
+        v
+    }
+
+    /// The output of each of `htlcs` (ours) on the commitment `tx`: `None`
+    /// when it has none there. `None` overall for a commitment we cannot
+    /// rebuild.
+    fn offered_outputs(
+        &self,
+        tx: &Transaction,
+        htlcs: &[crate::channel::HtlcAdd],
+    ) -> Result<Option<Vec<HtlcOutput>>, ChannelError> {
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
+        let c = &f.c;
+        let txid = tx.compute_txid();
+        let at = |v: Option<u32>| v.map(|vout| OutPoint { txid, vout });
+        let mut found: Vec<HtlcOutput> = Vec::new();
+        match self.classify(c, tx)? {
+            Which::Local => {
+                let ctx = c.local_tx(&self.keys, c.local_commit.index, &c.local_commit.spec)?;
+                for (i, h) in c.local_commit.spec.htlcs.iter().enumerate() {
+                    if h.dir == HtlcDir::Offered {
+                        found.push((h.add.id, at(ctx.htlc_output_index(i))));
+                    }
+                }
+            }
+            Which::Remote(rc) => {
+                let rtx = c.remote_tx(&rc)?;
+                for (i, h) in rc.spec.htlcs.iter().enumerate() {
+                    if h.dir == HtlcDir::Received {
+                        found.push((h.add.id, at(rtx.htlc_output_index(i))));
+                    }
+                }
+            }
+            Which::Revoked(r) => {
+                // The revoked commitment keeps no ids: matched by hash,
+                // amount and expiry.
+                let (rtx, _) = revoked_tx(c, &self.keys, &r)?;
+                for (i, h) in r.htlcs.iter().enumerate() {
+                    if h.direction != crate::tx::HtlcDirection::Received {
+                        continue;
+                    }
+                    if let Some(a) = htlcs.iter().find(|a| {
+                        a.payment_hash == h.payment_hash
+                            && a.amount == h.amount
+                            && a.cltv_expiry == h.cltv_expiry
+                            && !found.iter().any(|(id, _)| *id == a.id)
+                    }) {
+                        found.push((a.id, at(rtx.htlc_output_index(i))));
+                    }
+                }
+            }
+            Which::Unknown => return Ok(None),
+        }
+        Ok(Some(
+            htlcs
+                .iter()
+                .map(|a| {
+                    let o = found.iter().find(|(id, _)| *id == a.id).and_then(|x| x.1);
+                    (a.id, o)
+                })
+                .collect(),
+        ))
+    }
+
+    /// Reports the HTLCs we offered whose failure on chain became final
+    /// (see the module docs).
+    pub(super) fn resolve_onchain_htlcs(&mut self, out: &mut Out) -> Result<(), ChannelError> {
+        let Some(commit) = self.onchain_commitment() else {
+            return Ok(());
+        };
+        let f = self
+            .funded()
+            .ok_or(ChannelError::InvalidState("not funded"))?;
+        let Some(commit_height) = f.onchain.height_of(&commit.compute_txid()) else {
+            return Ok(());
+        };
+        let pending = self.unresolved_offered();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let Some(outputs) = self.offered_outputs(&commit, &pending)? else {
+            return Ok(());
+        };
+        let tip = f
+            .onchain
+            .confirmed
+            .iter()
+            .map(|(_, h)| *h)
+            .fold(self.tip, u32::max);
+        let deep = |h: u32| tip.saturating_sub(h).saturating_add(1) >= HTLC_RESOLUTION_DEPTH;
+        let mut failed = Vec::new();
+        for (id, o) in outputs {
+            let done = match o {
+                None => deep(commit_height),
+                Some(op) => f
+                    .closing_txs
+                    .iter()
+                    .filter(|t| t.input.iter().any(|i| i.previous_output == op))
+                    .map(|t| t.compute_txid())
+                    .chain(
+                        f.onchain
+                            .spends
+                            .iter()
+                            .filter(|(s, _)| *s == op)
+                            .map(|(_, t)| *t),
+                    )
+                    .any(|t| f.onchain.height_of(&t).is_some_and(deep)),
+            };
+            if done {
+                failed.push(id);
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let f = self.funded_mut()?;
+        f.onchain.resolved.extend(failed.iter().copied());
+        out.persist = true;
+        for id in failed {
+            out.event(Event::HtlcFailedOnChain { id });
+        }
+        Ok(())
     }
 
     /// Whether the channel is on chain (HTLCs are settled there).
@@ -700,6 +1047,19 @@ impl Channel {
             Some(Status::Closing | Status::Closed)
         ) && self.onchain_commitment().is_some()
     }
+}
+
+/// Confirmation watches for the commitment `commit` and for those of `txs`
+/// that spend its outputs (the commitment's first).
+fn confirmation_watches(commit: Txid, txs: &[Transaction]) -> Vec<Action> {
+    let mut v = vec![Action::WatchConfirmed { txid: commit }];
+    for t in txs {
+        let txid = t.compute_txid();
+        if txid != commit && t.input.iter().any(|i| i.previous_output.txid == commit) {
+            v.push(Action::WatchConfirmed { txid });
+        }
+    }
+    v
 }
 
 fn emit(out: &mut Out, cl: Claims) {

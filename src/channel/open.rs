@@ -356,6 +356,7 @@ impl Channel {
             update_number: 0,
             fee_estimate: None,
             created_at: req.now,
+            tip: 0,
         };
         Ok((ch, vec![Action::Send(Message::OpenChannel(open))]))
     }
@@ -412,6 +413,7 @@ impl Channel {
             update_number: 0,
             fee_estimate,
             created_at: now,
+            tip: 0,
         };
         Ok((ch, vec![Action::Send(Message::AcceptChannel(accept))]))
     }
@@ -790,6 +792,7 @@ impl Channel {
             negotiation: None,
             closing_txs: vec![],
             created_at: self.created_at,
+            onchain: Default::default(),
         }
     }
 

@@ -65,12 +65,11 @@
 //! outbound capacity (`temporary_channel_failure`). Channel updates are not
 //! produced yet: the `channel_update` fields are empty.
 //!
-//! A downstream `update_fail_htlc` goes back upstream wrapped once more
-//! ([`ErrorPacket::wrap`]); a downstream `update_fail_malformed_htlc`
-//! becomes our own `invalid_onion_*` failure with the `sha256_of_onion` of
-//! the onion we sent. (The channel reports a malformed failure as
-//! [`Event::HtlcFailed`] whose `reason` is the 2-byte failure code; a real
-//! error packet is at least 292 bytes.)
+//! A downstream `update_fail_htlc` ([`Event::HtlcFailed`]) goes back
+//! upstream wrapped once more ([`ErrorPacket::wrap`]); a downstream
+//! `update_fail_malformed_htlc` ([`Event::HtlcFailedMalformed`]) becomes our
+//! own `invalid_onion_*` failure with the `sha256_of_onion` of the onion we
+//! sent.
 //!
 //! # Expiry
 //!
@@ -90,6 +89,21 @@
 //! chain with the preimage. A forward whose incoming HTLC is fulfilled and
 //! gone from our commitment is forgotten (its record deleted) at the next
 //! block.
+//!
+//! # On chain
+//!
+//! Once a channel is closed, the outcome of each HTLC we offered on it
+//! comes from the chain: [`Event::HtlcFulfilled`] when the peer's claim
+//! reveals the preimage (a forward is then fulfilled upstream — on chain
+//! too if the incoming channel is closed — and a payment succeeds), or
+//! [`Event::HtlcFailedOnChain`] once the timeout path is
+//! [`HTLC_RESOLUTION_DEPTH`](crate::channel::HTLC_RESOLUTION_DEPTH) blocks
+//! deep: a forward is failed upstream with our own
+//! `permanent_channel_failure` (the outgoing channel is gone), a payment
+//! fails with [`PayFailure::OnChain`]. With the default delta of 40 blocks,
+//! a forward whose outgoing channel we close [`OUTGOING_GRACE_BLOCKS`]
+//! after its expiry is failed back about ten blocks later, well before the
+//! incoming HTLC expires. A failure after the preimage is known is ignored.
 
 mod record;
 mod route;
@@ -243,11 +257,24 @@ pub enum PaymentInput {
         id: u64,
         preimage: PaymentPreimage,
     },
-    /// Our HTLC failed (`reason`: error packet, or a 2-byte malformed code).
+    /// Our HTLC failed (`reason`: the error packet).
     HtlcFailed {
         channel_id: ChannelId,
         id: u64,
         reason: Vec<u8>,
+    },
+    /// Our HTLC failed on chain (its channel was closed; see
+    /// [`Event::HtlcFailedOnChain`]).
+    HtlcFailedOnChain {
+        channel_id: ChannelId,
+        id: u64,
+    },
+    /// Our HTLC failed as malformed: the next node could not read our onion.
+    HtlcFailedMalformed {
+        channel_id: ChannelId,
+        id: u64,
+        failure_code: u16,
+        sha256_of_onion: [u8; 32],
     },
     /// The manager refused the last `AddHtlc` with this hash on this channel.
     AddRefused {
@@ -291,6 +318,20 @@ impl PaymentInput {
                 channel_id,
                 id: *id,
                 reason: reason.clone(),
+            },
+            Event::HtlcFailedOnChain { id } => PaymentInput::HtlcFailedOnChain {
+                channel_id,
+                id: *id,
+            },
+            Event::HtlcFailedMalformed {
+                id,
+                failure_code,
+                sha256_of_onion,
+            } => PaymentInput::HtlcFailedMalformed {
+                channel_id,
+                id: *id,
+                failure_code: *failure_code,
+                sha256_of_onion: *sha256_of_onion,
             },
             _ => return None,
         })
@@ -337,6 +378,9 @@ pub enum PayFailure {
     NoUsableRoute,
     /// Interrupted by a restart before the HTLC left: nothing was sent.
     NotSent,
+    /// The HTLC was failed on chain: its channel was force closed and the
+    /// timeout path settled it (not retried: its expiry is long past).
+    OnChain,
 }
 
 /// What the application hears.
@@ -485,6 +529,16 @@ struct Part {
     cltv_expiry: u32,
     total: Msat,
     shared_secret: SharedSecret,
+}
+
+/// How an HTLC we offered failed.
+enum Failed {
+    /// `update_fail_htlc`: the error packet.
+    Packet(Vec<u8>),
+    /// `update_fail_malformed_htlc`: its failure code.
+    Malformed(u16),
+    /// On chain, after its channel was closed.
+    OnChain,
 }
 
 #[derive(Clone, Debug)]
@@ -1019,7 +1073,22 @@ impl Payments {
                 channel_id,
                 id,
                 reason,
-            } => self.on_failed(channel_id, id, reason, channels, &mut out),
+            } => self.on_failed(channel_id, id, Failed::Packet(reason), channels, &mut out),
+            PaymentInput::HtlcFailedOnChain { channel_id, id } => {
+                self.on_failed(channel_id, id, Failed::OnChain, channels, &mut out)
+            }
+            PaymentInput::HtlcFailedMalformed {
+                channel_id,
+                id,
+                failure_code,
+                ..
+            } => self.on_failed(
+                channel_id,
+                id,
+                Failed::Malformed(failure_code),
+                channels,
+                &mut out,
+            ),
             PaymentInput::BlockConnected { height } => {
                 self.height = self.height.max(height);
                 self.check_expiry(channels, &mut out);
@@ -1432,23 +1501,30 @@ impl Payments {
         &mut self,
         channel_id: ChannelId,
         id: u64,
-        reason: Vec<u8>,
+        failed: Failed,
         channels: &[ChannelView],
         out: &mut Out,
     ) {
-        let malformed = (reason.len() == 2).then(|| u16::from_be_bytes([reason[0], reason[1]]));
         if let Some(i) = self
             .forwards
             .iter()
             .position(|(f, oid)| f.out_channel == channel_id && *oid == Some(id))
         {
+            if self.forwards[i].0.preimage.is_some() {
+                // Fulfilled upstream already: the preimage wins.
+                return;
+            }
             let (f, _) = self.forwards.remove(i);
-            let packet = match malformed {
-                Some(code) => ErrorPacket::create(
+            let packet = match failed {
+                // The outgoing channel is closed: our own failure.
+                Failed::OnChain => {
+                    ErrorPacket::create(&f.shared_secret, &FailureMessage::PermanentChannelFailure)
+                }
+                Failed::Malformed(code) => ErrorPacket::create(
                     &f.shared_secret,
                     &malformed_to_failure(code, f.out_onion_sha),
                 ),
-                None => ErrorPacket(reason).wrap(&f.shared_secret),
+                Failed::Packet(reason) => ErrorPacket(reason).wrap(&f.shared_secret),
             };
             out.actions.push(PaymentAction::Delete(record::forward_key(
                 &f.in_channel,
@@ -1479,34 +1555,45 @@ impl Payments {
         };
         let route = o.routes.get(a.route_index as usize).cloned();
         let hops = route.map(|r| r.hops).unwrap_or_default();
-        let failure = match malformed {
-            Some(code) => hops.first().map(|h0| RouteFailure {
-                hop_index: 0,
-                node_id: h0.node_id,
-                code,
-                message: None,
-            }),
-            None => ErrorPacket(reason)
-                .decode(&a.shared_secrets)
-                .ok()
-                .and_then(|d| {
-                    let hop = hops.get(d.hop_index)?;
-                    let code = d
-                        .message
-                        .as_ref()
-                        .map(FailureMessage::code)
-                        .or_else(|| {
-                            (d.raw.len() >= 2).then(|| u16::from_be_bytes([d.raw[0], d.raw[1]]))
-                        })
-                        .unwrap_or(0);
-                    Some(RouteFailure {
-                        hop_index: d.hop_index,
-                        node_id: hop.node_id,
-                        code,
-                        message: d.message,
-                    })
+        let failure =
+            match failed {
+                Failed::OnChain => {
+                    o.status = OutgoingStatus::Failed;
+                    out.persist(PaymentRecord::Outgoing(o.clone()));
+                    out.event(PaymentEvent::PaymentFailed {
+                        payment_hash: h,
+                        failure: PayFailure::OnChain,
+                    });
+                    self.outgoing.insert(h, o);
+                    return;
+                }
+                Failed::Malformed(code) => hops.first().map(|h0| RouteFailure {
+                    hop_index: 0,
+                    node_id: h0.node_id,
+                    code,
+                    message: None,
                 }),
-        };
+                Failed::Packet(reason) => ErrorPacket(reason)
+                    .decode(&a.shared_secrets)
+                    .ok()
+                    .and_then(|d| {
+                        let hop = hops.get(d.hop_index)?;
+                        let code = d
+                            .message
+                            .as_ref()
+                            .map(FailureMessage::code)
+                            .or_else(|| {
+                                (d.raw.len() >= 2).then(|| u16::from_be_bytes([d.raw[0], d.raw[1]]))
+                            })
+                            .unwrap_or(0);
+                        Some(RouteFailure {
+                            hop_index: d.hop_index,
+                            node_id: hop.node_id,
+                            code,
+                            message: d.message,
+                        })
+                    }),
+            };
         let Some(failure) = failure else {
             o.status = OutgoingStatus::Failed;
             out.persist(PaymentRecord::Outgoing(o.clone()));

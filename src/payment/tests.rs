@@ -444,10 +444,11 @@ fn downstream_malformed_becomes_our_invalid_onion_failure() {
     let (mut b, ss, next) = forwarding();
     let v = views(true, 10_000_000);
     let acts = b.handle(
-        PaymentInput::HtlcFailed {
+        PaymentInput::HtlcFailedMalformed {
             channel_id: OUT,
             id: 7,
-            reason: 0xc005u16.to_be_bytes().to_vec(),
+            failure_code: 0xc005,
+            sha256_of_onion: sha256_of_onion(&next),
         },
         &v,
     );
@@ -912,4 +913,159 @@ fn refused_first_hop_tries_the_next_route() {
             .unwrap_err(),
         PaymentError::AlreadyPending
     );
+}
+
+#[test]
+fn forward_failed_on_chain_fails_upstream_with_permanent_channel_failure() {
+    let (mut b, ss, _) = forwarding();
+    let v = views(true, 10_000_000);
+    // Another id on the closed channel: not ours.
+    assert!(b
+        .handle(
+            PaymentInput::HtlcFailedOnChain {
+                channel_id: OUT,
+                id: 8
+            },
+            &v
+        )
+        .is_empty());
+    let acts = b.handle(
+        PaymentInput::HtlcFailedOnChain {
+            channel_id: OUT,
+            id: 7,
+        },
+        &v,
+    );
+    assert_eq!(shape(&acts), vec!["delete 03", "fail 1", "event", "sign 1"]);
+    assert_eq!(
+        failure(&acts, &ss),
+        (0, FailureMessage::PermanentChannelFailure)
+    );
+    assert!(matches!(
+        &acts[1],
+        PaymentAction::Command {
+            command: Command::FailHtlc { id: 3, .. },
+            ..
+        }
+    ));
+    assert!(matches!(
+        &acts[2],
+        PaymentAction::Event(PaymentEvent::ForwardFailed { payment_hash }) if *payment_hash == hash()
+    ));
+    assert!(b.forwards().is_empty());
+    // Reported again: nothing.
+    assert!(b
+        .handle(
+            PaymentInput::HtlcFailedOnChain {
+                channel_id: OUT,
+                id: 7
+            },
+            &v
+        )
+        .is_empty());
+}
+
+#[test]
+fn forward_failed_on_chain_after_its_preimage_is_not_failed_upstream() {
+    let (mut b, _, _) = forwarding();
+    let v = views(true, 10_000_000);
+    let pre = PaymentPreimage([0x42; 32]);
+    let acts = b.handle(
+        PaymentInput::HtlcFulfilled {
+            channel_id: OUT,
+            id: 7,
+            preimage: pre,
+        },
+        &v,
+    );
+    assert_eq!(shape(&acts)[1], "fulfill 1");
+    assert!(b
+        .handle(
+            PaymentInput::HtlcFailedOnChain {
+                channel_id: OUT,
+                id: 7
+            },
+            &v
+        )
+        .is_empty());
+    assert_eq!(b.forwards().len(), 1);
+    assert_eq!(b.forwards()[0].preimage, Some(pre));
+}
+
+#[test]
+fn payment_failed_on_chain_is_final() {
+    let v = vec![ChannelView {
+        channel_id: IN,
+        node_id: pk(3),
+        scids: vec![ShortChannelId(10)],
+        usable: true,
+        outbound: Msat(10_000_000),
+        received: vec![],
+    }];
+    let direct = |scid: u64| Route {
+        hops: vec![RouteHop {
+            node_id: pk(3),
+            short_channel_id: ShortChannelId(scid),
+            fee_base_msat: 0,
+            fee_proportional_millionths: 0,
+            cltv_expiry_delta: 0,
+        }],
+    };
+    let (mut c, _, _) = payee();
+    let (inv, _) = c
+        .create_invoice(
+            InvoiceRequest {
+                amount: Some(Msat(1_000_000)),
+                description: Description::Direct("d".into()),
+                expiry_secs: 3600,
+                min_final_cltv_expiry_delta: 18,
+                route_hints: vec![],
+            },
+            &[0x23; 32],
+        )
+        .unwrap();
+    let inv = crate::invoice::decode(&inv).unwrap();
+    let h = *inv.payment_hash();
+    let mut a = node(1);
+    let p = PayParams {
+        max_fee: Msat(0),
+        timeout_secs: 600,
+        amount: None,
+    };
+    // Two routes: the on-chain failure is final all the same.
+    a.pay_invoice(&inv, p, vec![direct(10), direct(10)], &v, &[1; 32])
+        .unwrap();
+    a.handle(
+        PaymentInput::HtlcOffered {
+            channel_id: IN,
+            id: 4,
+            payment_hash: h,
+        },
+        &v,
+    );
+    assert!(a
+        .handle(
+            PaymentInput::HtlcFailedOnChain {
+                channel_id: OUT,
+                id: 4
+            },
+            &v
+        )
+        .is_empty());
+    let acts = a.handle(
+        PaymentInput::HtlcFailedOnChain {
+            channel_id: IN,
+            id: 4,
+        },
+        &v,
+    );
+    assert_eq!(shape(&acts), vec!["persist 02", "event"]);
+    assert!(matches!(
+        &acts[1],
+        PaymentAction::Event(PaymentEvent::PaymentFailed {
+            payment_hash,
+            failure: PayFailure::OnChain,
+        }) if *payment_hash == h
+    ));
+    assert_eq!(a.outgoing(&h).unwrap().status, OutgoingStatus::Failed);
 }
