@@ -193,7 +193,9 @@ impl Ln {
                         p.disconnect();
                     }
                 }
-                ManagerAction::PublishLater { .. } | ManagerAction::WatchSpent { .. } => {}
+                ManagerAction::PublishLater { .. }
+                | ManagerAction::WatchSpent { .. }
+                | ManagerAction::WatchConfirmed { .. } => {}
             }
         }
         for i in inputs {
