@@ -1097,7 +1097,9 @@ pub mod control {
     use super::*;
     use bitcoin::hex::{DisplayHex, FromHex};
     use lightning::bolt11_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description};
-    use lightning::ln::channelmanager::{Bolt11InvoiceParameters, PaymentId, Retry};
+    use lightning::ln::channelmanager::{
+        Bolt11InvoiceParameters, Bolt11PaymentError, PaymentId, Retry,
+    };
     use lightning::routing::router::RouteParametersConfig;
     use lightning::types::payment::PaymentHash;
     use std::str::FromStr;
@@ -1350,15 +1352,26 @@ pub mod control {
         };
         let inv = Bolt11Invoice::from_str(s).map_err(|e| err(400, format!("bolt11: {e}")))?;
         let hash = PaymentHash(inv.payment_hash().to_byte_array());
-        node.channel_manager()
-            .pay_for_bolt11_invoice(
-                &inv,
-                PaymentId(hash.0),
-                None,
-                RouteParametersConfig::default(),
-                Retry::Attempts(0),
+        let h = hash.0.as_hex();
+        let failed = |reason: String| {
+            format!(
+                "{{\"status\":\"failed\",\"payment_hash\":\"{h}\",\"reason\":{}}}",
+                json_str(&reason)
             )
-            .map_err(|e| err(500, format!("pay_for_bolt11_invoice: {e:?}")))?;
+        };
+        let sent = node.channel_manager().pay_for_bolt11_invoice(
+            &inv,
+            PaymentId(hash.0),
+            None,
+            RouteParametersConfig::default(),
+            Retry::Attempts(0),
+        );
+        match sent {
+            Ok(()) => {}
+            // Refused before anything was sent (no route, duplicate payment, ...).
+            Err(Bolt11PaymentError::SendingFailed(r)) => return Ok(failed(format!("{r:?}"))),
+            Err(e) => return Ok(failed(format!("{e:?}"))),
+        }
         let done = node
             .wait_for_event(Duration::from_secs(timeout), |e| match e {
                 NodeEvent::Ldk(Event::PaymentSent { payment_hash, .. }) => *payment_hash == hash,
@@ -1368,7 +1381,6 @@ pub mod control {
                 _ => false,
             })
             .await;
-        let h = hash.0.as_hex();
         match done {
             Some(NodeEvent::Ldk(Event::PaymentSent {
                 payment_preimage,
@@ -1382,9 +1394,8 @@ pub mod control {
                 amount_msat.map_or("null".into(), |a| a.to_string()),
                 fee_paid_msat.map_or("null".into(), |a| a.to_string()),
             )),
-            Some(NodeEvent::Ldk(Event::PaymentFailed { reason, .. })) => Ok(format!(
-                "{{\"status\":\"failed\",\"payment_hash\":\"{h}\",\"reason\":{}}}",
-                json_str(&format!("{reason:?}"))
+            Some(NodeEvent::Ldk(Event::PaymentFailed { reason, .. })) => Ok(failed(
+                reason.map_or("unknown".to_string(), |r| format!("{r:?}")),
             )),
             _ => Err(err(500, format!("no outcome for payment {h} in {timeout}s"))),
         }
