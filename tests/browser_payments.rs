@@ -30,24 +30,26 @@ use bitcoin::constants::ChainHash;
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, SecretKey};
 use bitcoin::transaction::Version;
-use bitcoin::{Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
+use bitcoin::{
+    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+};
 use js_sys::{Function, Object, Promise, Reflect, JSON};
 use lnwasm::channel::{
-    ChannelConfig, ChannelManager, Command, Event, ManagerAction, ManagerConfig, ManagerEvent, ManagerInput,
-    OpenRequest,
+    ChannelConfig, ChannelManager, Command, Event, ManagerAction, ManagerConfig, ManagerEvent,
+    ManagerInput, OpenRequest,
 };
+use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description};
 use lnwasm::keys::WalletKeys;
 use lnwasm::payment::{
-    ChannelView, InvoiceRequest, PayParams, PaymentAction, PaymentConfig, PaymentEvent, PaymentInput, Payments,
-    Route, RouteHop,
+    ChannelView, InvoiceRequest, PayParams, PaymentAction, PaymentConfig, PaymentEvent,
+    PaymentInput, Payments, Route, RouteHop,
 };
 use lnwasm::peer::{Millis, PeerConfig, PeerConnection, PeerEvent};
 use lnwasm::store::{MemoryStore, Store};
 use lnwasm::transport::websocket::{WsEvent, WsStream};
 use lnwasm::transport::{random_secret_key, PeerUri};
 use lnwasm::tx::FeeratePerKw;
-use lnwasm::error::ErrorCode;
 use lnwasm::types::{Msat, Sat, ShortChannelId};
 use lnwasm::wire::features::Features;
 use lnwasm::wire::{ChannelId, ErrorMessage, Message, PaymentPreimage};
@@ -94,15 +96,21 @@ fn get(o: &JsValue, k: &str) -> JsValue {
 }
 
 fn get_str(o: &JsValue, k: &str) -> String {
-    get(o, k).as_string().unwrap_or_else(|| panic!("no string {k} in {}", show(o)))
+    get(o, k)
+        .as_string()
+        .unwrap_or_else(|| panic!("no string {k} in {}", show(o)))
 }
 
 fn get_num(o: &JsValue, k: &str) -> u64 {
-    get(o, k).as_f64().unwrap_or_else(|| panic!("no number {k} in {}", show(o))) as u64
+    get(o, k)
+        .as_f64()
+        .unwrap_or_else(|| panic!("no number {k} in {}", show(o))) as u64
 }
 
 fn show(v: &JsValue) -> String {
-    JSON::stringify(v).map(String::from).unwrap_or_else(|_| format!("{v:?}"))
+    JSON::stringify(v)
+        .map(String::from)
+        .unwrap_or_else(|_| format!("{v:?}"))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -111,9 +119,13 @@ fn hex(b: &[u8]) -> String {
 
 async fn sleep(ms: i32) {
     let p = Promise::new(&mut |resolve, _| {
-        let set_timeout: Function =
-            Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap().dyn_into().unwrap();
-        set_timeout.call2(&JsValue::NULL, &resolve, &ms.into()).unwrap();
+        let set_timeout: Function = Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .unwrap()
+            .dyn_into()
+            .unwrap();
+        set_timeout
+            .call2(&JsValue::NULL, &resolve, &ms.into())
+            .unwrap();
     });
     JsFuture::from(p).await.unwrap();
 }
@@ -128,8 +140,14 @@ async fn control(method: &str, path: &str, body: Option<String>) -> JsValue {
         Reflect::set(&init, &"body".into(), &b.into()).unwrap();
     }
     let fetch: Function = get(&js_sys::global(), "fetch").dyn_into().unwrap();
-    let p: Promise = fetch.call2(&JsValue::NULL, &url.clone().into(), &init).unwrap().dyn_into().unwrap();
-    let resp = JsFuture::from(p).await.unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
+    let p: Promise = fetch
+        .call2(&JsValue::NULL, &url.clone().into(), &init)
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let resp = JsFuture::from(p)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
     let status = get_num(&resp, "status");
     let text: Function = get(&resp, "text").dyn_into().unwrap();
     let p: Promise = text.call0(&resp).unwrap().dyn_into().unwrap();
@@ -183,12 +201,23 @@ impl Ln {
         }
         let mut pc = PeerConfig::new(ChainHash::REGTEST);
         pc.ping_interval = None;
-        let conn = PeerConnection::outbound(pc, &secret, &uri.node_id, &random_secret_key(), millis());
+        let conn =
+            PeerConnection::outbound(pc, &secret, &uri.node_id, &random_secret_key(), millis());
         let now = unix_now();
         let mut ln = Ln {
             secret,
-            m: ChannelManager::new(w, ManagerConfig::new(ChannelConfig::new(ChainHash::REGTEST)), height, now),
-            p: Payments::new(secret, PaymentConfig::new(invoice::Network::Regtest), height, now),
+            m: ChannelManager::new(
+                w,
+                ManagerConfig::new(ChannelConfig::new(ChainHash::REGTEST)),
+                height,
+                now,
+            ),
+            p: Payments::new(
+                secret,
+                PaymentConfig::new(invoice::Network::Regtest),
+                height,
+                now,
+            ),
             ldk_id: uri.node_id,
             conn,
             ws,
@@ -210,7 +239,11 @@ impl Ln {
             if let Some(i) = ln.conn.peer_info() {
                 break i.clone();
             }
-            assert!(!ln.conn.is_closed(), "connection closed: {:?}", ln.conn.disconnect_reason());
+            assert!(
+                !ln.conn.is_closed(),
+                "connection closed: {:?}",
+                ln.conn.disconnect_reason()
+            );
             assert!(now_ms() - start < 10_000.0, "no init from LDK");
             sleep(5).await;
         };
@@ -219,7 +252,10 @@ impl Ln {
         while let Some(e) = ln.conn.next_event() {
             assert!(matches!(e, PeerEvent::Connected(_)), "{e:?}");
         }
-        ln.manager(ManagerInput::PeerConnected { node_id: uri.node_id, features: info.features });
+        ln.manager(ManagerInput::PeerConnected {
+            node_id: uri.node_id,
+            features: info.features,
+        });
         ln
     }
 
@@ -301,17 +337,26 @@ impl Ln {
                 PaymentAction::Delete(k) => {
                     self.pstore.remove(&k);
                 }
-                PaymentAction::Command { channel_id, command } => {
+                PaymentAction::Command {
+                    channel_id,
+                    command,
+                } => {
                     let add = match &command {
                         Command::AddHtlc { payment_hash, .. } => Some(*payment_hash),
                         _ => None,
                     };
-                    match self.m.handle(ManagerInput::Command { channel_id, command }) {
+                    match self.m.handle(ManagerInput::Command {
+                        channel_id,
+                        command,
+                    }) {
                         Ok(acts) => self.run_manager(acts),
                         Err(e) => {
                             self.refused.push(e.code().to_string());
                             if let Some(payment_hash) = add {
-                                self.payment_input(PaymentInput::AddRefused { channel_id, payment_hash });
+                                self.payment_input(PaymentInput::AddRefused {
+                                    channel_id,
+                                    payment_hash,
+                                });
                             }
                         }
                     }
@@ -344,7 +389,9 @@ impl Ln {
                     self.peer_errors.push(format!("disconnected: {r:?}"));
                     self.manager(ManagerInput::PeerDisconnected { node_id });
                 }
-                PeerEvent::Connected(_) | PeerEvent::Pong { .. } | PeerEvent::PingReceived { .. } => {}
+                PeerEvent::Connected(_)
+                | PeerEvent::Pong { .. }
+                | PeerEvent::PingReceived { .. } => {}
             }
         }
         self.flush();
@@ -374,7 +421,11 @@ impl Ln {
     }
 
     /// Runs the node while `req` is under way; its answer.
-    async fn during(&mut self, what: &str, req: impl std::future::Future<Output = JsValue> + 'static) -> JsValue {
+    async fn during(
+        &mut self,
+        what: &str,
+        req: impl std::future::Future<Output = JsValue> + 'static,
+    ) -> JsValue {
         let slot = Rc::new(RefCell::new(None));
         let s = slot.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -392,7 +443,14 @@ impl Ln {
     }
 
     fn view(&self, id: &ChannelId) -> ChannelView {
-        self.views().into_iter().find(|v| v.channel_id == *id).expect("channel view")
+        self.views()
+            .into_iter()
+            .find(|v| v.channel_id == *id)
+            .expect("channel view")
+    }
+
+    fn node_id(&self) -> PublicKey {
+        PublicKey::from_secret_key(bitcoin::secp256k1::SECP256K1, &self.secret)
     }
 
     fn balance(&self, id: &ChannelId) -> (Msat, Msat, Msat) {
@@ -407,12 +465,18 @@ fn funding_tx(script: ScriptBuf, amount: Sat) -> Transaction {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
         input: vec![TxIn {
-            previous_output: OutPoint { txid: Txid::from_byte_array(random_bytes()), vout: 0 },
+            previous_output: OutPoint {
+                txid: Txid::from_byte_array(random_bytes()),
+                vout: 0,
+            },
             script_sig: ScriptBuf::new(),
             sequence: Sequence::MAX,
             witness: Witness::new(),
         }],
-        output: vec![TxOut { value: Amount::from_sat(amount.0), script_pubkey: script }],
+        output: vec![TxOut {
+            value: Amount::from_sat(amount.0),
+            script_pubkey: script,
+        }],
     }
 }
 
@@ -458,22 +522,34 @@ async fn single_hop_payments_both_ways_with_ldk() {
     let funding_required = |l: &Ln| {
         l.mevents.iter().find_map(|e| match e {
             ManagerEvent::Channel {
-                event: Event::FundingRequired { temporary_channel_id: t, script_pubkey, amount },
+                event:
+                    Event::FundingRequired {
+                        temporary_channel_id: t,
+                        script_pubkey,
+                        amount,
+                    },
                 ..
             } if *t == temporary_channel_id => Some((script_pubkey.clone(), *amount)),
             _ => None,
         })
     };
-    ln.until("accept_channel from LDK", |l| funding_required(l).is_some()).await;
+    ln.until("accept_channel from LDK", |l| funding_required(l).is_some())
+        .await;
     let (script, amount) = funding_required(&ln).unwrap();
     assert_eq!(amount, FUNDING);
     let tx = funding_tx(script, amount);
     let txid = tx.compute_txid();
     ln.manager(ManagerInput::Command {
         channel_id: temporary_channel_id,
-        command: Command::FundingTx { tx: tx.clone(), output_index: 0 },
+        command: Command::FundingTx {
+            tx: tx.clone(),
+            output_index: 0,
+        },
     });
-    ln.until("funding_signed from LDK", |l| l.published.iter().any(|t| t.compute_txid() == txid)).await;
+    ln.until("funding_signed from LDK", |l| {
+        l.published.iter().any(|t| t.compute_txid() == txid)
+    })
+    .await;
     assert!(ln.watched.contains(&txid));
     let id = ChannelId::from_funding_outpoint(&txid, 0);
 
@@ -490,31 +566,42 @@ async fn single_hop_payments_both_ways_with_ldk() {
     assert_eq!(get_num(&confirmed, "tx_index"), 0);
     for h in conf_height..=tip {
         if h == conf_height {
-            ln.manager(ManagerInput::TxConfirmed { txid, height: h, tx_index: 0 });
+            ln.manager(ManagerInput::TxConfirmed {
+                txid,
+                height: h,
+                tx_index: 0,
+            });
         }
         ln.block(h);
     }
     let scid = ShortChannelId::new(conf_height, 0, 0).unwrap();
     let start = now_ms();
     loop {
-        ln.until("channel usable on lnwasm's side", |l| l.view(&id).usable).await;
+        ln.until("channel usable on lnwasm's side", |l| l.view(&id).usable)
+            .await;
         let c = ldk_channel(&id).await;
         if get(&c, "is_usable").as_bool() == Some(true) {
             assert_eq!(get_num(&c, "short_channel_id"), scid.0);
-            assert_eq!(get_str(&c, "counterparty"), ln.m_node_id());
+            assert_eq!(get_str(&c, "counterparty"), ln.node_id().to_string());
             break;
         }
-        assert!(now_ms() - start < T.as_millis() as f64, "LDK's channel not usable: {}", show(&c));
+        assert!(
+            now_ms() - start < T.as_millis() as f64,
+            "LDK's channel not usable: {}",
+            show(&c)
+        );
         sleep(20).await;
     }
     assert!(ln.view(&id).scids.contains(&scid));
-    assert_eq!(ln.balance(&id), (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0)));
+    assert_eq!(
+        ln.balance(&id),
+        (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
+    );
 
     // (a) LDK pays an lnwasm invoice.
     let a_amount = 30_000_000;
-    let (inv, acts) = ln
-        .p
-        .create_invoice(
+    let (inv, acts) =
+        ln.p.create_invoice(
             InvoiceRequest {
                 amount: Some(Msat(a_amount)),
                 description: Description::Direct("browser".into()),
@@ -527,24 +614,51 @@ async fn single_hop_payments_both_ways_with_ldk() {
         .expect("invoice");
     ln.run_payment(acts);
     let a_hash = *invoice::decode(&inv).unwrap().payment_hash();
-    let paid = ln.during("LDK pays lnwasm's invoice", control("POST", "/pay", Some(format!("{{\"bolt11\":\"{inv}\"}}")))).await;
+    let paid = ln
+        .during(
+            "LDK pays lnwasm's invoice",
+            control("POST", "/pay", Some(format!("{{\"bolt11\":\"{inv}\"}}"))),
+        )
+        .await;
     assert_eq!(get_str(&paid, "status"), "sent", "{}", show(&paid));
     assert_eq!(get_str(&paid, "payment_hash"), hex(&a_hash.0));
-    assert_eq!((get_num(&paid, "amount_msat"), get_num(&paid, "fee_msat")), (a_amount, 0));
+    assert_eq!(
+        (get_num(&paid, "amount_msat"), get_num(&paid, "fee_msat")),
+        (a_amount, 0)
+    );
     let rec = ln.p.invoice(&a_hash).expect("invoice record").clone();
     assert_eq!(get_str(&paid, "preimage"), hex(&rec.preimage.0));
     assert_eq!(rec.preimage.payment_hash(), a_hash);
-    ln.until("lnwasm's PaymentReceived", |l| !l.events.is_empty()).await;
-    assert_eq!(ln.events, vec![PaymentEvent::PaymentReceived { payment_hash: a_hash, amount: Msat(a_amount) }]);
-    ln.until("no HTLC left on lnwasm's side", |l| l.balance(&id).2 == Msat(0)).await;
+    ln.until("lnwasm's PaymentReceived", |l| !l.events.is_empty())
+        .await;
+    assert_eq!(
+        ln.events,
+        vec![PaymentEvent::PaymentReceived {
+            payment_hash: a_hash,
+            amount: Msat(a_amount)
+        }]
+    );
+    ln.until("no HTLC left on lnwasm's side", |l| {
+        l.balance(&id).2 == Msat(0)
+    })
+    .await;
     assert_eq!(
         ln.balance(&id),
-        (Msat(FUNDING.0 * 1000 - PUSH.0 + a_amount), Msat(PUSH.0 - a_amount), Msat(0))
+        (
+            Msat(FUNDING.0 * 1000 - PUSH.0 + a_amount),
+            Msat(PUSH.0 - a_amount),
+            Msat(0)
+        )
     );
 
     // (b) lnwasm pays an LDK invoice over the direct channel.
     let b_amount = 25_000_000;
-    let created = control("POST", "/invoice", Some(format!("{{\"amount_msat\":{b_amount}}}"))).await;
+    let created = control(
+        "POST",
+        "/invoice",
+        Some(format!("{{\"amount_msat\":{b_amount}}}")),
+    )
+    .await;
     let bolt11 = get_str(&created, "bolt11");
     let decoded = invoice::decode(&bolt11).expect("lnwasm decodes LDK's invoice");
     assert_eq!(*decoded.payee(), ln.ldk_id);
@@ -561,42 +675,76 @@ async fn single_hop_payments_both_ways_with_ldk() {
         }],
     };
     let v = ln.views();
-    let acts = ln
-        .p
-        .pay_invoice(
+    let acts =
+        ln.p.pay_invoice(
             &decoded,
-            PayParams { max_fee: Msat(0), timeout_secs: 60, amount: None },
+            PayParams {
+                max_fee: Msat(0),
+                timeout_secs: 60,
+                amount: None,
+            },
             vec![route],
             &v,
             &random_bytes(),
         )
         .expect("lnwasm pays");
     ln.run_payment(acts);
-    let sent = |l: &Ln| l.events.iter().find(|e| matches!(e, PaymentEvent::PaymentSent { .. })).cloned();
+    let sent = |l: &Ln| {
+        l.events
+            .iter()
+            .find(|e| matches!(e, PaymentEvent::PaymentSent { .. }))
+            .cloned()
+    };
     ln.until("lnwasm's PaymentSent", |l| {
-        sent(l).is_some() || l.events.iter().any(|e| matches!(e, PaymentEvent::PaymentFailed { .. }))
+        sent(l).is_some()
+            || l.events
+                .iter()
+                .any(|e| matches!(e, PaymentEvent::PaymentFailed { .. }))
     })
     .await;
-    let Some(PaymentEvent::PaymentSent { payment_hash, preimage, amount, fee, attempts }) = sent(&ln) else {
+    let Some(PaymentEvent::PaymentSent {
+        payment_hash,
+        preimage,
+        amount,
+        fee,
+        attempts,
+    }) = sent(&ln)
+    else {
         panic!("lnwasm's payment failed: {:?}", ln.events)
     };
-    assert_eq!((payment_hash, amount, fee, attempts), (b_hash, Msat(b_amount), Msat(0), 1));
+    assert_eq!(
+        (payment_hash, amount, fee, attempts),
+        (b_hash, Msat(b_amount), Msat(0), 1)
+    );
     assert_eq!(preimage.payment_hash(), b_hash);
     let start = now_ms();
     let claimed = loop {
         ln.step();
         let list = js_sys::Array::from(&control("GET", "/received", None).await);
         let want = hex(&b_hash.0);
-        if let Some(r) = list.iter().find(|r| get(r, "payment_hash").as_string().as_deref() == Some(want.as_str())) {
+        if let Some(r) = list
+            .iter()
+            .find(|r| get(r, "payment_hash").as_string().as_deref() == Some(want.as_str()))
+        {
             break r;
         }
-        assert!(now_ms() - start < T.as_millis() as f64, "LDK did not claim: {}", show(&list));
+        assert!(
+            now_ms() - start < T.as_millis() as f64,
+            "LDK did not claim: {}",
+            show(&list)
+        );
         sleep(20).await;
     };
     assert_eq!(get_num(&claimed, "amount_msat"), b_amount);
-    assert_eq!(get_str(&claimed, "preimage"), hex(&PaymentPreimage(preimage.0).0));
+    assert_eq!(
+        get_str(&claimed, "preimage"),
+        hex(&PaymentPreimage(preimage.0).0)
+    );
     assert_eq!(ln.events.len(), 2, "{:?}", ln.events);
-    ln.until("no HTLC left on lnwasm's side", |l| l.balance(&id).2 == Msat(0)).await;
+    ln.until("no HTLC left on lnwasm's side", |l| {
+        l.balance(&id).2 == Msat(0)
+    })
+    .await;
     assert_eq!(
         ln.balance(&id),
         (
@@ -611,10 +759,17 @@ async fn single_hop_payments_both_ways_with_ldk() {
         let c = ldk_channel(&id).await;
         if get_num(&c, "pending_inbound_htlcs") == 0 && get_num(&c, "pending_outbound_htlcs") == 0 {
             // LDK's balance less the 1% reserve lnwasm imposes.
-            assert_eq!(get_num(&c, "outbound_capacity_msat"), PUSH.0 - a_amount + b_amount - 10_000_000);
+            assert_eq!(
+                get_num(&c, "outbound_capacity_msat"),
+                PUSH.0 - a_amount + b_amount - 10_000_000
+            );
             break;
         }
-        assert!(now_ms() - start < T.as_millis() as f64, "LDK's HTLCs not removed: {}", show(&c));
+        assert!(
+            now_ms() - start < T.as_millis() as f64,
+            "LDK's HTLCs not removed: {}",
+            show(&c)
+        );
         sleep(20).await;
     }
     assert!(ln.refused.is_empty(), "{:?}", ln.refused);
@@ -623,10 +778,4 @@ async fn single_hop_payments_both_ways_with_ldk() {
     ln.conn.close();
     ln.flush();
     ln.ws.close();
-}
-
-impl Ln {
-    fn m_node_id(&self) -> String {
-        PublicKey::from_secret_key(bitcoin::secp256k1::SECP256K1, &self.secret).to_string()
-    }
 }

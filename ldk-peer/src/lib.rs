@@ -1137,7 +1137,10 @@ pub mod control {
     type Answer = (u16, String);
 
     fn err(status: u16, text: impl fmt::Display) -> Answer {
-        (status, format!("{{\"error\":{}}}", json_str(&text.to_string())))
+        (
+            status,
+            format!("{{\"error\":{}}}", json_str(&text.to_string())),
+        )
     }
 
     async fn serve_one(node: Arc<LdkNode>, mut stream: TcpStream) {
@@ -1269,8 +1272,8 @@ pub mod control {
             return Err(err(400, "tx: hex string required"));
         };
         let bytes = Vec::<u8>::from_hex(hex).map_err(|e| err(400, format!("tx: {e}")))?;
-        let tx: Transaction = bitcoin::consensus::deserialize(&bytes)
-            .map_err(|e| err(400, format!("tx: {e}")))?;
+        let tx: Transaction =
+            bitcoin::consensus::deserialize(&bytes).map_err(|e| err(400, format!("tx: {e}")))?;
         let n = blocks(fields)?;
         let first = node.best_block().0 + 1;
         node.mine_blocks(n, vec![tx]);
@@ -1397,7 +1400,10 @@ pub mod control {
             Some(NodeEvent::Ldk(Event::PaymentFailed { reason, .. })) => Ok(failed(
                 reason.map_or("unknown".to_string(), |r| format!("{r:?}")),
             )),
-            _ => Err(err(500, format!("no outcome for payment {h} in {timeout}s"))),
+            _ => Err(err(
+                500,
+                format!("no outcome for payment {h} in {timeout}s"),
+            )),
         }
     }
 
