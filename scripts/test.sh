@@ -16,9 +16,11 @@ step "native tests"
 cargo test --workspace
 
 step "browser tests (headless Chromium)"
-# tests/browser_interop.rs connects through lnwasm-proxy to an LDK node: start
-# both on loopback (free ports), pass their addresses to the wasm build, and
-# stop them on exit. ldk-peer runs until its stdin closes (fd 7 holds it open).
+# tests/browser_interop.rs and tests/browser_payments.rs connect through
+# lnwasm-proxy to an LDK node: start both on loopback (free ports), pass their
+# addresses to the wasm build, and stop them on exit. ldk-peer accepts
+# channels and serves its HTTP control API (--control), which
+# browser_payments drives; it runs until its stdin closes (fd 7 holds it open).
 cargo build -p lnwasm-proxy -p ldk-peer --bins
 helpers="$(mktemp -d)"
 helper_pids=()
@@ -33,23 +35,26 @@ bin="${CARGO_TARGET_DIR:-target}/debug"
 "$bin/lnwasm-proxy" --listen 127.0.0.1:0 --allow-private 2> "$helpers/proxy.log" &
 helper_pids+=($!)
 mkfifo "$helpers/ldk.in"
-"$bin/ldk-peer" --listen 127.0.0.1:0 --peer-tick-secs 1 < "$helpers/ldk.in" > "$helpers/ldk.out" 2> "$helpers/ldk.log" &
+"$bin/ldk-peer" --listen 127.0.0.1:0 --peer-tick-secs 1 --accept-channels --control 127.0.0.1:0 \
+  < "$helpers/ldk.in" > "$helpers/ldk.out" 2> "$helpers/ldk.log" &
 helper_pids+=($!)
 exec 7> "$helpers/ldk.in"
-proxy_addr="" ldk_uri=""
+proxy_addr="" ldk_uri="" ldk_control=""
 for _ in $(seq 300); do
   proxy_addr="$(sed -n 's/^lnwasm-proxy: listening on \([0-9.:]*\) .*/\1/p' "$helpers/proxy.log")"
   ldk_uri="$(sed -n 's/^READY //p' "$helpers/ldk.out")"
-  [[ -n "$proxy_addr" && -n "$ldk_uri" ]] && break
+  ldk_control="$(sed -n 's/^CONTROL //p' "$helpers/ldk.out")"
+  [[ -n "$proxy_addr" && -n "$ldk_uri" && -n "$ldk_control" ]] && break
   sleep 0.1
 done
-if [[ -z "$proxy_addr" || -z "$ldk_uri" ]]; then
+if [[ -z "$proxy_addr" || -z "$ldk_uri" || -z "$ldk_control" ]]; then
   echo "helpers did not start:"; cat "$helpers/proxy.log" "$helpers/ldk.log"; exit 1
 fi
-echo "lnwasm-proxy on $proxy_addr, ldk-peer at $ldk_uri"
+echo "lnwasm-proxy on $proxy_addr, ldk-peer at $ldk_uri (control http://$ldk_control)"
 # webdriver.json (repo root) passes the flags Chromium needs to run as root
 # on a machine without network access.
 LNWASM_TEST_PROXY_URL="ws://$proxy_addr" LNWASM_TEST_LDK_URI="$ldk_uri" \
+  LNWASM_TEST_LDK_CONTROL="http://$ldk_control" \
   CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome
 stop_helpers
 trap - EXIT

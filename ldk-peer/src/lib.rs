@@ -463,6 +463,8 @@ struct Shared {
     accept_inbound: AtomicBool,
     trust_zero_conf: AtomicBool,
     ping_requested: AtomicBool,
+    /// Claim every `PaymentClaimable` whose preimage LDK knows, at once.
+    auto_claim: AtomicBool,
     next_user_channel_id: AtomicU64,
     verbose: bool,
 }
@@ -531,6 +533,7 @@ impl LdkNode {
             accept_inbound: AtomicBool::new(config.accept_inbound_channels),
             trust_zero_conf: AtomicBool::new(config.trust_zero_conf),
             ping_requested: AtomicBool::new(false),
+            auto_claim: AtomicBool::new(false),
             next_user_channel_id: AtomicU64::new(1),
             verbose: logger.min_level.is_some(),
         });
@@ -853,6 +856,12 @@ impl LdkNode {
         self.shared.trust_zero_conf.store(trust, Ordering::SeqCst);
     }
 
+    /// Whether every `PaymentClaimable` whose preimage LDK knows (payments
+    /// to its own invoices) is claimed at once (off by default).
+    pub fn set_auto_claim(&self, claim: bool) {
+        self.shared.auto_claim.store(claim, Ordering::SeqCst);
+    }
+
     /// The fee rate (sat per 1000 weight) LDK uses for all its own estimates.
     pub fn set_feerate_sat_per_kw(&self, rate: u32) {
         self.fee.rate.store(rate, Ordering::SeqCst);
@@ -1004,6 +1013,13 @@ async fn drive(
                     }
                 }
             }
+            if let Event::PaymentClaimable { purpose, .. } = &event {
+                if shared.auto_claim.load(Ordering::SeqCst) {
+                    if let Some(preimage) = purpose.preimage() {
+                        cm.claim_funds(preimage);
+                    }
+                }
+            }
             shared.record(NodeEvent::Ldk(event));
             Ok(())
         }
@@ -1055,4 +1071,492 @@ pub fn features_hex(f: &InitFeatures) -> String {
         le.pop();
     }
     le.iter().rev().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control interface
+
+/// A tiny HTTP/1.1 API over an [`LdkNode`], for tests that cannot link the node (lnwasm in a
+/// browser): one request per connection (`Connection: close`), JSON answers, and
+/// `Access-Control-Allow-Origin: *` on every answer (preflight `OPTIONS` included), since the
+/// test page is served from another origin. Request bodies are flat JSON objects.
+///
+/// | request | body | answer |
+/// |---|---|---|
+/// | `GET /info` | | `{"node_id","uri","height"}` |
+/// | `POST /confirm` | `{"tx": "<hex>", "blocks": n}` | mines `n` (≥ 1) blocks, the first holding the transaction at index 0: `{"height": <of that block>, "tx_index": 0, "tip": <new tip>}` |
+/// | `POST /mine` | `{"blocks": n}` | `{"tip"}` |
+/// | `GET /channels` | | `[{"channel_id","counterparty","short_channel_id","is_channel_ready","is_usable","outbound_capacity_msat","inbound_capacity_msat","pending_inbound_htlcs","pending_outbound_htlcs"}]` |
+/// | `POST /invoice` | `{"amount_msat": n, "description"?: s}` | `{"bolt11","payment_hash"}` |
+/// | `POST /pay` | `{"bolt11": s, "timeout_secs"?: n}` | waits for `PaymentSent`/`PaymentFailed`: `{"status":"sent","payment_hash","preimage","amount_msat","fee_msat"}` or `{"status":"failed","payment_hash","reason"}` |
+/// | `GET /received` | | `[{"payment_hash","amount_msat","preimage"}]`, one per `PaymentClaimed` |
+///
+/// Errors answer 400/404/500 with `{"error": "<text>"}`. [`serve_control`] turns on
+/// [`LdkNode::set_auto_claim`].
+pub mod control {
+    use super::*;
+    use bitcoin::hex::{DisplayHex, FromHex};
+    use lightning::bolt11_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description};
+    use lightning::ln::channelmanager::{
+        Bolt11InvoiceParameters, Bolt11PaymentError, PaymentId, Retry,
+    };
+    use lightning::routing::router::RouteParametersConfig;
+    use lightning::types::payment::PaymentHash;
+    use std::str::FromStr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// Largest request accepted (headers and body).
+    const MAX_REQUEST: usize = 64 * 1024;
+
+    /// Listens on `addr` and serves the API until the returned task is aborted.
+    pub async fn serve_control(
+        node: Arc<LdkNode>,
+        addr: SocketAddr,
+    ) -> Result<(SocketAddr, JoinHandle<()>), Error> {
+        node.set_auto_claim(true);
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        tokio::spawn(serve_one(node.clone(), stream));
+                    }
+                    Err(e) => {
+                        eprintln!("[ldk-peer] control accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        Ok((local, task))
+    }
+
+    /// An HTTP answer: status and JSON body.
+    type Answer = (u16, String);
+
+    fn err(status: u16, text: impl fmt::Display) -> Answer {
+        (
+            status,
+            format!("{{\"error\":{}}}", json_str(&text.to_string())),
+        )
+    }
+
+    async fn serve_one(node: Arc<LdkNode>, mut stream: TcpStream) {
+        let (status, body) = match read_request(&mut stream).await {
+            Ok(Some((method, path, body))) => {
+                if method == "OPTIONS" {
+                    (204, String::new())
+                } else {
+                    route(&node, &method, &path, &body).await
+                }
+            }
+            Ok(None) => return,
+            Err(e) => err(400, e),
+        };
+        let reason = match status {
+            200 => "OK",
+            204 => "No Content",
+            400 => "Bad Request",
+            404 => "Not Found",
+            _ => "Internal Server Error",
+        };
+        let head = format!(
+            "HTTP/1.1 {status} {reason}\r\n\
+             Content-Type: application/json\r\n\
+             Content-Length: {}\r\n\
+             Access-Control-Allow-Origin: *\r\n\
+             Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n\
+             Access-Control-Allow-Headers: content-type\r\n\
+             Access-Control-Max-Age: 600\r\n\
+             Connection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(body.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    }
+
+    /// Reads one request: (method, path, body). `None` when the client left before sending one.
+    async fn read_request(
+        stream: &mut TcpStream,
+    ) -> Result<Option<(String, String, String)>, String> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            if buf.len() > MAX_REQUEST {
+                return Err("request too large".into());
+            }
+            let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return if buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err("truncated request".into())
+                };
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| "head not UTF-8")?;
+        let mut lines = head.split("\r\n");
+        let mut first = lines.next().unwrap_or("").split(' ');
+        let method = first.next().unwrap_or("").to_string();
+        let path = first.next().ok_or("no path")?.to_string();
+        let mut length = 0usize;
+        for l in lines {
+            if let Some((k, v)) = l.split_once(':') {
+                if k.trim().eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().map_err(|_| "bad content-length")?;
+                }
+            }
+        }
+        if length > MAX_REQUEST {
+            return Err("body too large".into());
+        }
+        while buf.len() < head_end + length {
+            let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("truncated body".into());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = String::from_utf8(buf[head_end..head_end + length].to_vec())
+            .map_err(|_| "body not UTF-8")?;
+        Ok(Some((method, path, body)))
+    }
+
+    async fn route(node: &LdkNode, method: &str, path: &str, body: &str) -> Answer {
+        let fields = match parse_object(body) {
+            Ok(f) => f,
+            Err(e) => return err(400, format!("body: {e}")),
+        };
+        let r = match (method, path) {
+            ("GET", "/info") => Ok(info(node)),
+            ("POST", "/confirm") => confirm(node, &fields),
+            ("POST", "/mine") => mine(node, &fields),
+            ("GET", "/channels") => Ok(channels(node)),
+            ("POST", "/invoice") => invoice(node, &fields),
+            ("POST", "/pay") => pay(node, &fields).await,
+            ("GET", "/received") => Ok(received(node)),
+            _ => return err(404, format!("no {method} {path}")),
+        };
+        match r {
+            Ok(body) => (200, body),
+            Err(a) => a,
+        }
+    }
+
+    fn info(node: &LdkNode) -> String {
+        format!(
+            "{{\"node_id\":\"{}\",\"uri\":\"{}\",\"height\":{}}}",
+            node.node_id(),
+            node.uri(),
+            node.best_block().0
+        )
+    }
+
+    fn blocks(fields: &HashMap<String, Value>) -> Result<u32, Answer> {
+        match fields.get("blocks") {
+            None => Ok(1),
+            Some(Value::Num(n)) if (1..=1000).contains(n) => Ok(*n as u32),
+            Some(_) => Err(err(400, "blocks: a number from 1 to 1000")),
+        }
+    }
+
+    fn confirm(node: &LdkNode, fields: &HashMap<String, Value>) -> Result<String, Answer> {
+        let Some(Value::Str(hex)) = fields.get("tx") else {
+            return Err(err(400, "tx: hex string required"));
+        };
+        let bytes = Vec::<u8>::from_hex(hex).map_err(|e| err(400, format!("tx: {e}")))?;
+        let tx: Transaction =
+            bitcoin::consensus::deserialize(&bytes).map_err(|e| err(400, format!("tx: {e}")))?;
+        let n = blocks(fields)?;
+        let first = node.best_block().0 + 1;
+        node.mine_blocks(n, vec![tx]);
+        Ok(format!(
+            "{{\"height\":{first},\"tx_index\":0,\"tip\":{}}}",
+            node.best_block().0
+        ))
+    }
+
+    fn mine(node: &LdkNode, fields: &HashMap<String, Value>) -> Result<String, Answer> {
+        node.mine_blocks(blocks(fields)?, vec![]);
+        Ok(format!("{{\"tip\":{}}}", node.best_block().0))
+    }
+
+    fn channels(node: &LdkNode) -> String {
+        let list: Vec<String> = node
+            .channel_manager()
+            .list_channels()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{\"channel_id\":\"{}\",\"counterparty\":\"{}\",\"short_channel_id\":{},\
+                     \"is_channel_ready\":{},\"is_usable\":{},\"outbound_capacity_msat\":{},\
+                     \"inbound_capacity_msat\":{},\"pending_inbound_htlcs\":{},\
+                     \"pending_outbound_htlcs\":{}}}",
+                    c.channel_id.0.as_hex(),
+                    c.counterparty.node_id,
+                    c.short_channel_id
+                        .map_or("null".to_string(), |s| s.to_string()),
+                    c.is_channel_ready,
+                    c.is_usable,
+                    c.outbound_capacity_msat,
+                    c.inbound_capacity_msat,
+                    c.pending_inbound_htlcs.len(),
+                    c.pending_outbound_htlcs.len(),
+                )
+            })
+            .collect();
+        format!("[{}]", list.join(","))
+    }
+
+    fn invoice(node: &LdkNode, fields: &HashMap<String, Value>) -> Result<String, Answer> {
+        let amount = match fields.get("amount_msat") {
+            None => None,
+            Some(Value::Num(n)) => Some(*n),
+            Some(_) => return Err(err(400, "amount_msat: a number")),
+        };
+        let text = match fields.get("description") {
+            None => "ldk-peer".to_string(),
+            Some(Value::Str(s)) => s.clone(),
+            Some(_) => return Err(err(400, "description: a string")),
+        };
+        let description =
+            Description::new(text).map_err(|e| err(400, format!("description: {e:?}")))?;
+        let inv = node
+            .channel_manager()
+            .create_bolt11_invoice(Bolt11InvoiceParameters {
+                amount_msats: amount,
+                description: Bolt11InvoiceDescription::Direct(description),
+                invoice_expiry_delta_secs: Some(3600),
+                min_final_cltv_expiry_delta: None,
+                payment_hash: None,
+            })
+            .map_err(|e| err(500, format!("create_bolt11_invoice: {e:?}")))?;
+        Ok(format!(
+            "{{\"bolt11\":\"{inv}\",\"payment_hash\":\"{}\"}}",
+            inv.payment_hash().to_byte_array().as_hex()
+        ))
+    }
+
+    async fn pay(node: &LdkNode, fields: &HashMap<String, Value>) -> Result<String, Answer> {
+        let Some(Value::Str(s)) = fields.get("bolt11") else {
+            return Err(err(400, "bolt11: string required"));
+        };
+        let timeout = match fields.get("timeout_secs") {
+            None => 30,
+            Some(Value::Num(n)) if (1..=600).contains(n) => *n,
+            Some(_) => return Err(err(400, "timeout_secs: a number from 1 to 600")),
+        };
+        let inv = Bolt11Invoice::from_str(s).map_err(|e| err(400, format!("bolt11: {e}")))?;
+        let hash = PaymentHash(inv.payment_hash().to_byte_array());
+        let h = hash.0.as_hex();
+        let failed = |reason: String| {
+            format!(
+                "{{\"status\":\"failed\",\"payment_hash\":\"{h}\",\"reason\":{}}}",
+                json_str(&reason)
+            )
+        };
+        let sent = node.channel_manager().pay_for_bolt11_invoice(
+            &inv,
+            PaymentId(hash.0),
+            None,
+            RouteParametersConfig::default(),
+            Retry::Attempts(0),
+        );
+        match sent {
+            Ok(()) => {}
+            // Refused before anything was sent (no route, duplicate payment, ...).
+            Err(Bolt11PaymentError::SendingFailed(r)) => return Ok(failed(format!("{r:?}"))),
+            Err(e) => return Ok(failed(format!("{e:?}"))),
+        }
+        let done = node
+            .wait_for_event(Duration::from_secs(timeout), |e| match e {
+                NodeEvent::Ldk(Event::PaymentSent { payment_hash, .. }) => *payment_hash == hash,
+                NodeEvent::Ldk(Event::PaymentFailed { payment_hash, .. }) => {
+                    *payment_hash == Some(hash)
+                }
+                _ => false,
+            })
+            .await;
+        match done {
+            Some(NodeEvent::Ldk(Event::PaymentSent {
+                payment_preimage,
+                amount_msat,
+                fee_paid_msat,
+                ..
+            })) => Ok(format!(
+                "{{\"status\":\"sent\",\"payment_hash\":\"{h}\",\"preimage\":\"{}\",\
+                 \"amount_msat\":{},\"fee_msat\":{}}}",
+                payment_preimage.0.as_hex(),
+                amount_msat.map_or("null".into(), |a| a.to_string()),
+                fee_paid_msat.map_or("null".into(), |a| a.to_string()),
+            )),
+            Some(NodeEvent::Ldk(Event::PaymentFailed { reason, .. })) => Ok(failed(
+                reason.map_or("unknown".to_string(), |r| format!("{r:?}")),
+            )),
+            _ => Err(err(
+                500,
+                format!("no outcome for payment {h} in {timeout}s"),
+            )),
+        }
+    }
+
+    fn received(node: &LdkNode) -> String {
+        let list: Vec<String> = node
+            .ldk_events()
+            .iter()
+            .filter_map(|e| match e {
+                Event::PaymentClaimed {
+                    payment_hash,
+                    amount_msat,
+                    purpose,
+                    ..
+                } => Some(format!(
+                    "{{\"payment_hash\":\"{}\",\"amount_msat\":{amount_msat},\"preimage\":{}}}",
+                    payment_hash.0.as_hex(),
+                    purpose
+                        .preimage()
+                        .map_or("null".into(), |p| format!("\"{}\"", p.0.as_hex())),
+                )),
+                _ => None,
+            })
+            .collect();
+        format!("[{}]", list.join(","))
+    }
+
+    /// A value of a flat JSON object.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum Value {
+        Str(String),
+        Num(u64),
+        Bool(bool),
+        Null,
+    }
+
+    /// Parses a flat JSON object of strings, unsigned integers, booleans and nulls (an empty
+    /// body is an empty object).
+    pub fn parse_object(s: &str) -> Result<HashMap<String, Value>, String> {
+        let mut out = HashMap::new();
+        let b = s.trim().as_bytes();
+        if b.is_empty() {
+            return Ok(out);
+        }
+        let mut i = 0;
+        let ws = |i: &mut usize| {
+            while *i < b.len() && b[*i].is_ascii_whitespace() {
+                *i += 1
+            }
+        };
+        let expect = |i: &mut usize, c: u8| -> Result<(), String> {
+            ws(i);
+            if b.get(*i) == Some(&c) {
+                *i += 1;
+                Ok(())
+            } else {
+                Err(format!("expected '{}' at {}", c as char, *i))
+            }
+        };
+        let string = |i: &mut usize| -> Result<String, String> {
+            expect(i, b'"')?;
+            let mut v = Vec::new();
+            loop {
+                match b.get(*i) {
+                    None => return Err("unterminated string".into()),
+                    Some(b'"') => {
+                        *i += 1;
+                        break;
+                    }
+                    Some(b'\\') => {
+                        let c = *b.get(*i + 1).ok_or("bad escape")?;
+                        v.push(match c {
+                            b'"' | b'\\' | b'/' => c,
+                            b'n' => b'\n',
+                            b't' => b'\t',
+                            b'r' => b'\r',
+                            _ => return Err("unsupported escape".into()),
+                        });
+                        *i += 2;
+                    }
+                    Some(&c) => {
+                        v.push(c);
+                        *i += 1;
+                    }
+                }
+            }
+            String::from_utf8(v).map_err(|_| "string not UTF-8".to_string())
+        };
+        expect(&mut i, b'{')?;
+        ws(&mut i);
+        if b.get(i) == Some(&b'}') {
+            i += 1;
+        } else {
+            loop {
+                ws(&mut i);
+                let k = string(&mut i)?;
+                expect(&mut i, b':')?;
+                ws(&mut i);
+                let v = match b.get(i) {
+                    Some(b'"') => Value::Str(string(&mut i)?),
+                    Some(c) if c.is_ascii_digit() => {
+                        let start = i;
+                        while i < b.len() && b[i].is_ascii_digit() {
+                            i += 1;
+                        }
+                        let n = std::str::from_utf8(&b[start..i]).unwrap();
+                        Value::Num(n.parse().map_err(|_| format!("number {n}"))?)
+                    }
+                    _ if b[i..].starts_with(b"true") => {
+                        i += 4;
+                        Value::Bool(true)
+                    }
+                    _ if b[i..].starts_with(b"false") => {
+                        i += 5;
+                        Value::Bool(false)
+                    }
+                    _ if b[i..].starts_with(b"null") => {
+                        i += 4;
+                        Value::Null
+                    }
+                    _ => return Err(format!("unsupported value at {i}")),
+                };
+                out.insert(k, v);
+                ws(&mut i);
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return Err(format!("expected ',' or '}}' at {i}")),
+                }
+            }
+        }
+        ws(&mut i);
+        if i != b.len() {
+            return Err("trailing characters".into());
+        }
+        Ok(out)
+    }
+
+    /// `s` as a JSON string literal.
+    pub fn json_str(s: &str) -> String {
+        let mut o = String::with_capacity(s.len() + 2);
+        o.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o.push('"');
+        o
+    }
 }

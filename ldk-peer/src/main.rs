@@ -1,28 +1,36 @@
 //! `ldk-peer --listen 127.0.0.1:<port> [--seed <hex>] [--peer-tick-secs <n>] [--accept-channels]
-//!           [--connect <node_id>@<ip:port>]`
+//!           [--connect <node_id>@<ip:port>] [--control <ip:port>]`
 //!
 //! Starts an in-memory LDK node, prints exactly one line `READY <node_id_hex>@<ip:port>` to
-//! stdout once it listens, logs peers and their init features to stderr, and runs until stdin
+//! stdout once it listens (preceded, with `--control`, by `CONTROL <ip:port>`: the address of
+//! the HTTP control API of [`ldk_peer::control`], which also claims payments to LDK's
+//! invoices at once), logs peers and their init features to stderr, and runs until stdin
 //! closes, SIGTERM or ctrl-c. Set `LDK_PEER_LOG=debug|trace|...` for LDK's own log on stderr.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use ldk_peer::{features_hex, parse_peer_uri, parse_seed, Config, LdkNode, NodeEvent};
 use tokio::io::AsyncReadExt;
 
 const USAGE: &str = "usage: ldk-peer --listen <ip:port> [--seed <64 hex>] [--peer-tick-secs <n>] \
-                     [--accept-channels] [--connect <node_id>@<ip:port>]";
+                     [--accept-channels] [--connect <node_id>@<ip:port>] \
+                     [--control <ip:port>]";
 
 struct Args {
     config: Config,
     connect: Vec<String>,
+    control: Option<SocketAddr>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut config = Config::default();
     let mut connect = Vec::new();
+    let mut control = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -44,11 +52,19 @@ fn parse_args() -> Result<Args, String> {
             }
             "--accept-channels" => config.accept_inbound_channels = true,
             "--connect" => connect.push(value("--connect")?),
+            "--control" => {
+                let v = value("--control")?;
+                control = Some(v.parse().map_err(|e| format!("--control {v}: {e}"))?);
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    Ok(Args { config, connect })
+    Ok(Args {
+        config,
+        connect,
+        control,
+    })
 }
 
 fn log_event(ev: &NodeEvent) {
@@ -129,8 +145,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut node = match LdkNode::start(args.config).await {
-        Ok(n) => n,
+    let node = match LdkNode::start(args.config).await {
+        Ok(n) => Arc::new(n),
         Err(e) => {
             eprintln!("ldk-peer: cannot start: {e}");
             return ExitCode::from(1);
@@ -154,8 +170,22 @@ async fn main() -> ExitCode {
         features_hex(&node.our_init_features()),
         node.our_init_features(),
     );
+    let control = match args.control {
+        Some(addr) => match ldk_peer::control::serve_control(node.clone(), addr).await {
+            Ok((addr, _task)) => Some(addr),
+            Err(e) => {
+                eprintln!("ldk-peer: cannot serve the control API on {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     {
         let mut out = std::io::stdout().lock();
+        if let Some(addr) = control {
+            eprintln!("ldk-peer: control API on http://{addr}");
+            let _ = writeln!(out, "CONTROL {addr}");
+        }
         let _ = writeln!(out, "READY {}", node.uri());
         let _ = out.flush();
     }
@@ -173,7 +203,8 @@ async fn main() -> ExitCode {
     }
     let why = shutdown.await;
     eprintln!("ldk-peer: {why}, shutting down");
-    node.stop();
+    // The control tasks share the node: disconnect the peers without taking it back.
+    node.peer_manager().disconnect_all_peers();
     // Give the socket tasks a moment to close the connections cleanly.
     tokio::time::sleep(Duration::from_millis(50)).await;
     // tokio's stdin reader sits in a blocking thread that a runtime shutdown would wait for
