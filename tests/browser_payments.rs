@@ -312,7 +312,9 @@ impl Ln {
                     self.mevents.push(e);
                 }
                 ManagerAction::Disconnect { .. } => self.conn.close(),
-                ManagerAction::PublishLater { .. } | ManagerAction::WatchSpent { .. } => {}
+                ManagerAction::PublishLater { .. }
+                | ManagerAction::WatchSpent { .. }
+                | ManagerAction::WatchConfirmed { .. } => {}
             }
         }
         self.flush();
