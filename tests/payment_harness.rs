@@ -28,8 +28,11 @@ use secp256k1::{PublicKey, SecretKey};
 
 #[path = "channel_harness.rs"]
 mod harness;
+#[path = "manager_net.rs"]
+mod manager_net;
 
 use harness::{config, funding_tx};
+use manager_net::ManagerNode;
 
 pub const A: usize = 0;
 pub const B: usize = 1;
@@ -344,70 +347,24 @@ impl Node {
     }
 }
 
-pub struct Net {
-    pub nodes: Vec<Node>,
-    pub links: Vec<(usize, usize)>,
+impl ManagerNode for Node {
+    fn node_id(&self) -> PublicKey {
+        self.id
+    }
+    fn outbox(&mut self) -> &mut VecDeque<(PublicKey, Message)> {
+        &mut self.outbox
+    }
+    fn feed(&mut self, i: ManagerInput) {
+        self.manager(i);
+    }
+    fn down(&self) -> bool {
+        self.crashed
+    }
 }
 
+pub type Net = manager_net::Net<Node>;
+
 impl Net {
-    pub fn idx(&self, id: &PublicKey) -> usize {
-        self.nodes.iter().position(|n| n.id == *id).unwrap()
-    }
-
-    pub fn linked(&self, x: usize, y: usize) -> bool {
-        self.links.contains(&(x.min(y), x.max(y)))
-    }
-
-    pub fn connect(&mut self, x: usize, y: usize) {
-        self.links.push((x.min(y), x.max(y)));
-        let (ix, iy) = (self.nodes[x].id, self.nodes[y].id);
-        self.nodes[x].manager(ManagerInput::PeerConnected {
-            node_id: iy,
-            features: lnwasm_init_features(),
-        });
-        self.nodes[y].manager(ManagerInput::PeerConnected {
-            node_id: ix,
-            features: lnwasm_init_features(),
-        });
-    }
-
-    pub fn disconnect(&mut self, x: usize, y: usize) {
-        self.links.retain(|l| *l != (x.min(y), x.max(y)));
-        let (ix, iy) = (self.nodes[x].id, self.nodes[y].id);
-        for (n, other) in [(x, iy), (y, ix)] {
-            self.nodes[n].outbox.retain(|(to, _)| *to != other);
-        }
-        self.nodes[x].manager(ManagerInput::PeerDisconnected { node_id: iy });
-        self.nodes[y].manager(ManagerInput::PeerDisconnected { node_id: ix });
-    }
-
-    pub fn step(&mut self, x: usize) -> bool {
-        let Some((to, msg)) = self.nodes[x].outbox.pop_front() else {
-            return false;
-        };
-        let y = self.idx(&to);
-        if self.linked(x, y) && !self.nodes[x].crashed {
-            let from = self.nodes[x].id;
-            self.nodes[y].manager(ManagerInput::PeerMessage { node_id: from, msg });
-        }
-        true
-    }
-
-    pub fn settle(&mut self) {
-        for _ in 0..10_000 {
-            let mut any = false;
-            for x in 0..self.nodes.len() {
-                while self.step(x) {
-                    any = true;
-                }
-            }
-            if !any {
-                return;
-            }
-        }
-        panic!("no convergence");
-    }
-
     /// Settles, then has every node sign what is unsigned (after a
     /// reconnection), until quiet.
     pub fn settle_and_sign(&mut self) {
@@ -522,10 +479,7 @@ pub struct World {
 /// A —(2 000 000 sat, A funds)— B —(1 000 000 sat, B funds)— C, every
 /// node at height 103 and time 1000.
 pub fn world() -> World {
-    let mut net = Net {
-        nodes: (1..=3).map(Node::new).collect(),
-        links: vec![],
-    };
+    let mut net = Net::with_nodes((1..=3).map(Node::new).collect());
     net.connect(A, B);
     net.connect(B, C);
     let (ab, scid_ab) = net.open(A, B, 1, 2_000_000);
