@@ -229,10 +229,9 @@ fn expired_invoice() {
     let inv = w.net.nodes[C].invoice(AMOUNT, 60, 0xc3);
     // C's clock is past the expiry; A's is not (it would refuse to pay).
     w.net.nodes[C].tick(NOW + 60);
-    w.pay(&inv, vec![w.route()], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![w.route()], 20_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             1,
             w.id(C),
@@ -260,11 +259,10 @@ fn too_little_cltv_at_the_payee() {
     // C is 4 blocks ahead of A (its payment layer only), one more than
     // A's margin.
     w.net.nodes[C].payment_input(PaymentInput::BlockConnected { height: HEIGHT + 4 });
-    w.pay(&inv, vec![w.route()], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![w.route()], 20_000);
     // 103 + 18 + 3 < 107 + 18.
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             1,
             w.id(C),
@@ -283,10 +281,9 @@ fn insufficient_capacity_b_to_c() {
     // B can offer 900 000 000 - 10 000 000 (reserve) on B→C.
     let amount = 890_000_001;
     let inv = w.net.nodes[C].invoice(amount, 3600, 0xc6);
-    w.pay(&inv, vec![w.route()], 200_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![w.route()], 200_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             0,
             w.id(B),
@@ -311,10 +308,9 @@ fn b_fee_policy_violated() {
     let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xc7);
     // A believes B charges 1000 msat + 99 ppm: one msat short.
     let r = w.route_with(1000, 99, 40, w.scid_bc);
-    w.pay(&inv, vec![r], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![r], 20_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             0,
             w.id(B),
@@ -332,10 +328,9 @@ fn b_cltv_delta_violated() {
     let mut w = world();
     let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xc8);
     let r = w.route_with(1000, 100, 39, w.scid_bc);
-    w.pay(&inv, vec![r], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![r], 20_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             0,
             w.id(B),
@@ -354,10 +349,9 @@ fn b_offline() {
     let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xc9);
     // C unreachable from B: B answers temporary_channel_failure.
     w.net.disconnect(B, C);
-    w.pay(&inv, vec![w.route()], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![w.route()], 20_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             0,
             w.id(B),

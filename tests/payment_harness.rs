@@ -549,6 +549,14 @@ impl World {
             .expect("payment failed")
     }
 
+    /// A pays `inv` over `routes`, everything settles, and the payment
+    /// has failed for good: its failure.
+    pub fn pay_until_failed(&mut self, inv: &str, routes: Vec<Route>, max_fee: u64) -> PayFailure {
+        self.pay(inv, routes, max_fee).unwrap();
+        self.net.settle_and_sign();
+        self.final_failure(hash_of(inv))
+    }
+
     pub fn sent(&self, h: PaymentHash) -> Vec<&PaymentEvent> {
         self.a_events()
             .iter()
