@@ -140,21 +140,7 @@ impl Node {
     }
 
     fn funding_required(&self, temp: ChannelId) -> (bitcoin::ScriptBuf, Sat) {
-        self.events
-            .iter()
-            .find_map(|e| match e {
-                ManagerEvent::Channel {
-                    event:
-                        Event::FundingRequired {
-                            temporary_channel_id,
-                            script_pubkey,
-                            amount,
-                        },
-                    ..
-                } if *temporary_channel_id == temp => Some((script_pubkey.clone(), *amount)),
-                _ => None,
-            })
-            .expect("funding required")
+        manager_net::funding_required(&self.events, temp)
     }
 }
 
@@ -181,26 +167,6 @@ impl Net {
                 .map(|(i, l)| Node::new(i as u8 + 1, *l))
                 .collect(),
         )
-    }
-
-    /// Node `x` asks node `y` for a channel; returns the temporary id.
-    fn start_open(&mut self, x: usize, y: usize, temp: u8, funding: u64) -> ChannelId {
-        let temporary_channel_id = ChannelId([temp; 32]);
-        let peer = self.nodes[y].id;
-        self.nodes[x].input(ManagerInput::OpenChannel {
-            node_id: peer,
-            request: OpenRequest {
-                temporary_channel_id,
-                funding: Sat(funding),
-                push: Msat(funding * 100),
-                feerate: FeeratePerKw(2500),
-                announce: false,
-                peer_features: lnwasm_init_features(),
-                our_features: lnwasm_init_features(),
-                now: 1000,
-            },
-        });
-        temporary_channel_id
     }
 
     /// The funder answers `FundingRequired`; returns the funding tx.

@@ -6,9 +6,32 @@
 
 use std::collections::VecDeque;
 
-use lnwasm::channel::ManagerInput;
-use lnwasm::wire::{lnwasm_init_features, Message};
+use bitcoin::ScriptBuf;
+use lnwasm::channel::{Event, ManagerEvent, ManagerInput, OpenRequest};
+use lnwasm::tx::FeeratePerKw;
+use lnwasm::types::{Msat, Sat};
+use lnwasm::wire::{lnwasm_init_features, ChannelId, Message};
 use secp256k1::PublicKey;
+
+/// The funding output asked for by the `FundingRequired` event of the
+/// channel opened under `temp`.
+pub fn funding_required(events: &[ManagerEvent], temp: ChannelId) -> (ScriptBuf, Sat) {
+    events
+        .iter()
+        .find_map(|e| match e {
+            ManagerEvent::Channel {
+                event:
+                    Event::FundingRequired {
+                        temporary_channel_id,
+                        script_pubkey,
+                        amount,
+                    },
+                ..
+            } if *temporary_channel_id == temp => Some((script_pubkey.clone(), *amount)),
+            _ => None,
+        })
+        .expect("funding required")
+}
 
 /// What the network needs of a node.
 pub trait ManagerNode {
@@ -95,5 +118,26 @@ impl<N: ManagerNode> Net<N> {
             }
         }
         panic!("no convergence");
+    }
+
+    /// Node `x` asks node `y` for a channel of `funding` sat (1% pushed to
+    /// `y`) under the temporary id `[temp; 32]`; returns that id.
+    pub fn start_open(&mut self, x: usize, y: usize, temp: u8, funding: u64) -> ChannelId {
+        let temporary_channel_id = ChannelId([temp; 32]);
+        let peer = self.nodes[y].node_id();
+        self.nodes[x].feed(ManagerInput::OpenChannel {
+            node_id: peer,
+            request: OpenRequest {
+                temporary_channel_id,
+                funding: Sat(funding),
+                push: Msat(funding * 100),
+                feerate: FeeratePerKw(2500),
+                announce: false,
+                peer_features: lnwasm_init_features(),
+                our_features: lnwasm_init_features(),
+                now: 1000,
+            },
+        });
+        temporary_channel_id
     }
 }

@@ -10,8 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bitcoin::{Network, OutPoint, Transaction, Txid};
 use lnwasm::channel::{
-    ChannelManager, Command, Event, ManagerAction, ManagerConfig, ManagerEvent, ManagerInput,
-    OpenRequest,
+    ChannelManager, Command, ManagerAction, ManagerConfig, ManagerEvent, ManagerInput,
 };
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description};
@@ -21,9 +20,8 @@ use lnwasm::payment::{
     PaymentEvent, PaymentInput, PaymentRecord, Payments, Route, RouteHop,
 };
 use lnwasm::store::{MemoryStore, Store};
-use lnwasm::tx::FeeratePerKw;
-use lnwasm::types::{Msat, PaymentHash, Sat, ShortChannelId};
-use lnwasm::wire::{lnwasm_init_features, ChannelId, Message};
+use lnwasm::types::{Msat, PaymentHash, ShortChannelId};
+use lnwasm::wire::{ChannelId, Message};
 use secp256k1::{PublicKey, SecretKey};
 
 #[path = "channel_harness.rs"]
@@ -396,38 +394,10 @@ impl Net {
         temp: u8,
         funding: u64,
     ) -> (ChannelId, ShortChannelId) {
-        let temporary_channel_id = ChannelId([temp; 32]);
-        let peer = self.nodes[y].id;
-        self.nodes[x].manager(ManagerInput::OpenChannel {
-            node_id: peer,
-            request: OpenRequest {
-                temporary_channel_id,
-                funding: Sat(funding),
-                push: Msat(funding * 100),
-                feerate: FeeratePerKw(2500),
-                announce: false,
-                peer_features: lnwasm_init_features(),
-                our_features: lnwasm_init_features(),
-                now: NOW,
-            },
-        });
+        let temporary_channel_id = self.start_open(x, y, temp, funding);
         self.settle();
-        let (script, amount) = self.nodes[x]
-            .mevents
-            .iter()
-            .find_map(|e| match e {
-                ManagerEvent::Channel {
-                    event:
-                        Event::FundingRequired {
-                            temporary_channel_id: t,
-                            script_pubkey,
-                            amount,
-                        },
-                    ..
-                } if *t == temporary_channel_id => Some((script_pubkey.clone(), *amount)),
-                _ => None,
-            })
-            .expect("funding required");
+        let (script, amount) =
+            manager_net::funding_required(&self.nodes[x].mevents, temporary_channel_id);
         let tx: Transaction = funding_tx(script, amount, temp);
         self.nodes[x].manager(ManagerInput::Command {
             channel_id: temporary_channel_id,
