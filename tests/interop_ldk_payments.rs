@@ -1181,6 +1181,46 @@ fn circular(seed: u8, amount: u64) -> (Rig, Chan, Chan, LdkPaymentHash, LdkPayme
     (r, chans[0], chans[1], hash, secret)
 }
 
+/// lnwasm's fee for forwarding `amount` msat under its relay policy.
+fn lnwasm_fee(amount: u64) -> Msat {
+    let policy = pconfig().forwarding;
+    relay_fee(
+        policy.fee_base_msat,
+        policy.fee_proportional_millionths,
+        Msat(amount),
+    )
+}
+
+/// The CLTV delta of the final hop (LDK) on the circular route.
+const CIRCULAR_FINAL_DELTA: u32 = 40;
+
+/// LDK sends `amount` msat to itself over the circular route: to lnwasm
+/// over `c1`, offering it `fee` msat and its CLTV delta, then back to LDK
+/// over `c2`.
+fn ldk_pays_around(
+    r: &mut Rig,
+    (c1, c2): (Chan, Chan),
+    fee: u64,
+    amount: u64,
+    hash: LdkPaymentHash,
+    secret: LdkPaymentSecret,
+) {
+    let delta = u32::from(pconfig().forwarding.cltv_expiry_delta);
+    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
+    r.ldk[0]
+        .channel_manager()
+        .send_payment_with_route(
+            ldk_route(&[
+                (ln_id, c1.scid, fee, delta),
+                (ldk_id, c2.scid, amount, CIRCULAR_FINAL_DELTA),
+            ]),
+            hash,
+            RecipientOnionFields::secret_only(secret),
+            PaymentId(hash.0),
+        )
+        .expect("LDK sends");
+}
+
 /// LDK pays itself over a circular route through lnwasm (LDK → lnwasm
 /// over the first channel, lnwasm → LDK over the second): lnwasm forwards
 /// with its relay policy and earns its fee.
@@ -1189,27 +1229,10 @@ fn lnwasm_forwards_for_ldk() {
     let amount = 15_000_000;
     let (mut r, c1, c2, hash, secret) = circular(4, amount);
     let policy = pconfig().forwarding;
-    let fee = relay_fee(
-        policy.fee_base_msat,
-        policy.fee_proportional_millionths,
-        Msat(amount),
-    );
+    let fee = lnwasm_fee(amount);
     assert_eq!(fee, Msat(1000 + 1500), "1000 msat + 100 ppm");
-    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
-    let final_delta = 40;
     let (tip, _) = r.ldk[0].best_block();
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            ldk_route(&[
-                (ln_id, c1.scid, fee.0, u32::from(policy.cltv_expiry_delta)),
-                (ldk_id, c2.scid, amount, final_delta),
-            ]),
-            hash,
-            RecipientOnionFields::secret_only(secret),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    ldk_pays_around(&mut r, (c1, c2), fee.0, amount, hash, secret);
     let h = PaymentHash(hash.0);
     let (claimed, preimage) = r.ldk_claims(0, h);
     assert_eq!(claimed, amount);
@@ -1242,7 +1265,7 @@ fn lnwasm_forwards_for_ldk() {
         (
             Msat(amount + fee.0),
             h,
-            tip + 1 + final_delta + u32::from(policy.cltv_expiry_delta)
+            tip + 1 + CIRCULAR_FINAL_DELTA + u32::from(policy.cltv_expiry_delta)
         )
     );
     r.htlcs_gone(c1);
@@ -1278,30 +1301,9 @@ fn lnwasm_refuses_insufficient_fee_from_ldk() {
     use ldk_peer::lightning::routing::gossip::NetworkUpdate;
     let amount = 15_000_000;
     let (mut r, c1, c2, hash, secret) = circular(7, amount);
-    let policy = pconfig().forwarding;
-    let fee = relay_fee(
-        policy.fee_base_msat,
-        policy.fee_proportional_millionths,
-        Msat(amount),
-    );
-    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            ldk_route(&[
-                (
-                    ln_id,
-                    c1.scid,
-                    fee.0 - 1,
-                    u32::from(policy.cltv_expiry_delta),
-                ),
-                (ldk_id, c2.scid, amount, 40),
-            ]),
-            hash,
-            RecipientOnionFields::secret_only(secret),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    let fee = lnwasm_fee(amount);
+    let ln_id = r.ln[0].id;
+    ldk_pays_around(&mut r, (c1, c2), fee.0 - 1, amount, hash, secret);
     let h = PaymentHash(hash.0);
     let (permanent, scid, reason) = r.ldk_failed(0, h);
     assert!(!permanent);
@@ -1573,25 +1575,10 @@ fn final_failure_at_lnwasm_returned_through_ldk() {
 fn final_failure_at_ldk_returned_through_lnwasm() {
     let amount = 8_000_000;
     let (mut r, c1, c2, hash, _) = circular(11, amount);
-    let policy = pconfig().forwarding;
-    let fee = relay_fee(
-        policy.fee_base_msat,
-        policy.fee_proportional_millionths,
-        Msat(amount),
-    );
-    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            ldk_route(&[
-                (ln_id, c1.scid, fee.0, u32::from(policy.cltv_expiry_delta)),
-                (ldk_id, c2.scid, amount, 40),
-            ]),
-            hash,
-            RecipientOnionFields::secret_only(LdkPaymentSecret([0x21; 32])),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    let fee = lnwasm_fee(amount);
+    let ldk_id = r.ldk[0].node_id();
+    let wrong_secret = LdkPaymentSecret([0x21; 32]);
+    ldk_pays_around(&mut r, (c1, c2), fee.0, amount, hash, wrong_secret);
     let h = PaymentHash(hash.0);
     let (permanent, scid, reason) = r.ldk_failed(0, h);
     assert!(permanent);
