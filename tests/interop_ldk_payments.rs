@@ -642,6 +642,21 @@ impl Rig {
         (amount_msat, preimage)
     }
 
+    /// LDK node `j` pays lnwasm's invoice `inv` over `route`, under the
+    /// payment hash `hash` (the invoice's, or another).
+    fn ldk_pays_invoice(&mut self, j: usize, route: LdkRoute, inv: &str, hash: PaymentHash) {
+        let secret = *invoice::decode(inv).unwrap().payment_secret();
+        self.ldk[j]
+            .channel_manager()
+            .send_payment_with_route(
+                route,
+                LdkPaymentHash(hash.0),
+                RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
+                PaymentId(hash.0),
+            )
+            .expect("LDK sends");
+    }
+
     /// LDK's `PaymentSent` for `hash`: (preimage, amount, fee).
     fn ldk_sent(&mut self, j: usize, hash: PaymentHash) -> (LdkPaymentPreimage, u64, u64) {
         let h = LdkPaymentHash(hash.0);
@@ -898,22 +913,13 @@ fn ldk_payment_refused_by_lnwasm_with_incorrect_payment_details() {
     let c = r.channels(&[(0, 0)])[0];
     let amount = 10_000_000;
     let (inv, hash) = r.ln[0].invoice(amount);
-    let secret = *invoice::decode(&inv).unwrap().payment_secret();
     let unknown = PaymentPreimage([0x99; 32]).payment_hash();
     let ln_id = r.ln[0].id;
     for (k, (h, paid)) in [(hash, amount - 1000), (unknown, amount)]
         .into_iter()
         .enumerate()
     {
-        r.ldk[0]
-            .channel_manager()
-            .send_payment_with_route(
-                ldk_route(&[(ln_id, c.scid, paid, 40)]),
-                LdkPaymentHash(h.0),
-                RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
-                PaymentId(h.0),
-            )
-            .expect("LDK sends");
+        r.ldk_pays_invoice(0, ldk_route(&[(ln_id, c.scid, paid, 40)]), &inv, h);
         let (permanent, scid, reason) = r.ldk_failed(0, h);
         assert!(permanent);
         assert_eq!(scid, None, "a failure of the final node blames no channel");
@@ -1434,20 +1440,11 @@ fn ldk_pays_lnwasm_invoice_in_two_parts() {
     let amount = 30_000_000;
     let (part1, part2) = (18_000_000, amount - 18_000_000);
     let (inv, hash) = r.ln[0].invoice(amount);
-    let secret = *invoice::decode(&inv).unwrap().payment_secret();
     let ln_id = r.ln[0].id;
     let mut route = ldk_route(&[(ln_id, c1.scid, part1, 40)]);
     let second = ldk_route(&[(ln_id, c2.scid, part2, 40)]);
     route.paths.extend(second.paths);
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            route,
-            LdkPaymentHash(hash.0),
-            RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    r.ldk_pays_invoice(0, route, &inv, hash);
     let (preimage, sent, fee) = r.ldk_sent(0, hash);
     assert_eq!((sent, fee), (amount, 0));
     assert_eq!(
@@ -1631,18 +1628,9 @@ fn lnwasm_fulfill_lost_then_retransmitted_after_reconnection() {
     let c = r.channels(&[(0, 0)])[0];
     let amount = 7_000_000;
     let (inv, hash) = r.ln[0].invoice(amount);
-    let secret = *invoice::decode(&inv).unwrap().payment_secret();
     r.ln[0].cut_at = Some(130);
     let ln_id = r.ln[0].id;
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            ldk_route(&[(ln_id, c.scid, amount, 40)]),
-            LdkPaymentHash(hash.0),
-            RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    r.ldk_pays_invoice(0, ldk_route(&[(ln_id, c.scid, amount, 40)]), &inv, hash);
     r.until("lnwasm fulfils (the message is lost)", |r| {
         !r.ln[0].lost.is_empty()
     });
