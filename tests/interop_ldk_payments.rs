@@ -19,18 +19,18 @@
 //! ([`LdkNode::onion_errors`]).
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "channel_harness.rs"]
+mod harness;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bitcoin::absolute::LockTime;
 use bitcoin::constants::ChainHash;
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, SecretKey};
-use bitcoin::transaction::Version;
-use bitcoin::{
-    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
-};
+use bitcoin::{Network, Transaction, Txid};
+use harness::funding_tx;
 use ldk_peer::lightning::events::{
     Event as LdkEvent, PathFailure, PaymentFailureReason, PaymentPurpose,
 };
@@ -736,27 +736,6 @@ impl Drop for Rig {
         for l in &mut self.ldk {
             l.stop();
         }
-    }
-}
-
-/// A funding transaction spending a made-up output (no one checks it).
-fn funding_tx(script: ScriptBuf, amount: Sat, salt: u8) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array([salt; 32]),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(amount.0),
-            script_pubkey: script,
-        }],
     }
 }
 
