@@ -241,7 +241,7 @@ fn force_close_ours(anchors: bool) {
     assert_eq!(txs_of(&again), txs);
     assert_eq!(watched(&again), w);
     // Seen on chain: closed, nothing new.
-    let acts = funding_spent(&mut p.a, &commit);
+    let acts = funding_spent(&mut p.a, commit);
     assert!(txs_of(&acts).is_empty());
     assert_eq!(p.a.ch.status(), Some(Status::Closed));
 
