@@ -3,6 +3,8 @@
 
 #[path = "channel_harness.rs"]
 mod harness;
+#[path = "manager_net.rs"]
+mod manager_net;
 
 use std::collections::VecDeque;
 
@@ -20,6 +22,7 @@ use lnwasm::types::{Msat, Sat};
 use lnwasm::wire::{
     lnwasm_init_features, ChannelId, ErrorMessage, Message, UpdateAddHtlc, WarningMessage,
 };
+use manager_net::ManagerNode;
 use secp256k1::PublicKey;
 
 struct Node {
@@ -137,118 +140,33 @@ impl Node {
     }
 
     fn funding_required(&self, temp: ChannelId) -> (bitcoin::ScriptBuf, Sat) {
-        self.events
-            .iter()
-            .find_map(|e| match e {
-                ManagerEvent::Channel {
-                    event:
-                        Event::FundingRequired {
-                            temporary_channel_id,
-                            script_pubkey,
-                            amount,
-                        },
-                    ..
-                } if *temporary_channel_id == temp => Some((script_pubkey.clone(), *amount)),
-                _ => None,
-            })
-            .expect("funding required")
+        manager_net::funding_required(&self.events, temp)
     }
 }
 
-struct Net {
-    nodes: Vec<Node>,
-    links: Vec<(usize, usize)>,
+impl ManagerNode for Node {
+    fn node_id(&self) -> PublicKey {
+        self.id
+    }
+    fn outbox(&mut self) -> &mut VecDeque<(PublicKey, Message)> {
+        &mut self.outbox
+    }
+    fn feed(&mut self, i: ManagerInput) {
+        self.input(i);
+    }
 }
+
+type Net = manager_net::Net<Node>;
 
 impl Net {
     fn new(limits: &[PendingLimits]) -> Net {
-        Net {
-            nodes: limits
+        Net::with_nodes(
+            limits
                 .iter()
                 .enumerate()
                 .map(|(i, l)| Node::new(i as u8 + 1, *l))
                 .collect(),
-            links: vec![],
-        }
-    }
-
-    fn idx(&self, id: &PublicKey) -> usize {
-        self.nodes.iter().position(|n| n.id == *id).unwrap()
-    }
-
-    fn linked(&self, x: usize, y: usize) -> bool {
-        self.links.contains(&(x.min(y), x.max(y)))
-    }
-
-    fn connect(&mut self, x: usize, y: usize) {
-        self.links.push((x.min(y), x.max(y)));
-        let (ix, iy) = (self.nodes[x].id, self.nodes[y].id);
-        self.nodes[x].input(ManagerInput::PeerConnected {
-            node_id: iy,
-            features: lnwasm_init_features(),
-        });
-        self.nodes[y].input(ManagerInput::PeerConnected {
-            node_id: ix,
-            features: lnwasm_init_features(),
-        });
-    }
-
-    fn disconnect(&mut self, x: usize, y: usize) {
-        self.links.retain(|l| *l != (x.min(y), x.max(y)));
-        let (ix, iy) = (self.nodes[x].id, self.nodes[y].id);
-        for (n, other) in [(x, iy), (y, ix)] {
-            self.nodes[n].outbox.retain(|(to, _)| *to != other);
-        }
-        self.nodes[x].input(ManagerInput::PeerDisconnected { node_id: iy });
-        self.nodes[y].input(ManagerInput::PeerDisconnected { node_id: ix });
-    }
-
-    /// Delivers one queued message of node `x`; false if none.
-    fn step(&mut self, x: usize) -> bool {
-        let Some((to, msg)) = self.nodes[x].outbox.pop_front() else {
-            return false;
-        };
-        let y = self.idx(&to);
-        if self.linked(x, y) {
-            let from = self.nodes[x].id;
-            self.nodes[y].input(ManagerInput::PeerMessage { node_id: from, msg });
-        }
-        true
-    }
-
-    fn settle(&mut self) {
-        for _ in 0..10_000 {
-            let mut any = false;
-            for x in 0..self.nodes.len() {
-                while self.step(x) {
-                    any = true;
-                }
-            }
-            if !any {
-                return;
-            }
-        }
-        panic!("no convergence");
-    }
-
-    /// Node `x` asks node `y` for a channel; returns the temporary id.
-    fn start_open(&mut self, x: usize, y: usize, temp: u8, funding: u64) -> ChannelId {
-        let temporary_channel_id = ChannelId([temp; 32]);
-        let peer = self.nodes[y].id;
-        self.nodes[x].input(ManagerInput::OpenChannel {
-            node_id: peer,
-            request: OpenRequest {
-                temporary_channel_id,
-                funding: Sat(funding),
-                push: Msat(funding * 100),
-                feerate: FeeratePerKw(2500),
-                announce: false,
-                peer_features: lnwasm_init_features(),
-                our_features: lnwasm_init_features(),
-                now: 1000,
-            },
-        });
-        temporary_channel_id
+        )
     }
 
     /// The funder answers `FundingRequired`; returns the funding tx.

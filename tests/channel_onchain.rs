@@ -77,6 +77,21 @@ fn act(n: &mut Node, cmd: Command) -> Vec<Action> {
     acts
 }
 
+/// The node's own current commitment, signed: what it would broadcast.
+fn signed_commitment(n: &Node) -> Transaction {
+    let (_, tx) =
+        n.ch.commitments()
+            .unwrap()
+            .signed_local_tx(n.ch.keys())
+            .unwrap();
+    tx
+}
+
+/// `tx`, seen on chain, spends the funding output.
+fn funding_spent(n: &mut Node, tx: &Transaction) -> Vec<Action> {
+    act(n, Command::FundingSpent { tx: tx.clone() })
+}
+
 fn txs_of(acts: &[Action]) -> Vec<Later> {
     acts.iter()
         .filter_map(|a| match a {
@@ -226,7 +241,7 @@ fn force_close_ours(anchors: bool) {
     assert_eq!(txs_of(&again), txs);
     assert_eq!(watched(&again), w);
     // Seen on chain: closed, nothing new.
-    let acts = act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    let acts = funding_spent(&mut p.a, commit);
     assert!(txs_of(&acts).is_empty());
     assert_eq!(p.a.ch.status(), Some(Status::Closed));
 
@@ -276,24 +291,14 @@ fn our_force_close_static_remotekey() {
 /// preimage, HTLCs we offered after their expiry.
 fn peer_current_commitment(anchors: bool) {
     let mut p = pair_with_htlcs(anchors);
-    let (_, b_commit) =
-        p.b.ch
-            .commitments()
-            .unwrap()
-            .signed_local_tx(p.b.ch.keys())
-            .unwrap();
+    let b_commit = signed_commitment(&p.b);
     // A has fulfilled B's HTLC (not signed yet) when B's commitment confirms.
     p.a.handle(Command::FulfillHtlc {
         id: 0,
         preimage: preimage(2),
     })
     .unwrap();
-    let acts = act(
-        &mut p.a,
-        Command::FundingSpent {
-            tx: b_commit.clone(),
-        },
-    );
+    let acts = funding_spent(&mut p.a, &b_commit);
     let ctxid = b_commit.compute_txid();
     assert!(p.a.events.contains(&Event::ForceClosed {
         txid: ctxid,
@@ -374,22 +379,12 @@ fn peer_next_commitment_and_late_preimage() {
     p.a.handle(Command::Sign).unwrap();
     deliver(&mut p.a, &mut p.b);
     p.b.outbox.clear();
-    let (_, b_commit) =
-        p.b.ch
-            .commitments()
-            .unwrap()
-            .signed_local_tx(p.b.ch.keys())
-            .unwrap();
+    let b_commit = signed_commitment(&p.b);
     assert_ne!(
         b_commit.compute_txid(),
         p.a.ch.commitments().unwrap().remote_commit.txid
     );
-    let acts = act(
-        &mut p.a,
-        Command::FundingSpent {
-            tx: b_commit.clone(),
-        },
-    );
+    let acts = funding_spent(&mut p.a, &b_commit);
     let txs = txs_of(&acts);
     // to_remote (anchors) and the timeout claim of A's new HTLC.
     assert_eq!(txs.len(), 2);
@@ -484,7 +479,7 @@ fn revoked_setup(anchors: bool) -> (Pair, Transaction, Transaction, Transaction)
 
 fn revoked(anchors: bool) {
     let (mut p, old, b_timeout, b_success) = revoked_setup(anchors);
-    let acts = act(&mut p.a, Command::FundingSpent { tx: old.clone() });
+    let acts = funding_spent(&mut p.a, &old);
     let txs = txs_of(&acts);
     // The penalty, and under anchors our to_remote after its 1-block CSV.
     assert_eq!(txs.len(), if anchors { 2 } else { 1 });
@@ -611,18 +606,8 @@ fn after_data_loss_the_peers_unknown_commitment_pays_our_to_remote() {
     deliver(&mut p.b, &mut p.a);
     assert_eq!(p.a.ch.state_name(), "WAITING_FOR_REMOTE_CLOSE");
     // B closes with a commitment A has never seen.
-    let (_, b_commit) =
-        p.b.ch
-            .commitments()
-            .unwrap()
-            .signed_local_tx(p.b.ch.keys())
-            .unwrap();
-    let acts = act(
-        &mut p.a,
-        Command::FundingSpent {
-            tx: b_commit.clone(),
-        },
-    );
+    let b_commit = signed_commitment(&p.b);
+    let acts = funding_spent(&mut p.a, &b_commit);
     let txs = txs_of(&acts);
     assert_eq!(txs.len(), 1, "our to_remote, found by its script");
     let (t, h, c) = &txs[0];
@@ -697,12 +682,7 @@ fn a_mutual_close_we_did_not_record_is_recognised() {
     p.a.outbox.clear();
     p.b.outbox.clear();
     assert_eq!(p.a.ch.status(), Some(Status::Negotiating));
-    let acts = act(
-        &mut p.a,
-        Command::FundingSpent {
-            tx: closing.clone(),
-        },
-    );
+    let acts = funding_spent(&mut p.a, &closing);
     assert!(txs_of(&acts).is_empty());
     assert!(p.a.events.contains(&Event::MutualClose {
         txid: closing.compute_txid()
@@ -763,7 +743,7 @@ fn our_htlc_timeout_six_blocks_deep_fails_the_htlc_once() {
     let w = confirm_watches(&acts);
     assert_eq!(w[0], commit.compute_txid());
     assert!(w.contains(&timeout.compute_txid()));
-    act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    funding_spent(&mut p.a, &commit);
     // The commitment confirms: A's HTLC has an output, nothing is decided.
     assert!(failed_on_chain(&confirmed(&mut p.a, &commit, 400)).is_empty());
     for h in 401..=520 {
@@ -811,7 +791,7 @@ fn timeout_with_a_fee_input_added_is_followed_through_its_spend() {
         },
         ..Default::default()
     });
-    act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    funding_spent(&mut p.a, &commit);
     confirmed(&mut p.a, &commit, 480);
     let acts = act(&mut p.a, Command::OutputSpent { tx: bumped.clone() });
     assert!(matches!(acts[0], Action::Persist(_)));
@@ -838,7 +818,7 @@ fn htlcs_without_an_output_fail_once_the_commitment_is_six_deep() {
     let commit = txs_of(&acts)[0].0.clone();
     // One HTLC output only (plus to_local, to_remote and two anchors).
     assert_eq!(commit.output.len(), 5);
-    act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    funding_spent(&mut p.a, &commit);
     assert!(failed_on_chain(&confirmed(&mut p.a, &commit, 300)).is_empty());
     assert!(failed_on_chain(&block(&mut p.a, 304)).is_empty());
     let acts = block(&mut p.a, 305);
@@ -853,18 +833,8 @@ fn peers_commitment_our_timeout_claim_fails_the_htlc_and_a_preimage_wins() {
     // A second HTLC from A, that B will claim with its preimage.
     p.add(Side::Holder, Msat(11_000_000), 4).unwrap();
     p.sign(Side::Holder);
-    let (_, b_commit) =
-        p.b.ch
-            .commitments()
-            .unwrap()
-            .signed_local_tx(p.b.ch.keys())
-            .unwrap();
-    let acts = act(
-        &mut p.a,
-        Command::FundingSpent {
-            tx: b_commit.clone(),
-        },
-    );
+    let b_commit = signed_commitment(&p.b);
+    let acts = funding_spent(&mut p.a, &b_commit);
     let claims: Vec<Transaction> = txs_of(&acts)
         .into_iter()
         .filter(|(_, h, _)| *h == 500)
@@ -956,7 +926,7 @@ fn an_htlc_the_peer_fulfilled_off_chain_is_never_failed_on_chain() {
         .find(|(_, h, _)| *h == 500)
         .unwrap()
         .0;
-    act(&mut p.a, Command::FundingSpent { tx: commit.clone() });
+    funding_spent(&mut p.a, &commit);
     confirmed(&mut p.a, &commit, 400);
     confirmed(&mut p.a, &timeout, 500);
     assert!(failed_on_chain(&block(&mut p.a, 600)).is_empty());
@@ -967,12 +937,7 @@ fn revoked_commitment_penalty_six_deep_fails_our_htlc() {
     // B publishes a revoked commitment with A's HTLC on it: the penalty
     // takes the HTLC output, and its depth settles the HTLC.
     let mut p = pair_with_htlcs(false);
-    let (_, old) =
-        p.b.ch
-            .commitments()
-            .unwrap()
-            .signed_local_tx(p.b.ch.keys())
-            .unwrap();
+    let old = signed_commitment(&p.b);
     // A fee update makes that commitment revoked; A's HTLC stays pending.
     p.a.handle(Command::UpdateFee(lnwasm::tx::FeeratePerKw(3000)))
         .unwrap();
@@ -986,7 +951,7 @@ fn revoked_commitment_penalty_six_deep_fails_our_htlc() {
         .revoked
         .iter()
         .any(|r| r.txid == old.compute_txid()));
-    let acts = act(&mut p.a, Command::FundingSpent { tx: old.clone() });
+    let acts = funding_spent(&mut p.a, &old);
     let pen = txs_of(&acts)[0].0.clone();
     assert!(confirm_watches(&acts).contains(&pen.compute_txid()));
     confirmed(&mut p.a, &old, 200);
@@ -1011,18 +976,8 @@ fn version_1_records_still_load() {
 #[test]
 fn force_close_after_the_peers_commitment_confirmed_changes_nothing() {
     let mut p = pair_with_htlcs(true);
-    let (_, b_commit) =
-        p.b.ch
-            .commitments()
-            .unwrap()
-            .signed_local_tx(p.b.ch.keys())
-            .unwrap();
-    act(
-        &mut p.a,
-        Command::FundingSpent {
-            tx: b_commit.clone(),
-        },
-    );
+    let b_commit = signed_commitment(&p.b);
+    funding_spent(&mut p.a, &b_commit);
     let before = p.a.ch.funded().unwrap().clone();
     let n = p.a.ch.update_number();
     let acts = act(&mut p.a, Command::ForceClose);

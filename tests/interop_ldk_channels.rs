@@ -12,16 +12,15 @@
 //! hands every channel message from the peer to [`Channel::handle`].
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "channel_harness.rs"]
+mod harness;
+
 use std::time::{Duration, Instant};
 
-use bitcoin::absolute::LockTime;
 use bitcoin::constants::ChainHash;
-use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
-use bitcoin::transaction::Version;
-use bitcoin::{
-    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
-};
+use bitcoin::{Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, Witness};
+use harness::funding_tx;
 use ldk_peer::lightning::chain::channelmonitor::Balance;
 use ldk_peer::lightning::events::{ClosureReason, Event as LdkEvent};
 use ldk_peer::lightning::ln::channel_state::ChannelDetails;
@@ -518,27 +517,6 @@ impl Drop for Rig {
     }
 }
 
-/// A funding transaction spending a made-up output (no one checks it).
-fn funding_tx(script: ScriptBuf, amount: Sat, salt: u8) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array([salt; 32]),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(amount.0),
-            script_pubkey: script,
-        }],
-    }
-}
-
 fn check_type(c: &ChannelDetails, anchors: bool) {
     let t = c.channel_type.clone().expect("channel type");
     assert!(t.requires_static_remote_key());
@@ -997,15 +975,27 @@ fn ldk_force_closes_case(seed: u8, anchors: bool) {
     }
     // anchors: to_remote has a 1-block CSV, so its sweep waits for one confirmation.
     assert_eq!(r.ln.published.len(), before, "nothing valid right away");
-    assert_eq!(r.ln.published_later.len(), later_before + 1, "one sweep, later");
+    assert_eq!(
+        r.ln.published_later.len(),
+        later_before + 1,
+        "one sweep, later"
+    );
     let sweep = r.ln.published_later[later_before].clone();
     assert_eq!(sweep.input.len(), 1);
     let op = sweep.input[0].previous_output;
     assert_eq!(op.txid, theirs.compute_txid());
     let spent = theirs.output[op.vout as usize].clone();
     // lnwasm's balance (funder, minus the commitment fee and the anchors).
-    assert_eq!(ours.0 / 1000 - spent.value.to_sat(), expected_fee, "commitment fee and anchors");
-    assert_eq!(sweep.input[0].sequence, Sequence(1), "to_remote has a 1-block CSV");
+    assert_eq!(
+        ours.0 / 1000 - spent.value.to_sat(),
+        expected_fee,
+        "commitment fee and anchors"
+    );
+    assert_eq!(
+        sweep.input[0].sequence,
+        Sequence(1),
+        "to_remote has a 1-block CSV"
+    );
     assert_eq!(sweep.output[0].script_pubkey, default_script);
     assert!(sweep.output[0].value < spent.value);
     assert!(spent.value - sweep.output[0].value < Amount::from_sat(2_000));
@@ -1690,14 +1680,13 @@ fn lnwasm_force_closes_with_htlc_case(seed: u8, anchors: bool) {
     let commitment = r.ln.published[0].clone();
     let spends_commitment =
         |t: &&Transaction| t.input[0].previous_output.txid == commitment.compute_txid();
-    let timeouts: Vec<Transaction> = r
-        .ln
-        .published_later
-        .iter()
-        .filter(spends_commitment)
-        .filter(|t| t.lock_time.to_consensus_u32() != 0)
-        .cloned()
-        .collect();
+    let timeouts: Vec<Transaction> =
+        r.ln.published_later
+            .iter()
+            .filter(spends_commitment)
+            .filter(|t| t.lock_time.to_consensus_u32() != 0)
+            .cloned()
+            .collect();
     assert_eq!(timeouts.len(), 1, "one HTLC-timeout");
     let timeout = timeouts[0].clone();
     let funding_op = OutPoint {

@@ -19,18 +19,18 @@
 //! ([`LdkNode::onion_errors`]).
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "channel_harness.rs"]
+mod harness;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bitcoin::absolute::LockTime;
 use bitcoin::constants::ChainHash;
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, SecretKey};
-use bitcoin::transaction::Version;
-use bitcoin::{
-    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
-};
+use bitcoin::{Network, Transaction, Txid};
+use harness::funding_tx;
 use ldk_peer::lightning::events::{
     Event as LdkEvent, PathFailure, PaymentFailureReason, PaymentPurpose,
 };
@@ -642,6 +642,21 @@ impl Rig {
         (amount_msat, preimage)
     }
 
+    /// LDK node `j` pays lnwasm's invoice `inv` over `route`, under the
+    /// payment hash `hash` (the invoice's, or another).
+    fn ldk_pays_invoice(&mut self, j: usize, route: LdkRoute, inv: &str, hash: PaymentHash) {
+        let secret = *invoice::decode(inv).unwrap().payment_secret();
+        self.ldk[j]
+            .channel_manager()
+            .send_payment_with_route(
+                route,
+                LdkPaymentHash(hash.0),
+                RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
+                PaymentId(hash.0),
+            )
+            .expect("LDK sends");
+    }
+
     /// LDK's `PaymentSent` for `hash`: (preimage, amount, fee).
     fn ldk_sent(&mut self, j: usize, hash: PaymentHash) -> (LdkPaymentPreimage, u64, u64) {
         let h = LdkPaymentHash(hash.0);
@@ -721,27 +736,6 @@ impl Drop for Rig {
         for l in &mut self.ldk {
             l.stop();
         }
-    }
-}
-
-/// A funding transaction spending a made-up output (no one checks it).
-fn funding_tx(script: ScriptBuf, amount: Sat, salt: u8) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array([salt; 32]),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(amount.0),
-            script_pubkey: script,
-        }],
     }
 }
 
@@ -898,22 +892,13 @@ fn ldk_payment_refused_by_lnwasm_with_incorrect_payment_details() {
     let c = r.channels(&[(0, 0)])[0];
     let amount = 10_000_000;
     let (inv, hash) = r.ln[0].invoice(amount);
-    let secret = *invoice::decode(&inv).unwrap().payment_secret();
     let unknown = PaymentPreimage([0x99; 32]).payment_hash();
     let ln_id = r.ln[0].id;
     for (k, (h, paid)) in [(hash, amount - 1000), (unknown, amount)]
         .into_iter()
         .enumerate()
     {
-        r.ldk[0]
-            .channel_manager()
-            .send_payment_with_route(
-                ldk_route(&[(ln_id, c.scid, paid, 40)]),
-                LdkPaymentHash(h.0),
-                RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
-                PaymentId(h.0),
-            )
-            .expect("LDK sends");
+        r.ldk_pays_invoice(0, ldk_route(&[(ln_id, c.scid, paid, 40)]), &inv, h);
         let (permanent, scid, reason) = r.ldk_failed(0, h);
         assert!(permanent);
         assert_eq!(scid, None, "a failure of the final node blames no channel");
@@ -1181,6 +1166,46 @@ fn circular(seed: u8, amount: u64) -> (Rig, Chan, Chan, LdkPaymentHash, LdkPayme
     (r, chans[0], chans[1], hash, secret)
 }
 
+/// lnwasm's fee for forwarding `amount` msat under its relay policy.
+fn lnwasm_fee(amount: u64) -> Msat {
+    let policy = pconfig().forwarding;
+    relay_fee(
+        policy.fee_base_msat,
+        policy.fee_proportional_millionths,
+        Msat(amount),
+    )
+}
+
+/// The CLTV delta of the final hop (LDK) on the circular route.
+const CIRCULAR_FINAL_DELTA: u32 = 40;
+
+/// LDK sends `amount` msat to itself over the circular route: to lnwasm
+/// over `c1`, offering it `fee` msat and its CLTV delta, then back to LDK
+/// over `c2`.
+fn ldk_pays_around(
+    r: &mut Rig,
+    (c1, c2): (Chan, Chan),
+    fee: u64,
+    amount: u64,
+    hash: LdkPaymentHash,
+    secret: LdkPaymentSecret,
+) {
+    let delta = u32::from(pconfig().forwarding.cltv_expiry_delta);
+    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
+    r.ldk[0]
+        .channel_manager()
+        .send_payment_with_route(
+            ldk_route(&[
+                (ln_id, c1.scid, fee, delta),
+                (ldk_id, c2.scid, amount, CIRCULAR_FINAL_DELTA),
+            ]),
+            hash,
+            RecipientOnionFields::secret_only(secret),
+            PaymentId(hash.0),
+        )
+        .expect("LDK sends");
+}
+
 /// LDK pays itself over a circular route through lnwasm (LDK → lnwasm
 /// over the first channel, lnwasm → LDK over the second): lnwasm forwards
 /// with its relay policy and earns its fee.
@@ -1189,27 +1214,10 @@ fn lnwasm_forwards_for_ldk() {
     let amount = 15_000_000;
     let (mut r, c1, c2, hash, secret) = circular(4, amount);
     let policy = pconfig().forwarding;
-    let fee = relay_fee(
-        policy.fee_base_msat,
-        policy.fee_proportional_millionths,
-        Msat(amount),
-    );
+    let fee = lnwasm_fee(amount);
     assert_eq!(fee, Msat(1000 + 1500), "1000 msat + 100 ppm");
-    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
-    let final_delta = 40;
     let (tip, _) = r.ldk[0].best_block();
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            ldk_route(&[
-                (ln_id, c1.scid, fee.0, u32::from(policy.cltv_expiry_delta)),
-                (ldk_id, c2.scid, amount, final_delta),
-            ]),
-            hash,
-            RecipientOnionFields::secret_only(secret),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    ldk_pays_around(&mut r, (c1, c2), fee.0, amount, hash, secret);
     let h = PaymentHash(hash.0);
     let (claimed, preimage) = r.ldk_claims(0, h);
     assert_eq!(claimed, amount);
@@ -1242,7 +1250,7 @@ fn lnwasm_forwards_for_ldk() {
         (
             Msat(amount + fee.0),
             h,
-            tip + 1 + final_delta + u32::from(policy.cltv_expiry_delta)
+            tip + 1 + CIRCULAR_FINAL_DELTA + u32::from(policy.cltv_expiry_delta)
         )
     );
     r.htlcs_gone(c1);
@@ -1278,30 +1286,9 @@ fn lnwasm_refuses_insufficient_fee_from_ldk() {
     use ldk_peer::lightning::routing::gossip::NetworkUpdate;
     let amount = 15_000_000;
     let (mut r, c1, c2, hash, secret) = circular(7, amount);
-    let policy = pconfig().forwarding;
-    let fee = relay_fee(
-        policy.fee_base_msat,
-        policy.fee_proportional_millionths,
-        Msat(amount),
-    );
-    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            ldk_route(&[
-                (
-                    ln_id,
-                    c1.scid,
-                    fee.0 - 1,
-                    u32::from(policy.cltv_expiry_delta),
-                ),
-                (ldk_id, c2.scid, amount, 40),
-            ]),
-            hash,
-            RecipientOnionFields::secret_only(secret),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    let fee = lnwasm_fee(amount);
+    let ln_id = r.ln[0].id;
+    ldk_pays_around(&mut r, (c1, c2), fee.0 - 1, amount, hash, secret);
     let h = PaymentHash(hash.0);
     let (permanent, scid, reason) = r.ldk_failed(0, h);
     assert!(!permanent);
@@ -1432,20 +1419,11 @@ fn ldk_pays_lnwasm_invoice_in_two_parts() {
     let amount = 30_000_000;
     let (part1, part2) = (18_000_000, amount - 18_000_000);
     let (inv, hash) = r.ln[0].invoice(amount);
-    let secret = *invoice::decode(&inv).unwrap().payment_secret();
     let ln_id = r.ln[0].id;
     let mut route = ldk_route(&[(ln_id, c1.scid, part1, 40)]);
     let second = ldk_route(&[(ln_id, c2.scid, part2, 40)]);
     route.paths.extend(second.paths);
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            route,
-            LdkPaymentHash(hash.0),
-            RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    r.ldk_pays_invoice(0, route, &inv, hash);
     let (preimage, sent, fee) = r.ldk_sent(0, hash);
     assert_eq!((sent, fee), (amount, 0));
     assert_eq!(
@@ -1573,25 +1551,10 @@ fn final_failure_at_lnwasm_returned_through_ldk() {
 fn final_failure_at_ldk_returned_through_lnwasm() {
     let amount = 8_000_000;
     let (mut r, c1, c2, hash, _) = circular(11, amount);
-    let policy = pconfig().forwarding;
-    let fee = relay_fee(
-        policy.fee_base_msat,
-        policy.fee_proportional_millionths,
-        Msat(amount),
-    );
-    let (ln_id, ldk_id) = (r.ln[0].id, r.ldk[0].node_id());
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            ldk_route(&[
-                (ln_id, c1.scid, fee.0, u32::from(policy.cltv_expiry_delta)),
-                (ldk_id, c2.scid, amount, 40),
-            ]),
-            hash,
-            RecipientOnionFields::secret_only(LdkPaymentSecret([0x21; 32])),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    let fee = lnwasm_fee(amount);
+    let ldk_id = r.ldk[0].node_id();
+    let wrong_secret = LdkPaymentSecret([0x21; 32]);
+    ldk_pays_around(&mut r, (c1, c2), fee.0, amount, hash, wrong_secret);
     let h = PaymentHash(hash.0);
     let (permanent, scid, reason) = r.ldk_failed(0, h);
     assert!(permanent);
@@ -1644,18 +1607,9 @@ fn lnwasm_fulfill_lost_then_retransmitted_after_reconnection() {
     let c = r.channels(&[(0, 0)])[0];
     let amount = 7_000_000;
     let (inv, hash) = r.ln[0].invoice(amount);
-    let secret = *invoice::decode(&inv).unwrap().payment_secret();
     r.ln[0].cut_at = Some(130);
     let ln_id = r.ln[0].id;
-    r.ldk[0]
-        .channel_manager()
-        .send_payment_with_route(
-            ldk_route(&[(ln_id, c.scid, amount, 40)]),
-            LdkPaymentHash(hash.0),
-            RecipientOnionFields::secret_only(LdkPaymentSecret(secret.0)),
-            PaymentId(hash.0),
-        )
-        .expect("LDK sends");
+    r.ldk_pays_invoice(0, ldk_route(&[(ln_id, c.scid, amount, 40)]), &inv, hash);
     r.until("lnwasm fulfils (the message is lost)", |r| {
         !r.ln[0].lost.is_empty()
     });

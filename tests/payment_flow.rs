@@ -2,550 +2,22 @@
 //! `ChannelManager` and a `Payments` with their own stores, wired back to
 //! back through their actions.
 
-#[path = "channel_harness.rs"]
-mod harness;
+#[path = "payment_harness.rs"]
+mod payment_harness;
 
-use std::collections::{BTreeMap, VecDeque};
-
-use bitcoin::{Network, Transaction};
-use harness::{config, funding_tx};
-use lnwasm::channel::{
-    ChannelManager, Command, Event, ManagerAction, ManagerConfig, ManagerEvent, ManagerInput,
-    OpenRequest,
-};
+use lnwasm::channel::{Command, Event, ManagerEvent, ManagerInput};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description, NewInvoice};
-use lnwasm::keys::WalletKeys;
 use lnwasm::onion::FailureMessage;
 use lnwasm::payment::{
-    invoice_secrets, ChannelView, InvoiceRequest, PayFailure, PayParams, PaymentAction,
-    PaymentConfig, PaymentError, PaymentEvent, PaymentInput, PaymentRecord, Payments, Route,
-    RouteFailure, RouteHop,
+    invoice_secrets, InvoiceRequest, PayFailure, PaymentError, PaymentEvent, PaymentInput,
+    Payments, Route, RouteFailure,
 };
-use lnwasm::store::{MemoryStore, Store};
-use lnwasm::tx::FeeratePerKw;
-use lnwasm::types::{Msat, PaymentHash, Sat, ShortChannelId};
-use lnwasm::wire::{lnwasm_init_features, ChannelId, Features, Message};
-use secp256k1::{PublicKey, SecretKey};
+use lnwasm::types::{Msat, PaymentHash, ShortChannelId};
+use lnwasm::wire::{Features, Message};
+use secp256k1::PublicKey;
 
-const A: usize = 0;
-const B: usize = 1;
-const C: usize = 2;
-const HEIGHT: u32 = 103;
-const NOW: u64 = 1000;
-
-fn wallet(seed: u8) -> WalletKeys {
-    WalletKeys::from_seed(&[seed; 32], Network::Regtest).unwrap()
-}
-
-fn pconfig() -> PaymentConfig {
-    PaymentConfig::new(invoice::Network::Regtest)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CrashAt {
-    Never,
-    /// Right after an invoice's claim is stored (before any fulfill).
-    ClaimPersisted,
-    /// Right after a payment's record is stored (before its add).
-    PaymentPersisted,
-    /// Right after a new forward is stored (before its outgoing add).
-    ForwardPersisted,
-    /// Right after a forward's preimage is stored (before the upstream fulfill).
-    PreimagePersisted,
-}
-
-struct Node {
-    seed: u8,
-    id: PublicKey,
-    secret: SecretKey,
-    m: ChannelManager,
-    p: Payments,
-    store: MemoryStore,
-    pstore: BTreeMap<Vec<u8>, Vec<u8>>,
-    outbox: VecDeque<(PublicKey, Message)>,
-    sent: Vec<(PublicKey, Message)>,
-    events: Vec<PaymentEvent>,
-    mevents: Vec<ManagerEvent>,
-    refused: Vec<String>,
-    crash: CrashAt,
-    crashed: bool,
-    now: u64,
-}
-
-impl Node {
-    fn new(seed: u8) -> Node {
-        let w = wallet(seed);
-        let id = w.node_id().unwrap();
-        let secret = w.node_secret().unwrap();
-        Node {
-            seed,
-            id,
-            secret,
-            m: ChannelManager::new(w, ManagerConfig::new(config()), 100, NOW),
-            p: Payments::new(secret, pconfig(), 100, NOW),
-            store: MemoryStore::new(),
-            pstore: BTreeMap::new(),
-            outbox: VecDeque::new(),
-            sent: vec![],
-            events: vec![],
-            mevents: vec![],
-            refused: vec![],
-            crash: CrashAt::Never,
-            crashed: false,
-            now: NOW,
-        }
-    }
-
-    fn views(&self) -> Vec<ChannelView> {
-        ChannelView::from_manager(&self.m)
-    }
-
-    fn manager(&mut self, i: ManagerInput) {
-        if self.crashed {
-            return;
-        }
-        let acts = self.m.handle(i).expect("input accepted");
-        self.run_manager(acts);
-    }
-
-    /// Carries out manager actions; HTLC events go to the payment layer
-    /// once the whole list is done.
-    fn run_manager(&mut self, acts: Vec<ManagerAction>) {
-        for (i, a) in acts.iter().enumerate() {
-            if matches!(a, ManagerAction::Persist(_)) {
-                assert_eq!(i, 0, "the batch comes first");
-            }
-        }
-        let mut inputs = vec![];
-        for a in acts {
-            match a {
-                ManagerAction::Persist(b) => self.store.apply(b).expect("batch applies"),
-                ManagerAction::Send { node_id, msg } => {
-                    self.sent.push((node_id, msg.clone()));
-                    self.outbox.push_back((node_id, msg));
-                }
-                ManagerAction::Event(e) => {
-                    inputs.extend(PaymentInput::from_event(&e));
-                    self.mevents.push(e);
-                }
-                _ => {}
-            }
-        }
-        for i in inputs {
-            self.payment_input(i);
-        }
-    }
-
-    fn payment_input(&mut self, i: PaymentInput) {
-        if self.crashed {
-            return;
-        }
-        let v = self.views();
-        let acts = self.p.handle(i, &v);
-        self.run_payment(acts);
-    }
-
-    /// Carries out payment actions in order, a persist before what follows.
-    fn run_payment(&mut self, acts: Vec<PaymentAction>) {
-        for a in acts {
-            if self.crashed {
-                return;
-            }
-            match a {
-                PaymentAction::Persist(r) => {
-                    let claim = matches!(&r, PaymentRecord::Invoice(i) if i.claim.is_some());
-                    let payment = matches!(&r, PaymentRecord::Outgoing(_));
-                    let forward = matches!(&r, PaymentRecord::Forward(f) if f.preimage.is_none());
-                    let preimage = matches!(&r, PaymentRecord::Forward(f) if f.preimage.is_some());
-                    self.pstore.insert(r.key(), r.encode());
-                    if (claim && self.crash == CrashAt::ClaimPersisted)
-                        || (payment && self.crash == CrashAt::PaymentPersisted)
-                        || (forward && self.crash == CrashAt::ForwardPersisted)
-                        || (preimage && self.crash == CrashAt::PreimagePersisted)
-                    {
-                        self.crashed = true;
-                        self.outbox.clear();
-                        return;
-                    }
-                }
-                PaymentAction::Delete(k) => {
-                    self.pstore.remove(&k);
-                }
-                PaymentAction::Command {
-                    channel_id,
-                    command,
-                } => {
-                    let add = match &command {
-                        Command::AddHtlc { payment_hash, .. } => Some(*payment_hash),
-                        _ => None,
-                    };
-                    match self.m.handle(ManagerInput::Command {
-                        channel_id,
-                        command,
-                    }) {
-                        Ok(acts) => self.run_manager(acts),
-                        Err(e) => {
-                            self.refused.push(e.code().to_string());
-                            if let Some(payment_hash) = add {
-                                self.payment_input(PaymentInput::AddRefused {
-                                    channel_id,
-                                    payment_hash,
-                                });
-                            }
-                        }
-                    }
-                }
-                PaymentAction::Event(e) => self.events.push(e),
-            }
-        }
-    }
-
-    fn block(&mut self, height: u32) {
-        self.manager(ManagerInput::BlockConnected { height });
-        self.payment_input(PaymentInput::BlockConnected { height });
-    }
-
-    fn tick(&mut self, now: u64) {
-        self.now = now;
-        self.payment_input(PaymentInput::Tick { now });
-    }
-
-    fn invoice(&mut self, amount: u64, expiry: u64, entropy: u8) -> String {
-        let (s, acts) = self
-            .p
-            .create_invoice(
-                InvoiceRequest {
-                    amount: Some(Msat(amount)),
-                    description: Description::Direct("coffee".into()),
-                    expiry_secs: expiry,
-                    min_final_cltv_expiry_delta: 18,
-                    route_hints: vec![],
-                },
-                &[entropy; 32],
-            )
-            .expect("invoice");
-        self.run_payment(acts);
-        s
-    }
-
-    fn pay(&mut self, inv: &str, routes: Vec<Route>, max_fee: u64) -> Result<(), PaymentError> {
-        let inv = invoice::decode(inv).unwrap();
-        let v = self.views();
-        let acts = self.p.pay_invoice(
-            &inv,
-            PayParams {
-                max_fee: Msat(max_fee),
-                timeout_secs: 60,
-                amount: None,
-            },
-            routes,
-            &v,
-            &[0x5e; 32],
-        )?;
-        self.run_payment(acts);
-        Ok(())
-    }
-
-    fn balance(&self, id: ChannelId) -> (Msat, Msat, Msat) {
-        let i = self.m.channel_info(&id).unwrap();
-        (i.local_balance, i.remote_balance, i.in_flight)
-    }
-
-    /// Crash: drop the manager and the payment layer, rebuild both from
-    /// their stores.
-    fn restart(&mut self) {
-        let height = self.m.best_height();
-        let (m, acts) = ChannelManager::load(
-            wallet(self.seed),
-            ManagerConfig::new(config()),
-            &self.store,
-            height,
-            self.now,
-        )
-        .expect("load");
-        self.m = m;
-        self.outbox.clear();
-        self.crashed = false;
-        self.crash = CrashAt::Never;
-        self.run_manager(acts);
-        let records: Vec<PaymentRecord> = self
-            .pstore
-            .values()
-            .map(|b| PaymentRecord::decode(b).expect("record decodes"))
-            .collect();
-        let pending = self.m.pending_htlcs();
-        let v = self.views();
-        let (p, acts) = Payments::load(
-            self.secret,
-            pconfig(),
-            &records,
-            &pending,
-            &v,
-            height,
-            self.now,
-        );
-        self.p = p;
-        self.run_payment(acts);
-    }
-}
-
-struct Net {
-    nodes: Vec<Node>,
-    links: Vec<(usize, usize)>,
-}
-
-impl Net {
-    fn idx(&self, id: &PublicKey) -> usize {
-        self.nodes.iter().position(|n| n.id == *id).unwrap()
-    }
-
-    fn linked(&self, x: usize, y: usize) -> bool {
-        self.links.contains(&(x.min(y), x.max(y)))
-    }
-
-    fn connect(&mut self, x: usize, y: usize) {
-        self.links.push((x.min(y), x.max(y)));
-        let (ix, iy) = (self.nodes[x].id, self.nodes[y].id);
-        self.nodes[x].manager(ManagerInput::PeerConnected {
-            node_id: iy,
-            features: lnwasm_init_features(),
-        });
-        self.nodes[y].manager(ManagerInput::PeerConnected {
-            node_id: ix,
-            features: lnwasm_init_features(),
-        });
-    }
-
-    fn disconnect(&mut self, x: usize, y: usize) {
-        self.links.retain(|l| *l != (x.min(y), x.max(y)));
-        let (ix, iy) = (self.nodes[x].id, self.nodes[y].id);
-        for (n, other) in [(x, iy), (y, ix)] {
-            self.nodes[n].outbox.retain(|(to, _)| *to != other);
-        }
-        self.nodes[x].manager(ManagerInput::PeerDisconnected { node_id: iy });
-        self.nodes[y].manager(ManagerInput::PeerDisconnected { node_id: ix });
-    }
-
-    fn step(&mut self, x: usize) -> bool {
-        let Some((to, msg)) = self.nodes[x].outbox.pop_front() else {
-            return false;
-        };
-        let y = self.idx(&to);
-        if self.linked(x, y) && !self.nodes[x].crashed {
-            let from = self.nodes[x].id;
-            self.nodes[y].manager(ManagerInput::PeerMessage { node_id: from, msg });
-        }
-        true
-    }
-
-    fn settle(&mut self) {
-        for _ in 0..10_000 {
-            let mut any = false;
-            for x in 0..self.nodes.len() {
-                while self.step(x) {
-                    any = true;
-                }
-            }
-            if !any {
-                return;
-            }
-        }
-        panic!("no convergence");
-    }
-
-    /// Settles, then has every node sign what is unsigned (after a
-    /// reconnection), until quiet.
-    fn settle_and_sign(&mut self) {
-        for _ in 0..5 {
-            self.settle();
-            for n in &mut self.nodes {
-                let ids: Vec<ChannelId> =
-                    n.m.list_channels().iter().map(|c| c.channel_id).collect();
-                for id in ids {
-                    if !n.crashed {
-                        let acts =
-                            n.m.handle(ManagerInput::Command {
-                                channel_id: id,
-                                command: Command::Sign,
-                            })
-                            .unwrap_or_default();
-                        n.run_manager(acts);
-                    }
-                }
-            }
-        }
-        self.settle();
-    }
-
-    fn open(&mut self, x: usize, y: usize, temp: u8, funding: u64) -> (ChannelId, ShortChannelId) {
-        let temporary_channel_id = ChannelId([temp; 32]);
-        let peer = self.nodes[y].id;
-        self.nodes[x].manager(ManagerInput::OpenChannel {
-            node_id: peer,
-            request: OpenRequest {
-                temporary_channel_id,
-                funding: Sat(funding),
-                push: Msat(funding * 100),
-                feerate: FeeratePerKw(2500),
-                announce: false,
-                peer_features: lnwasm_init_features(),
-                our_features: lnwasm_init_features(),
-                now: NOW,
-            },
-        });
-        self.settle();
-        let (script, amount) = self.nodes[x]
-            .mevents
-            .iter()
-            .find_map(|e| match e {
-                ManagerEvent::Channel {
-                    event:
-                        Event::FundingRequired {
-                            temporary_channel_id: t,
-                            script_pubkey,
-                            amount,
-                        },
-                    ..
-                } if *t == temporary_channel_id => Some((script_pubkey.clone(), *amount)),
-                _ => None,
-            })
-            .expect("funding required");
-        let tx: Transaction = funding_tx(script, amount, temp);
-        self.nodes[x].manager(ManagerInput::Command {
-            channel_id: temporary_channel_id,
-            command: Command::FundingTx {
-                tx: tx.clone(),
-                output_index: 0,
-            },
-        });
-        self.settle();
-        let id = ChannelId::from_funding_outpoint(&tx.compute_txid(), 0);
-        for n in [x, y] {
-            self.nodes[n].manager(ManagerInput::TxConfirmed {
-                txid: tx.compute_txid(),
-                height: 101,
-                tx_index: u32::from(temp),
-            });
-            self.nodes[n].manager(ManagerInput::BlockConnected { height: HEIGHT });
-        }
-        self.settle();
-        assert_eq!(self.nodes[x].m.channel_info(&id).unwrap().state, "NORMAL");
-        (id, ShortChannelId::new(101, u32::from(temp), 0).unwrap())
-    }
-}
-
-struct World {
-    net: Net,
-    ab: ChannelId,
-    bc: ChannelId,
-    scid_ab: ShortChannelId,
-    scid_bc: ShortChannelId,
-}
-
-/// A —(2 000 000 sat, A funds)— B —(1 000 000 sat, B funds)— C, every
-/// node at height 103 and time 1000.
-fn world() -> World {
-    let mut net = Net {
-        nodes: (1..=3).map(Node::new).collect(),
-        links: vec![],
-    };
-    net.connect(A, B);
-    net.connect(B, C);
-    let (ab, scid_ab) = net.open(A, B, 1, 2_000_000);
-    let (bc, scid_bc) = net.open(B, C, 2, 1_000_000);
-    for n in &mut net.nodes {
-        n.block(HEIGHT);
-    }
-    World {
-        net,
-        ab,
-        bc,
-        scid_ab,
-        scid_bc,
-    }
-}
-
-impl World {
-    fn pay(&mut self, inv: &str, routes: Vec<Route>, max_fee: u64) -> Result<(), PaymentError> {
-        self.net.nodes[A].pay(inv, routes, max_fee)
-    }
-
-    fn id(&self, n: usize) -> PublicKey {
-        self.net.nodes[n].id
-    }
-
-    /// A → B → C with B's policy as given.
-    fn route_with(&self, base: u32, prop: u32, delta: u16, scid_bc: ShortChannelId) -> Route {
-        Route {
-            hops: vec![
-                RouteHop {
-                    node_id: self.id(B),
-                    short_channel_id: self.scid_ab,
-                    fee_base_msat: 0,
-                    fee_proportional_millionths: 0,
-                    cltv_expiry_delta: 0,
-                },
-                RouteHop {
-                    node_id: self.id(C),
-                    short_channel_id: scid_bc,
-                    fee_base_msat: base,
-                    fee_proportional_millionths: prop,
-                    cltv_expiry_delta: delta,
-                },
-            ],
-        }
-    }
-
-    /// B's real policy (the default: 1000 msat + 100 ppm, delta 40).
-    fn route(&self) -> Route {
-        self.route_with(1000, 100, 40, self.scid_bc)
-    }
-
-    fn a_events(&self) -> &[PaymentEvent] {
-        &self.net.nodes[A].events
-    }
-
-    fn final_failure(&self, h: PaymentHash) -> PayFailure {
-        self.a_events()
-            .iter()
-            .find_map(|e| match e {
-                PaymentEvent::PaymentFailed {
-                    payment_hash,
-                    failure,
-                } if *payment_hash == h => Some(failure.clone()),
-                _ => None,
-            })
-            .expect("payment failed")
-    }
-
-    fn sent(&self, h: PaymentHash) -> Vec<&PaymentEvent> {
-        self.a_events()
-            .iter()
-            .filter(|e| matches!(e, PaymentEvent::PaymentSent { payment_hash, .. } if *payment_hash == h))
-            .collect()
-    }
-
-    /// Balances untouched by a failed payment.
-    fn assert_initial_balances(&self) {
-        assert_eq!(
-            self.net.nodes[A].balance(self.ab),
-            (Msat(1_800_000_000), Msat(200_000_000), Msat(0))
-        );
-        assert_eq!(
-            self.net.nodes[B].balance(self.bc),
-            (Msat(900_000_000), Msat(100_000_000), Msat(0))
-        );
-    }
-}
-
-fn hash_of(inv: &str) -> PaymentHash {
-    *invoice::decode(inv).unwrap().payment_hash()
-}
-
-const AMOUNT: u64 = 100_000_000;
-/// B's fee on AMOUNT: 1000 + 100 ppm.
-const FEE: u64 = 11_000;
+use payment_harness::*;
 
 #[test]
 fn a_pays_c_through_b() {
@@ -757,10 +229,9 @@ fn expired_invoice() {
     let inv = w.net.nodes[C].invoice(AMOUNT, 60, 0xc3);
     // C's clock is past the expiry; A's is not (it would refuse to pay).
     w.net.nodes[C].tick(NOW + 60);
-    w.pay(&inv, vec![w.route()], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![w.route()], 20_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             1,
             w.id(C),
@@ -788,11 +259,10 @@ fn too_little_cltv_at_the_payee() {
     // C is 4 blocks ahead of A (its payment layer only), one more than
     // A's margin.
     w.net.nodes[C].payment_input(PaymentInput::BlockConnected { height: HEIGHT + 4 });
-    w.pay(&inv, vec![w.route()], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![w.route()], 20_000);
     // 103 + 18 + 3 < 107 + 18.
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             1,
             w.id(C),
@@ -811,10 +281,9 @@ fn insufficient_capacity_b_to_c() {
     // B can offer 900 000 000 - 10 000 000 (reserve) on B→C.
     let amount = 890_000_001;
     let inv = w.net.nodes[C].invoice(amount, 3600, 0xc6);
-    w.pay(&inv, vec![w.route()], 200_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![w.route()], 200_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             0,
             w.id(B),
@@ -839,10 +308,9 @@ fn b_fee_policy_violated() {
     let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xc7);
     // A believes B charges 1000 msat + 99 ppm: one msat short.
     let r = w.route_with(1000, 99, 40, w.scid_bc);
-    w.pay(&inv, vec![r], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![r], 20_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             0,
             w.id(B),
@@ -860,10 +328,9 @@ fn b_cltv_delta_violated() {
     let mut w = world();
     let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xc8);
     let r = w.route_with(1000, 100, 39, w.scid_bc);
-    w.pay(&inv, vec![r], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![r], 20_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             0,
             w.id(B),
@@ -882,10 +349,9 @@ fn b_offline() {
     let inv = w.net.nodes[C].invoice(AMOUNT, 3600, 0xc9);
     // C unreachable from B: B answers temporary_channel_failure.
     w.net.disconnect(B, C);
-    w.pay(&inv, vec![w.route()], 20_000).unwrap();
-    w.net.settle_and_sign();
+    let failure = w.pay_until_failed(&inv, vec![w.route()], 20_000);
     assert_eq!(
-        w.final_failure(hash_of(&inv)),
+        failure,
         route_failure(
             0,
             w.id(B),

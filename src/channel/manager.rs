@@ -976,19 +976,7 @@ impl ChannelManager {
             self.now,
         ) {
             Ok((ch, actions)) => {
-                self.next_key_index += 1;
-                self.channels.push(Entry {
-                    node_id,
-                    ch,
-                    temp_id: Some(temp),
-                    persisted: false,
-                    funding: None,
-                    spent: vec![],
-                    confirms: vec![],
-                    funded_height: self.best_height,
-                });
-                let i = self.channels.len() - 1;
-                self.take_actions(i, temp, actions, out);
+                self.start_channel(node_id, temp, ch, actions, out);
             }
             Err((e, actions)) => self.refuse_open(node_id, temp, e, actions, out),
         }
@@ -1049,6 +1037,21 @@ impl ChannelManager {
         let idx = ChannelKeyIndex::new(self.next_key_index).map_err(ChannelError::from)?;
         let keys = self.wallet.channel_keys(idx).map_err(ChannelError::from)?;
         let (ch, actions) = Channel::open(self.config.channel.clone(), keys, idx, req)?;
+        self.start_channel(node_id, temp, ch, actions, out);
+        Ok(())
+    }
+
+    /// A channel being opened (by us or by the peer) under the temporary id
+    /// `temp`, with the key index it took: it joins the table and its
+    /// first actions are carried out.
+    fn start_channel(
+        &mut self,
+        node_id: PublicKey,
+        temp: ChannelId,
+        ch: Channel,
+        actions: Vec<Action>,
+        out: &mut Out,
+    ) {
         self.next_key_index += 1;
         self.channels.push(Entry {
             node_id,
@@ -1062,7 +1065,6 @@ impl ChannelManager {
         });
         let i = self.channels.len() - 1;
         self.take_actions(i, temp, actions, out);
-        Ok(())
     }
 
     fn lookup(&self, id: &ChannelId) -> Result<usize, ManagerError> {
