@@ -459,7 +459,17 @@ impl Commitments {
         keys: &ChannelKeys,
         commit: &RemoteCommit,
     ) -> Result<CommitmentSigned, ChannelError> {
-        let tx = self.remote_tx(commit)?;
+        self.sign_remote_tx(keys, commit, &self.remote_tx(commit)?)
+    }
+
+    /// Signs `tx`, the already built transaction of the peer's commitment
+    /// `commit`.
+    fn sign_remote_tx(
+        &self,
+        keys: &ChannelKeys,
+        commit: &RemoteCommit,
+        tx: &CommitmentTx,
+    ) -> Result<CommitmentSigned, ChannelError> {
         let signature = tx.sign(keys.funding_secret())?;
         let htlc_key = keys.htlc_key(&commit.point)?;
         let htlc_signatures = tx
@@ -492,8 +502,10 @@ impl Commitments {
             point,
             txid: Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()),
         };
-        commit.txid = self.remote_tx(&commit)?.txid();
-        let msg = self.sign_remote(keys, &commit)?;
+        // Built once: for its txid and to sign it.
+        let tx = self.remote_tx(&commit)?;
+        commit.txid = tx.txid();
+        let msg = self.sign_remote_tx(keys, &commit, &tx)?;
         self.remote_next = RemoteNext::Waiting {
             commit,
             sent_after_local_index: self.local_commit.index,
