@@ -65,10 +65,11 @@ pub struct CommitmentKeys {
     pub revocation_key: RevocationPubkey,
     /// `local_delayedpubkey`.
     pub broadcaster_delayed_key: DelayedPubkey,
-    /// `local_htlcpubkey`.
-    pub broadcaster_htlc_key: HtlcPubkey,
-    /// `remote_htlcpubkey`.
-    pub countersignatory_htlc_key: HtlcPubkey,
+    /// `local_htlcpubkey` and `remote_htlcpubkey`. `None` in a built
+    /// [`CommitmentTx`] without HTLC outputs: they are only derived when an
+    /// HTLC output needs them (two point multiplications saved per
+    /// commitment otherwise).
+    pub htlc: Option<HtlcKeys>,
     /// `remotepubkey`: the countersignatory's payment basepoint (static remote key).
     pub countersignatory_payment_key: PublicKey,
     /// Locks the broadcaster's anchor.
@@ -77,9 +78,48 @@ pub struct CommitmentKeys {
     pub countersignatory_funding_key: FundingPubkey,
 }
 
-impl CommitmentKeys {
-    /// Derives the keys of `broadcaster`'s commitment with `point`.
+/// The two HTLC keys of one commitment transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HtlcKeys {
+    /// `local_htlcpubkey`.
+    pub broadcaster: HtlcPubkey,
+    /// `remote_htlcpubkey`.
+    pub countersignatory: HtlcPubkey,
+}
+
+impl HtlcKeys {
+    /// Derives the HTLC keys of `broadcaster`'s commitment with `point`.
     pub fn derive(
+        params: &ChannelParams,
+        broadcaster: Side,
+        point: &PerCommitmentPoint,
+    ) -> Result<Self, TxError> {
+        Ok(Self {
+            broadcaster: params.party(broadcaster).keys.htlc_basepoint.derive(point)?,
+            countersignatory: params
+                .party(broadcaster.other())
+                .keys
+                .htlc_basepoint
+                .derive(point)?,
+        })
+    }
+}
+
+impl CommitmentKeys {
+    /// Derives all the keys of `broadcaster`'s commitment with `point`.
+    pub fn derive(
+        params: &ChannelParams,
+        broadcaster: Side,
+        point: &PerCommitmentPoint,
+    ) -> Result<Self, TxError> {
+        let mut k = Self::derive_without_htlc(params, broadcaster, point)?;
+        k.htlc = Some(HtlcKeys::derive(params, broadcaster, point)?);
+        Ok(k)
+    }
+
+    /// Derives the keys of `broadcaster`'s commitment with `point` except
+    /// the HTLC keys.
+    pub fn derive_without_htlc(
         params: &ChannelParams,
         broadcaster: Side,
         point: &PerCommitmentPoint,
@@ -90,12 +130,16 @@ impl CommitmentKeys {
             per_commitment_point: *point,
             revocation_key: c.revocation_basepoint.derive(point)?,
             broadcaster_delayed_key: b.delayed_payment_basepoint.derive(point)?,
-            broadcaster_htlc_key: b.htlc_basepoint.derive(point)?,
-            countersignatory_htlc_key: c.htlc_basepoint.derive(point)?,
+            htlc: None,
             countersignatory_payment_key: c.payment_basepoint.0,
             broadcaster_funding_key: b.funding_pubkey,
             countersignatory_funding_key: c.funding_pubkey,
         })
+    }
+
+    /// The HTLC keys; an error if they were not derived (no HTLC output).
+    pub fn htlc_keys(&self) -> Result<HtlcKeys, TxError> {
+        self.htlc.ok_or(TxError::HtlcNotInTransaction)
     }
 }
 
@@ -184,41 +228,49 @@ impl CommitmentTx {
         let anchors = channel_type.has_anchors();
         let bparams = params.party(broadcaster);
         let dust = bparams.dust_limit.0;
-        let keys = CommitmentKeys::derive(params, broadcaster, &spec.per_commitment_point)?;
         let (timeout_fee, success_fee) = htlc_tx_fees(channel_type, spec.feerate)?;
+        let fee_of = |h: &Htlc| match h.direction {
+            HtlcDirection::Offered => timeout_fee.0,
+            HtlcDirection::Received => success_fee.0,
+        };
+        // Trimmed: amount minus the second-stage fee below the dust limit.
+        let survives = |h: &Htlc| h.amount.0 / 1000 >= dust.saturating_add(fee_of(h));
+        let mut keys =
+            CommitmentKeys::derive_without_htlc(params, broadcaster, &spec.per_commitment_point)?;
+        if spec.htlcs.iter().any(survives) {
+            keys.htlc = Some(HtlcKeys::derive(
+                params,
+                broadcaster,
+                &spec.per_commitment_point,
+            )?);
+        }
 
         let mut outs: Vec<Out> = Vec::new();
         for (i, h) in spec.htlcs.iter().enumerate() {
-            let amount = h.amount.0 / 1000;
-            let (fee, script) = match h.direction {
-                HtlcDirection::Offered => (
-                    timeout_fee,
-                    offered_htlc_script(
-                        &keys.revocation_key,
-                        &keys.broadcaster_htlc_key,
-                        &keys.countersignatory_htlc_key,
-                        &h.payment_hash,
-                        anchors,
-                    ),
-                ),
-                HtlcDirection::Received => (
-                    success_fee,
-                    received_htlc_script(
-                        &keys.revocation_key,
-                        &keys.broadcaster_htlc_key,
-                        &keys.countersignatory_htlc_key,
-                        &h.payment_hash,
-                        h.cltv_expiry,
-                        anchors,
-                    ),
-                ),
-            };
-            if amount < dust.saturating_add(fee.0) {
+            if !survives(h) {
                 continue;
             }
+            let hk = keys.htlc_keys()?;
+            let script = match h.direction {
+                HtlcDirection::Offered => offered_htlc_script(
+                    &keys.revocation_key,
+                    &hk.broadcaster,
+                    &hk.countersignatory,
+                    &h.payment_hash,
+                    anchors,
+                ),
+                HtlcDirection::Received => received_htlc_script(
+                    &keys.revocation_key,
+                    &hk.broadcaster,
+                    &hk.countersignatory,
+                    &h.payment_hash,
+                    h.cltv_expiry,
+                    anchors,
+                ),
+            };
             outs.push(Out {
                 kind: CommitmentOutputKind::Htlc(i),
-                value: amount,
+                value: h.amount.0 / 1000,
                 script_pubkey: ScriptBuf::new_p2wsh(&script.wscript_hash()),
                 witness_script: Some(script),
                 cltv: h.cltv_expiry,

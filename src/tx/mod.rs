@@ -36,6 +36,7 @@ mod spend;
 pub use closing::{ClosingSpec, ClosingTx, ClosingVariant};
 pub use commitment::{
     CommitmentKeys, CommitmentOutputKind, CommitmentSpec, CommitmentTx, Htlc, HtlcDirection,
+    HtlcKeys,
 };
 pub use funding::{funding_output, FundingInfo};
 pub use htlc::{HtlcTx, HtlcTxKind};
