@@ -95,7 +95,11 @@ impl HtlcKeys {
         point: &PerCommitmentPoint,
     ) -> Result<Self, TxError> {
         Ok(Self {
-            broadcaster: params.party(broadcaster).keys.htlc_basepoint.derive(point)?,
+            broadcaster: params
+                .party(broadcaster)
+                .keys
+                .htlc_basepoint
+                .derive(point)?,
             countersignatory: params
                 .party(broadcaster.other())
                 .keys
