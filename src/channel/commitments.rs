@@ -20,6 +20,7 @@ use crate::types::{Msat, Sat};
 use crate::wire::{ChannelId, CommitmentSigned, ExtraTlvs, RevokeAndAck, FAILURE_CODE_BADONION};
 
 use super::config::{ChannelConfig, FEERATE_FLOOR};
+use super::revoked::RevokedList;
 use super::spec::{commit_fee, dust_exposure, reduce, HtlcAdd, HtlcDir, Spec, Update};
 use super::ChannelError;
 
@@ -110,7 +111,7 @@ pub struct Commitments {
     pub local_next_htlc_id: u64,
     pub remote_next_htlc_id: u64,
     pub remote_secrets: CommitmentSecretStore,
-    pub revoked: Vec<RevokedCommit>,
+    pub revoked: RevokedList,
 }
 
 /// What a `revoke_and_ack` made final.
