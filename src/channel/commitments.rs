@@ -15,7 +15,9 @@ use bitcoin::{ScriptBuf, Txid};
 use secp256k1::ecdsa::Signature;
 
 use crate::keys::{ChannelKeys, CommitmentSecretStore, PerCommitmentPoint};
-use crate::tx::{ChannelParams, CommitmentSpec, CommitmentTx, FeeratePerKw, Htlc, Side};
+use crate::tx::{
+    ChannelParams, CommitmentSpec, CommitmentTx, FeeratePerKw, Htlc, OwnRevocation, Side,
+};
 use crate::types::{Msat, Sat};
 use crate::wire::{ChannelId, CommitmentSigned, ExtraTlvs, RevokeAndAck, FAILURE_CODE_BADONION};
 
@@ -148,8 +150,15 @@ impl Commitments {
         index: u64,
         spec: &Spec,
     ) -> Result<CommitmentTx, ChannelError> {
-        let point = keys.per_commitment_point(index)?;
-        build(&self.params, Side::Holder, index, &point, spec)
+        // Our own commitment: its secret makes the revocation key cheaper.
+        let secret = keys.per_commitment_secret(index)?.secret_key()?;
+        let own = OwnRevocation::new(&self.params.counterparty.keys.revocation_basepoint, &secret)?;
+        Ok(CommitmentTx::build_own(
+            &self.params,
+            Side::Holder,
+            &commitment_spec(index, &own.point(), spec),
+            &own,
+        )?)
     }
 
     /// Builds the peer's commitment transaction.
@@ -662,13 +671,17 @@ pub fn build(
     Ok(CommitmentTx::build(
         params,
         broadcaster,
-        &CommitmentSpec {
-            commitment_number: index,
-            per_commitment_point: *point,
-            to_broadcaster: spec.to_local,
-            to_countersignatory: spec.to_remote,
-            htlcs: spec.tx_htlcs(),
-            feerate: spec.feerate,
-        },
+        &commitment_spec(index, point, spec),
     )?)
+}
+
+fn commitment_spec(index: u64, point: &PerCommitmentPoint, spec: &Spec) -> CommitmentSpec {
+    CommitmentSpec {
+        commitment_number: index,
+        per_commitment_point: *point,
+        to_broadcaster: spec.to_local,
+        to_countersignatory: spec.to_remote,
+        htlcs: spec.tx_htlcs(),
+        feerate: spec.feerate,
+    }
 }
