@@ -150,11 +150,11 @@ fn setup(channel_type: ChannelType) -> Setup {
     };
     let keys = CommitmentKeys::derive(&s.params, Side::Holder, &s.point).unwrap();
     assert_eq!(
-        pk_hex(&keys.broadcaster_htlc_key.0),
+        pk_hex(&keys.htlc.unwrap().broadcaster.0),
         value(c, "local_htlcpubkey")
     );
     assert_eq!(
-        pk_hex(&keys.countersignatory_htlc_key.0),
+        pk_hex(&keys.htlc.unwrap().countersignatory.0),
         value(c, "remote_htlcpubkey")
     );
     assert_eq!(

@@ -106,6 +106,35 @@ fn w_list<T>(w: &mut Writer, v: &[T], f: impl Fn(&mut Writer, &T)) {
         f(w, x);
     }
 }
+/// Revoked commitments as the record encodes them, without the count.
+pub(super) fn w_revoked_entries(w: &mut Writer, v: &[RevokedCommit]) {
+    for r in v {
+        w.u64(r.index);
+        w.txid(&r.txid);
+        w.u64(r.to_local.0);
+        w.u64(r.to_remote.0);
+        w.u32(r.feerate.0);
+        w_list(w, &r.htlcs, |w, h| {
+            w.u8(if h.direction == HtlcDirection::Offered {
+                0
+            } else {
+                1
+            });
+            w.u64(h.amount.0);
+            w.bytes(&h.payment_hash.0);
+            w.u32(h.cltv_expiry);
+        });
+    }
+}
+
+/// [`w_revoked_entries`] into a buffer of its own.
+pub(super) fn encode_revoked(v: &[RevokedCommit]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w_revoked_entries(&mut w, v);
+    // Only fixed-size fields and u32 counts: the writer cannot fail.
+    w.finish().unwrap_or_default()
+}
+
 fn w_changes(w: &mut Writer, c: &Changes) {
     w_list(w, &c.proposed, w_update);
     w_list(w, &c.signed, w_update);
@@ -191,23 +220,8 @@ pub fn encode(f: &Funded) -> Vec<u8> {
     w.u64(c.local_next_htlc_id);
     w.u64(c.remote_next_htlc_id);
     w.bytes(&c.remote_secrets.to_bytes());
-    w_list(&mut w, &c.revoked, |w, r| {
-        w.u64(r.index);
-        w.txid(&r.txid);
-        w.u64(r.to_local.0);
-        w.u64(r.to_remote.0);
-        w.u32(r.feerate.0);
-        w_list(w, &r.htlcs, |w, h| {
-            w.u8(if h.direction == HtlcDirection::Offered {
-                0
-            } else {
-                1
-            });
-            w.u64(h.amount.0);
-            w.bytes(&h.payment_hash.0);
-            w.u32(h.cltv_expiry);
-        });
-    });
+    w.u32(c.revoked.len() as u32);
+    c.revoked.encode_entries(&mut w);
     w.u8(match f.status {
         Status::Opening => 0,
         Status::Normal => 1,
@@ -550,7 +564,7 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
             local_next_htlc_id,
             remote_next_htlc_id,
             remote_secrets,
-            revoked,
+            revoked: revoked.into(),
         },
         status,
         minimum_depth,

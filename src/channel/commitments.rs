@@ -15,11 +15,14 @@ use bitcoin::{ScriptBuf, Txid};
 use secp256k1::ecdsa::Signature;
 
 use crate::keys::{ChannelKeys, CommitmentSecretStore, PerCommitmentPoint};
-use crate::tx::{ChannelParams, CommitmentSpec, CommitmentTx, FeeratePerKw, Htlc, Side};
+use crate::tx::{
+    ChannelParams, CommitmentSpec, CommitmentTx, FeeratePerKw, Htlc, OwnRevocation, Side,
+};
 use crate::types::{Msat, Sat};
 use crate::wire::{ChannelId, CommitmentSigned, ExtraTlvs, RevokeAndAck, FAILURE_CODE_BADONION};
 
 use super::config::{ChannelConfig, FEERATE_FLOOR};
+use super::revoked::RevokedList;
 use super::spec::{commit_fee, dust_exposure, reduce, HtlcAdd, HtlcDir, Spec, Update};
 use super::ChannelError;
 
@@ -110,7 +113,7 @@ pub struct Commitments {
     pub local_next_htlc_id: u64,
     pub remote_next_htlc_id: u64,
     pub remote_secrets: CommitmentSecretStore,
-    pub revoked: Vec<RevokedCommit>,
+    pub revoked: RevokedList,
 }
 
 /// What a `revoke_and_ack` made final.
@@ -150,8 +153,15 @@ impl Commitments {
         index: u64,
         spec: &Spec,
     ) -> Result<CommitmentTx, ChannelError> {
-        let point = keys.per_commitment_point(index)?;
-        build(&self.params, Side::Holder, index, &point, spec)
+        // Our own commitment: its secret makes the revocation key cheaper.
+        let secret = keys.per_commitment_secret(index)?.secret_key()?;
+        let own = OwnRevocation::new(&self.params.counterparty.keys.revocation_basepoint, &secret)?;
+        Ok(CommitmentTx::build_own(
+            &self.params,
+            Side::Holder,
+            &commitment_spec(index, &own.point(), spec),
+            &own,
+        )?)
     }
 
     /// Builds the peer's commitment transaction.
@@ -462,7 +472,17 @@ impl Commitments {
         keys: &ChannelKeys,
         commit: &RemoteCommit,
     ) -> Result<CommitmentSigned, ChannelError> {
-        let tx = self.remote_tx(commit)?;
+        self.sign_remote_tx(keys, commit, &self.remote_tx(commit)?)
+    }
+
+    /// Signs `tx`, the already built transaction of the peer's commitment
+    /// `commit`.
+    fn sign_remote_tx(
+        &self,
+        keys: &ChannelKeys,
+        commit: &RemoteCommit,
+        tx: &CommitmentTx,
+    ) -> Result<CommitmentSigned, ChannelError> {
         let signature = tx.sign(keys.funding_secret())?;
         let htlc_key = keys.htlc_key(&commit.point)?;
         let htlc_signatures = tx
@@ -495,8 +515,10 @@ impl Commitments {
             point,
             txid: Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()),
         };
-        commit.txid = self.remote_tx(&commit)?.txid();
-        let msg = self.sign_remote(keys, &commit)?;
+        // Built once: for its txid and to sign it.
+        let tx = self.remote_tx(&commit)?;
+        commit.txid = tx.txid();
+        let msg = self.sign_remote_tx(keys, &commit, &tx)?;
         self.remote_next = RemoteNext::Waiting {
             commit,
             sent_after_local_index: self.local_commit.index,
@@ -654,13 +676,17 @@ pub fn build(
     Ok(CommitmentTx::build(
         params,
         broadcaster,
-        &CommitmentSpec {
-            commitment_number: index,
-            per_commitment_point: *point,
-            to_broadcaster: spec.to_local,
-            to_countersignatory: spec.to_remote,
-            htlcs: spec.tx_htlcs(),
-            feerate: spec.feerate,
-        },
+        &commitment_spec(index, point, spec),
     )?)
+}
+
+fn commitment_spec(index: u64, point: &PerCommitmentPoint, spec: &Spec) -> CommitmentSpec {
+    CommitmentSpec {
+        commitment_number: index,
+        per_commitment_point: *point,
+        to_broadcaster: spec.to_local,
+        to_countersignatory: spec.to_remote,
+        htlcs: spec.tx_htlcs(),
+        feerate: spec.feerate,
+    }
 }

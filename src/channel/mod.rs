@@ -83,6 +83,7 @@ mod onchain;
 mod open;
 mod pending;
 mod reestablish;
+mod revoked;
 mod spec;
 
 pub use commitments::{
@@ -100,6 +101,7 @@ pub use manager::{
 pub use onchain::{commitment_number, OnchainState, HTLC_RESOLUTION_DEPTH};
 pub use open::OpenRequest;
 pub use pending::PendingChannelLimits;
+pub use revoked::RevokedList;
 pub use spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
 
 use bitcoin::{ScriptBuf, Transaction};

@@ -290,7 +290,7 @@ impl Negotiated {
             local_next_htlc_id: 0,
             remote_next_htlc_id: 0,
             remote_secrets: CommitmentSecretStore::new(),
-            revoked: vec![],
+            revoked: super::RevokedList::new(),
         })
     }
 }

@@ -2,10 +2,11 @@
 //! "Commitment Transaction Construction").
 
 use bitcoin::absolute::LockTime;
+use bitcoin::hashes::{sha256, Hash, HashEngine};
 use bitcoin::transaction::Version;
 use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
 use secp256k1::ecdsa::Signature;
-use secp256k1::{PublicKey, SecretKey};
+use secp256k1::{PublicKey, Scalar, SecretKey, SECP256K1};
 
 use super::funding::FundingInfo;
 use super::htlc::HtlcTx;
@@ -13,8 +14,8 @@ use super::params::*;
 use super::script::*;
 use super::TxError;
 use crate::keys::{
-    DelayedPubkey, FundingPubkey, HtlcPubkey, PerCommitmentPoint, RevocationPubkey,
-    SHACHAIN_MAX_INDEX,
+    DelayedPubkey, FundingPubkey, HtlcPubkey, KeyError, PerCommitmentPoint, RevocationBasepoint,
+    RevocationPubkey, SHACHAIN_MAX_INDEX,
 };
 use crate::types::{Msat, PaymentHash, Sat};
 
@@ -65,10 +66,11 @@ pub struct CommitmentKeys {
     pub revocation_key: RevocationPubkey,
     /// `local_delayedpubkey`.
     pub broadcaster_delayed_key: DelayedPubkey,
-    /// `local_htlcpubkey`.
-    pub broadcaster_htlc_key: HtlcPubkey,
-    /// `remote_htlcpubkey`.
-    pub countersignatory_htlc_key: HtlcPubkey,
+    /// `local_htlcpubkey` and `remote_htlcpubkey`. `None` in a built
+    /// [`CommitmentTx`] without HTLC outputs: they are only derived when an
+    /// HTLC output needs them (two point multiplications saved per
+    /// commitment otherwise).
+    pub htlc: Option<HtlcKeys>,
     /// `remotepubkey`: the countersignatory's payment basepoint (static remote key).
     pub countersignatory_payment_key: PublicKey,
     /// Locks the broadcaster's anchor.
@@ -77,25 +79,143 @@ pub struct CommitmentKeys {
     pub countersignatory_funding_key: FundingPubkey,
 }
 
-impl CommitmentKeys {
-    /// Derives the keys of `broadcaster`'s commitment with `point`.
+/// The two HTLC keys of one commitment transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HtlcKeys {
+    /// `local_htlcpubkey`.
+    pub broadcaster: HtlcPubkey,
+    /// `remote_htlcpubkey`.
+    pub countersignatory: HtlcPubkey,
+}
+
+impl HtlcKeys {
+    /// Derives the HTLC keys of `broadcaster`'s commitment with `point`.
     pub fn derive(
         params: &ChannelParams,
         broadcaster: Side,
         point: &PerCommitmentPoint,
     ) -> Result<Self, TxError> {
-        let b = &params.party(broadcaster).keys;
+        Ok(Self {
+            broadcaster: params
+                .party(broadcaster)
+                .keys
+                .htlc_basepoint
+                .derive(point)?,
+            countersignatory: params
+                .party(broadcaster.other())
+                .keys
+                .htlc_basepoint
+                .derive(point)?,
+        })
+    }
+}
+
+impl CommitmentKeys {
+    /// Derives all the keys of `broadcaster`'s commitment with `point`.
+    pub fn derive(
+        params: &ChannelParams,
+        broadcaster: Side,
+        point: &PerCommitmentPoint,
+    ) -> Result<Self, TxError> {
+        let mut k = Self::derive_without_htlc(params, broadcaster, point)?;
+        k.htlc = Some(HtlcKeys::derive(params, broadcaster, point)?);
+        Ok(k)
+    }
+
+    /// Derives the keys of `broadcaster`'s commitment with `point` except
+    /// the HTLC keys.
+    pub fn derive_without_htlc(
+        params: &ChannelParams,
+        broadcaster: Side,
+        point: &PerCommitmentPoint,
+    ) -> Result<Self, TxError> {
         let c = &params.party(broadcaster.other()).keys;
         Ok(Self {
-            per_commitment_point: *point,
             revocation_key: c.revocation_basepoint.derive(point)?,
-            broadcaster_delayed_key: b.delayed_payment_basepoint.derive(point)?,
-            broadcaster_htlc_key: b.htlc_basepoint.derive(point)?,
-            countersignatory_htlc_key: c.htlc_basepoint.derive(point)?,
+            broadcaster_delayed_key: params
+                .party(broadcaster)
+                .keys
+                .delayed_payment_basepoint
+                .derive(point)?,
+            ..Self::static_keys(params, broadcaster, point)
+        })
+    }
+
+    /// The keys that need no derivation; the derived ones are placeholders
+    /// (the basepoints) that the caller replaces.
+    fn static_keys(params: &ChannelParams, broadcaster: Side, point: &PerCommitmentPoint) -> Self {
+        let b = &params.party(broadcaster).keys;
+        let c = &params.party(broadcaster.other()).keys;
+        Self {
+            per_commitment_point: *point,
+            revocation_key: RevocationPubkey(c.revocation_basepoint.0),
+            broadcaster_delayed_key: DelayedPubkey(b.delayed_payment_basepoint.0),
+            htlc: None,
             countersignatory_payment_key: c.payment_basepoint.0,
             broadcaster_funding_key: b.funding_pubkey,
             countersignatory_funding_key: c.funding_pubkey,
+        }
+    }
+
+    /// The HTLC keys; an error if they were not derived (no HTLC output).
+    pub fn htlc_keys(&self) -> Result<HtlcKeys, TxError> {
+        self.htlc.ok_or(TxError::HtlcNotInTransaction)
+    }
+}
+
+/// The per-commitment point and `revocationpubkey` of a commitment whose
+/// per-commitment secret is known (the broadcaster's own), computed as
+///
+/// ```text
+/// point = secret * G
+/// revocation_basepoint * SHA256(revocation_basepoint || point)
+///   + (secret * SHA256(point || revocation_basepoint)) * G
+/// ```
+///
+/// the same key as [`RevocationBasepoint::derive`], with a multiplication of
+/// the generator (precomputed tables) in place of one of an arbitrary point.
+/// Only [`OwnRevocation::new`] makes one, so the two always belong together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnRevocation {
+    revocation_basepoint: RevocationBasepoint,
+    point: PerCommitmentPoint,
+    revocation_key: RevocationPubkey,
+}
+
+impl OwnRevocation {
+    /// `revocation_basepoint` is the countersignatory's.
+    pub fn new(
+        revocation_basepoint: &RevocationBasepoint,
+        secret: &SecretKey,
+    ) -> Result<Self, TxError> {
+        fn hash(a: &PublicKey, b: &PublicKey) -> Result<Scalar, TxError> {
+            let mut e = sha256::Hash::engine();
+            e.input(&a.serialize());
+            e.input(&b.serialize());
+            Scalar::from_be_bytes(sha256::Hash::from_engine(e).to_byte_array())
+                .map_err(|_| TxError::Key(KeyError::TweakOutOfRange))
+        }
+        let tweak_err = |_| TxError::Key(KeyError::TweakOutOfRange);
+        let rb = &revocation_basepoint.0;
+        let point = PublicKey::from_secret_key(SECP256K1, secret);
+        let t1 = hash(rb, &point)?;
+        let t2 = hash(&point, rb)?;
+        let a = rb.mul_tweak(SECP256K1, &t1).map_err(tweak_err)?;
+        let b = secret.mul_tweak(&t2).map_err(tweak_err)?;
+        let key = a
+            .combine(&PublicKey::from_secret_key(SECP256K1, &b))
+            .map_err(tweak_err)?;
+        Ok(Self {
+            revocation_basepoint: *revocation_basepoint,
+            point: PerCommitmentPoint(point),
+            revocation_key: RevocationPubkey(key),
         })
+    }
+    pub fn point(&self) -> PerCommitmentPoint {
+        self.point
+    }
+    pub fn revocation_key(&self) -> RevocationPubkey {
+        self.revocation_key
     }
 }
 
@@ -160,6 +280,33 @@ impl CommitmentTx {
         broadcaster: Side,
         spec: &CommitmentSpec,
     ) -> Result<Self, TxError> {
+        Self::build_inner(params, broadcaster, spec, None)
+    }
+
+    /// [`CommitmentTx::build`] for a commitment whose per-commitment secret
+    /// the caller holds (its own), with the revocation key of `own` (one
+    /// point multiplication cheaper). Errors with
+    /// [`TxError::PerCommitmentSecretMismatch`] if `own` is not for
+    /// `spec.per_commitment_point` or for this countersignatory.
+    pub fn build_own(
+        params: &ChannelParams,
+        broadcaster: Side,
+        spec: &CommitmentSpec,
+        own: &OwnRevocation,
+    ) -> Result<Self, TxError> {
+        let rb = &params.party(broadcaster.other()).keys.revocation_basepoint;
+        if own.point != spec.per_commitment_point || own.revocation_basepoint != *rb {
+            return Err(TxError::PerCommitmentSecretMismatch);
+        }
+        Self::build_inner(params, broadcaster, spec, Some(own.revocation_key))
+    }
+
+    fn build_inner(
+        params: &ChannelParams,
+        broadcaster: Side,
+        spec: &CommitmentSpec,
+        revocation: Option<RevocationPubkey>,
+    ) -> Result<Self, TxError> {
         if spec.commitment_number > SHACHAIN_MAX_INDEX {
             return Err(TxError::CommitmentNumberOutOfRange);
         }
@@ -184,41 +331,62 @@ impl CommitmentTx {
         let anchors = channel_type.has_anchors();
         let bparams = params.party(broadcaster);
         let dust = bparams.dust_limit.0;
-        let keys = CommitmentKeys::derive(params, broadcaster, &spec.per_commitment_point)?;
         let (timeout_fee, success_fee) = htlc_tx_fees(channel_type, spec.feerate)?;
+        let fee_of = |h: &Htlc| match h.direction {
+            HtlcDirection::Offered => timeout_fee.0,
+            HtlcDirection::Received => success_fee.0,
+        };
+        // Trimmed: amount minus the second-stage fee below the dust limit.
+        let survives = |h: &Htlc| h.amount.0 / 1000 >= dust.saturating_add(fee_of(h));
+        let mut keys = match revocation {
+            None => CommitmentKeys::derive_without_htlc(
+                params,
+                broadcaster,
+                &spec.per_commitment_point,
+            )?,
+            Some(revocation_key) => CommitmentKeys {
+                revocation_key,
+                broadcaster_delayed_key: bparams
+                    .keys
+                    .delayed_payment_basepoint
+                    .derive(&spec.per_commitment_point)?,
+                ..CommitmentKeys::static_keys(params, broadcaster, &spec.per_commitment_point)
+            },
+        };
+        if spec.htlcs.iter().any(survives) {
+            keys.htlc = Some(HtlcKeys::derive(
+                params,
+                broadcaster,
+                &spec.per_commitment_point,
+            )?);
+        }
 
         let mut outs: Vec<Out> = Vec::new();
         for (i, h) in spec.htlcs.iter().enumerate() {
-            let amount = h.amount.0 / 1000;
-            let (fee, script) = match h.direction {
-                HtlcDirection::Offered => (
-                    timeout_fee,
-                    offered_htlc_script(
-                        &keys.revocation_key,
-                        &keys.broadcaster_htlc_key,
-                        &keys.countersignatory_htlc_key,
-                        &h.payment_hash,
-                        anchors,
-                    ),
-                ),
-                HtlcDirection::Received => (
-                    success_fee,
-                    received_htlc_script(
-                        &keys.revocation_key,
-                        &keys.broadcaster_htlc_key,
-                        &keys.countersignatory_htlc_key,
-                        &h.payment_hash,
-                        h.cltv_expiry,
-                        anchors,
-                    ),
-                ),
-            };
-            if amount < dust.saturating_add(fee.0) {
+            if !survives(h) {
                 continue;
             }
+            let hk = keys.htlc_keys()?;
+            let script = match h.direction {
+                HtlcDirection::Offered => offered_htlc_script(
+                    &keys.revocation_key,
+                    &hk.broadcaster,
+                    &hk.countersignatory,
+                    &h.payment_hash,
+                    anchors,
+                ),
+                HtlcDirection::Received => received_htlc_script(
+                    &keys.revocation_key,
+                    &hk.broadcaster,
+                    &hk.countersignatory,
+                    &h.payment_hash,
+                    h.cltv_expiry,
+                    anchors,
+                ),
+            };
             outs.push(Out {
                 kind: CommitmentOutputKind::Htlc(i),
-                value: amount,
+                value: h.amount.0 / 1000,
                 script_pubkey: ScriptBuf::new_p2wsh(&script.wscript_hash()),
                 witness_script: Some(script),
                 cltv: h.cltv_expiry,
@@ -496,5 +664,53 @@ pub(crate) fn htlc_tx_fees(
             feerate.fee(HTLC_TIMEOUT_WEIGHT_STATIC)?,
             feerate.fee(HTLC_SUCCESS_WEIGHT_STATIC)?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sk(b: u8) -> SecretKey {
+        SecretKey::from_slice(&[b; 32]).unwrap()
+    }
+
+    #[test]
+    fn own_revocation_is_the_derived_revocation_key() {
+        // BOLT 3 "Key Derivation" test vector.
+        let base_secret = SecretKey::from_slice(&hex_bytes(
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        ))
+        .unwrap();
+        let per_commitment_secret = SecretKey::from_slice(&hex_bytes(
+            "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100",
+        ))
+        .unwrap();
+        let rb = RevocationBasepoint::from_secret(&base_secret);
+        let own = OwnRevocation::new(&rb, &per_commitment_secret).unwrap();
+        assert_eq!(
+            own.point().0,
+            PublicKey::from_secret_key(SECP256K1, &per_commitment_secret)
+        );
+        assert_eq!(
+            hex_string(&own.revocation_key().0.serialize()),
+            "02916e326636d19c33f13e8c0c3a03dd157f332f3e99c317c141dd865eb01f8ff0"
+        );
+        for (b, s) in [(1u8, 2u8), (3, 4), (0x7f, 0x42)] {
+            let rb = RevocationBasepoint::from_secret(&sk(b));
+            let own = OwnRevocation::new(&rb, &sk(s)).unwrap();
+            assert_eq!(own.revocation_key(), rb.derive(&own.point()).unwrap());
+        }
+    }
+
+    fn hex_bytes(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn hex_string(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 }

@@ -76,6 +76,7 @@ impl HtlcTx {
             .checked_sub(fee.0)
             .ok_or(TxError::OutputBelowDust)?;
         let k = &c.keys;
+        let hk = k.htlc_keys()?;
         let output_script = to_local_script(
             &k.revocation_key,
             c.to_self_delay,
@@ -107,8 +108,8 @@ impl HtlcTx {
             input_script,
             input_value,
             output_script,
-            broadcaster_htlc_key: k.broadcaster_htlc_key,
-            countersignatory_htlc_key: k.countersignatory_htlc_key,
+            broadcaster_htlc_key: hk.broadcaster,
+            countersignatory_htlc_key: hk.countersignatory,
             revocation_key: k.revocation_key,
             delayed_key: k.broadcaster_delayed_key,
             to_self_delay: c.to_self_delay,

@@ -36,6 +36,7 @@ mod spend;
 pub use closing::{ClosingSpec, ClosingTx, ClosingVariant};
 pub use commitment::{
     CommitmentKeys, CommitmentOutputKind, CommitmentSpec, CommitmentTx, Htlc, HtlcDirection,
+    HtlcKeys, OwnRevocation,
 };
 pub use funding::{funding_output, FundingInfo};
 pub use htlc::{HtlcTx, HtlcTxKind};
@@ -69,6 +70,9 @@ pub enum TxError {
     TooManyHtlcs,
     /// The HTLC has no output in this commitment (trimmed) or does not exist.
     HtlcNotInTransaction,
+    /// A per-commitment secret given with a commitment is not the secret of
+    /// its per-commitment point.
+    PerCommitmentSecretMismatch,
     /// A signature does not verify.
     InvalidSignature,
     /// A preimage does not hash to the HTLC's payment hash.
@@ -102,6 +106,9 @@ impl core::fmt::Display for TxError {
             TxError::AmountOverflow => "amount overflow",
             TxError::TooManyHtlcs => "too many HTLCs",
             TxError::HtlcNotInTransaction => "HTLC has no output in this transaction",
+            TxError::PerCommitmentSecretMismatch => {
+                "per-commitment secret does not match the commitment's point"
+            }
             TxError::InvalidSignature => "invalid signature",
             TxError::PreimageMismatch => "preimage does not match the payment hash",
             TxError::InputIndexOutOfRange => "input index out of range",
@@ -126,6 +133,7 @@ impl ErrorCode for TxError {
             TxError::AmountOverflow => "AMOUNT_OVERFLOW",
             TxError::TooManyHtlcs => "TOO_MANY_HTLCS",
             TxError::HtlcNotInTransaction => "HTLC_NOT_IN_TRANSACTION",
+            TxError::PerCommitmentSecretMismatch => "PER_COMMITMENT_SECRET_MISMATCH",
             TxError::InvalidSignature => "INVALID_SIGNATURE",
             TxError::PreimageMismatch => "PREIMAGE_MISMATCH",
             TxError::InputIndexOutOfRange => "INPUT_INDEX_OUT_OF_RANGE",

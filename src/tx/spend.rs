@@ -421,7 +421,7 @@ impl CommitmentTx {
             .ok_or(TxError::HtlcNotInTransaction)?
             .clone();
         let anchors = self.channel_type.has_anchors();
-        let key = self.keys.countersignatory_htlc_key.0;
+        let key = self.keys.htlc_keys()?.countersignatory.0;
         let kind = match htlc.direction {
             HtlcDirection::Offered => {
                 let p = preimage.ok_or(TxError::PreimageMismatch)?;
