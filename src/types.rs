@@ -68,7 +68,9 @@ impl ShortChannelId {
         if block >= 1 << 24 || tx_index >= 1 << 24 {
             return None;
         }
-        Some(Self(u64::from(block) << 40 | u64::from(tx_index) << 16 | u64::from(output)))
+        Some(Self(
+            u64::from(block) << 40 | u64::from(tx_index) << 16 | u64::from(output),
+        ))
     }
     pub fn block(self) -> u32 {
         (self.0 >> 40) as u32

@@ -7,7 +7,7 @@
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use lnwasm::error::ErrorCode;
-use lnwasm::invoice::{decode, Description, Fallback, Invoice, NewInvoice, Network, TaggedField};
+use lnwasm::invoice::{decode, Description, Fallback, Invoice, Network, NewInvoice, TaggedField};
 use lnwasm::types::Msat;
 use lnwasm::util::{from_hex, from_hex_array, to_hex};
 use secp256k1::{PublicKey, SecretKey, SECP256K1};
@@ -86,7 +86,10 @@ fn vectors() -> Vec<Vector> {
 }
 
 fn find<'a>(all: &'a [Vector], title_start: &str) -> &'a Vector {
-    let found: Vec<&Vector> = all.iter().filter(|v| v.title.starts_with(title_start)).collect();
+    let found: Vec<&Vector> = all
+        .iter()
+        .filter(|v| v.title.starts_with(title_start))
+        .collect();
     assert_eq!(found.len(), 1, "title {title_start:?}");
     found[0]
 }
@@ -216,7 +219,11 @@ fn check_expected(inv: &Invoice, e: &Expected) {
     }
     assert_eq!(inv.expiry_seconds(), e.expiry, "{t}");
     assert_eq!(inv.min_final_cltv_expiry_delta(), e.min_final_cltv, "{t}");
-    let fallbacks: Vec<String> = inv.fallbacks().iter().map(|f| f.to_address(inv.network())).collect();
+    let fallbacks: Vec<String> = inv
+        .fallbacks()
+        .iter()
+        .map(|f| f.to_address(inv.network()))
+        .collect();
     assert_eq!(fallbacks, e.fallbacks, "{t}");
     assert_eq!(inv.route_hints().len(), e.route_hints.len(), "{t}");
     for (got, want) in inv.route_hints().iter().zip(e.route_hints) {
@@ -224,16 +231,32 @@ fn check_expected(inv: &Invoice, e: &Expected) {
         for (h, w) in got.iter().zip(want.iter()) {
             assert_eq!(to_hex(&h.node_id.serialize()), w.0, "{t}");
             assert_eq!(h.short_channel_id.to_string(), w.1, "{t}");
-            assert_eq!((h.fee_base_msat, h.fee_proportional_millionths, h.cltv_expiry_delta), (w.2, w.3, w.4), "{t}");
+            assert_eq!(
+                (
+                    h.fee_base_msat,
+                    h.fee_proportional_millionths,
+                    h.cltv_expiry_delta
+                ),
+                (w.2, w.3, w.4),
+                "{t}"
+            );
         }
     }
     assert_eq!(inv.features().bits().collect::<Vec<_>>(), e.features, "{t}");
-    assert_eq!(inv.metadata().map(to_hex), e.metadata.map(String::from), "{t}");
+    assert_eq!(
+        inv.metadata().map(to_hex),
+        e.metadata.map(String::from),
+        "{t}"
+    );
     // The high-S example is the first one with s negated and the recovery
     // id kept. Recovery with that id (what libsecp256k1, and so LND, Core
     // Lightning, Eclair and LDK do) yields a different key than the spec's
     // signer: the invoice is valid, for that other payee.
-    let payee = if t.starts_with("Public-key recovery with high-S") { HIGH_S_PAYEE } else { PAYEE };
+    let payee = if t.starts_with("Public-key recovery with high-S") {
+        HIGH_S_PAYEE
+    } else {
+        PAYEE
+    };
     assert_eq!(to_hex(&inv.payee().serialize()), payee, "{t}");
     assert!(!inv.payee_from_n_field(), "{t}");
 }
@@ -256,7 +279,8 @@ fn valid_vectors_decode_to_their_fields() {
     for e in &exp {
         let v = find(&all, e.title);
         assert!(v.valid);
-        let inv = decode(&v.invoice).unwrap_or_else(|err| panic!("{}: {err} ({})", e.title, err.code()));
+        let inv =
+            decode(&v.invoice).unwrap_or_else(|err| panic!("{}: {err} ({})", e.title, err.code()));
         check_expected(&inv, e);
         // The signature breakdown, where the spec gives one.
         if let Some(sig) = &v.signature {
@@ -265,10 +289,20 @@ fn valid_vectors_decode_to_their_fields() {
             assert_eq!(Some(recid.to_i32() as u8), v.recovery, "{}", e.title);
         }
         if let Some(data) = &v.signing_data {
-            assert_eq!(&to_hex(&inv.raw().signing_preimage().unwrap()), data, "{}", e.title);
+            assert_eq!(
+                &to_hex(&inv.raw().signing_preimage().unwrap()),
+                data,
+                "{}",
+                e.title
+            );
         }
         if let Some(hash) = &v.signing_hash {
-            assert_eq!(&to_hex(&inv.raw().signing_hash().unwrap()), hash, "{}", e.title);
+            assert_eq!(
+                &to_hex(&inv.raw().signing_hash().unwrap()),
+                hash,
+                "{}",
+                e.title
+            );
         }
     }
 }
@@ -297,7 +331,9 @@ fn valid_vectors_rebuild_from_fields() {
     let all = vectors();
     let mut rebuilt = 0;
     for v in all.iter().filter(|v| v.valid) {
-        if v.title.starts_with("Public-key recovery with high-S") || v.title.contains("must be ignored") {
+        if v.title.starts_with("Public-key recovery with high-S")
+            || v.title.contains("must be ignored")
+        {
             continue;
         }
         let inv = decode(&v.invoice).unwrap();
@@ -324,7 +360,12 @@ fn valid_vectors_rebuild_from_fields() {
             features: inv.features().clone(),
             metadata: inv.metadata().map(<[u8]>::to_vec),
         };
-        assert_eq!(new.sign(&key(), &order).unwrap(), v.invoice.to_lowercase(), "{}", v.title);
+        assert_eq!(
+            new.sign(&key(), &order).unwrap(),
+            v.invoice.to_lowercase(),
+            "{}",
+            v.title
+        );
         rebuilt += 1;
     }
     assert_eq!(rebuilt, 14);
@@ -335,7 +376,10 @@ fn valid_vectors_rebuild_from_fields() {
 fn invalid_vectors_fail_with_their_own_code() {
     let all = vectors();
     let cases = [
-        ("Same, but adding invalid unknown feature 100", "UNKNOWN_REQUIRED_FEATURE"),
+        (
+            "Same, but adding invalid unknown feature 100",
+            "UNKNOWN_REQUIRED_FEATURE",
+        ),
         ("Bech32 checksum is invalid.", "BAD_CHECKSUM"),
         ("Malformed bech32 string (no 1)", "MISSING_SEPARATOR"),
         ("Malformed bech32 string (mixed case)", "MIXED_CASE"),
@@ -344,7 +388,10 @@ fn invalid_vectors_fail_with_their_own_code() {
         ("Invalid multiplier", "INVALID_MULTIPLIER"),
         ("Invalid sub-millisatoshi precision.", "SUB_MSAT_PRECISION"),
         ("Missing required `s` field.", "MISSING_PAYMENT_SECRET"),
-        ("Non canonical signature (high-S) with 'n' field defined", "HIGH_S_SIGNATURE"),
+        (
+            "Non canonical signature (high-S) with 'n' field defined",
+            "HIGH_S_SIGNATURE",
+        ),
     ];
     assert_eq!(cases.len(), all.iter().filter(|v| !v.valid).count());
     for (title, code) in cases {
@@ -389,7 +436,10 @@ fn uri_prefix_and_whitespace_are_accepted() {
     let with_uri = format!("  lightning:{v}\n");
     assert_eq!(decode(&with_uri).unwrap(), decode(v).unwrap());
     let upper = format!("LIGHTNING:{}", v.to_uppercase());
-    assert_eq!(decode(&upper).unwrap().payment_hash(), decode(v).unwrap().payment_hash());
+    assert_eq!(
+        decode(&upper).unwrap().payment_hash(),
+        decode(v).unwrap().payment_hash()
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -399,20 +449,42 @@ fn fallback_address_round_trip() {
         ("mk2QpYatsKicvFVuTAQLBryyccRXMUaGHP", Network::Testnet),
         ("1RustyRX2oai4EYYDpQGWvEL62BBGqN9T", Network::Bitcoin),
         ("3EktnHQD7RiAE6uzMj2ZifT9YgRrkSgzQX", Network::Bitcoin),
-        ("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", Network::Bitcoin),
-        ("bc1pptdvg0d2nj99568qn6ssdy4cygnwuxgw2ukmnwgwz7jpqjz2kszse2s3lm", Network::Bitcoin),
-        ("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", Network::Regtest),
+        (
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            Network::Bitcoin,
+        ),
+        (
+            "bc1pptdvg0d2nj99568qn6ssdy4cygnwuxgw2ukmnwgwz7jpqjz2kszse2s3lm",
+            Network::Bitcoin,
+        ),
+        (
+            "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+            Network::Regtest,
+        ),
     ] {
         let f = Fallback::from_address(addr, net).unwrap();
         assert_eq!(f.to_address(net), addr);
     }
     assert_eq!(
-        Fallback::from_address("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", Network::Testnet).unwrap_err().code(),
+        Fallback::from_address(
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            Network::Testnet
+        )
+        .unwrap_err()
+        .code(),
         "FALLBACK_NETWORK_MISMATCH"
     );
-    assert_eq!(Fallback::from_address("nonsense", Network::Bitcoin).unwrap_err().code(), "INVALID_FALLBACK_ADDRESS");
+    assert_eq!(
+        Fallback::from_address("nonsense", Network::Bitcoin)
+            .unwrap_err()
+            .code(),
+        "INVALID_FALLBACK_ADDRESS"
+    );
     // A future witness version (v2, 16 bytes) is carried as-is.
-    let f = Fallback::Witness { version: 2, program: vec![0xab; 16] };
+    let f = Fallback::Witness {
+        version: 2,
+        program: vec![0xab; 16],
+    };
     let addr = f.to_address(Network::Bitcoin);
     assert!(addr.starts_with("bc1z"), "{addr}");
     assert_eq!(Fallback::from_address(&addr, Network::Bitcoin).unwrap(), f);
@@ -421,7 +493,10 @@ fn fallback_address_round_trip() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn hash_helpers() {
-    assert_eq!(from_hex_array::<32>(HASH_0102).map(|a| to_hex(&a)), Some(HASH_0102.to_string()));
+    assert_eq!(
+        from_hex_array::<32>(HASH_0102).map(|a| to_hex(&a)),
+        Some(HASH_0102.to_string())
+    );
 }
 
 /// Hostile strings: every truncation and every single-character change of

@@ -7,9 +7,9 @@ mod harness;
 use harness::*;
 use lnwasm::channel::{Action, Command, Event, Status};
 use lnwasm::error::ErrorCode;
+use lnwasm::store::{Batch, MemoryStore, Store};
 use lnwasm::tx::{ClosingSpec, ClosingTx, ClosingVariant, FeeratePerKw, Side};
 use lnwasm::types::{Msat, Sat};
-use lnwasm::store::{Batch, MemoryStore, Store};
 use lnwasm::wire::{ClosingFeeRange, ClosingSigned, ExtraTlvs, Message};
 
 #[test]

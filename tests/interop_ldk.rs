@@ -60,7 +60,11 @@ async fn ping_both_ways(node: &LdkNode, mut peer: TcpPeer, our_id: PublicKey) ->
     let stats = node
         .wait_for_ping_stats(&our_id, T, |s| s.pings_received >= 1)
         .await;
-    assert!(stats.is_some(), "LDK saw our ping: {:?}", node.ping_stats(&our_id));
+    assert!(
+        stats.is_some(),
+        "LDK saw our ping: {:?}",
+        node.ping_stats(&our_id)
+    );
 
     for round in 1..=2u64 {
         node.ping_peers();
@@ -80,13 +84,20 @@ async fn ping_both_ways(node: &LdkNode, mut peer: TcpPeer, our_id: PublicKey) ->
         peer = p;
         assert_eq!(
             ev,
-            Some(PeerEvent::PingReceived { num_pong_bytes: 0, answered: true }),
+            Some(PeerEvent::PingReceived {
+                num_pong_bytes: 0,
+                answered: true
+            }),
             "lnwasm sees LDK's ping"
         );
         let stats = node
             .wait_for_ping_stats(&our_id, T, |s| s.pongs_received >= round)
             .await;
-        assert!(stats.is_some(), "LDK got lnwasm's pong: {:?}", node.ping_stats(&our_id));
+        assert!(
+            stats.is_some(),
+            "LDK got lnwasm's pong: {:?}",
+            node.ping_stats(&our_id)
+        );
     }
     // A tick after the answered pings: LDK keeps the peer.
     node.ping_peers();
@@ -95,7 +106,10 @@ async fn ping_both_ways(node: &LdkNode, mut peer: TcpPeer, our_id: PublicKey) ->
         peer
     })
     .await;
-    assert!(node.peer(&our_id).is_some(), "LDK kept lnwasm after its pongs");
+    assert!(
+        node.peer(&our_id).is_some(),
+        "LDK kept lnwasm after its pongs"
+    );
     assert!(peer.is_connected());
     let events = blocking(move || {
         let mut evs = Vec::new();
@@ -107,7 +121,8 @@ async fn ping_both_ways(node: &LdkNode, mut peer: TcpPeer, our_id: PublicKey) ->
     .await;
     let (evs, peer) = events;
     assert!(
-        evs.iter().all(|e| matches!(e, PeerEvent::PingReceived { answered: true, .. })),
+        evs.iter()
+            .all(|e| matches!(e, PeerEvent::PingReceived { answered: true, .. })),
         "{evs:?}"
     );
     peer
@@ -115,8 +130,16 @@ async fn ping_both_ways(node: &LdkNode, mut peer: TcpPeer, our_id: PublicKey) ->
 
 /// What each side saw of the other's features.
 fn check_features(node: &LdkNode, ours_seen_by_ldk: &Features, theirs_seen_by_us: &Features) {
-    assert_eq!(ours_seen_by_ldk, &lnwasm_init_features(), "LDK sees lnwasm's init features");
-    assert_eq!(theirs_seen_by_us, &from_ldk(&node.our_init_features()), "lnwasm sees LDK's");
+    assert_eq!(
+        ours_seen_by_ldk,
+        &lnwasm_init_features(),
+        "LDK sees lnwasm's init features"
+    );
+    assert_eq!(
+        theirs_seen_by_us,
+        &from_ldk(&node.our_init_features()),
+        "lnwasm sees LDK's"
+    );
     for f in [
         Feature::DataLossProtect,
         Feature::VarOnionOptin,
@@ -127,8 +150,15 @@ fn check_features(node: &LdkNode, ours_seen_by_ldk: &Features, theirs_seen_by_us
         assert!(theirs_seen_by_us.supports(f), "LDK supports {f}");
     }
     // Negotiated: what both offer.
-    for f in [Feature::BasicMpp, Feature::AnchorsZeroFeeHtlcTx, Feature::ShutdownAnySegwit] {
-        assert!(theirs_seen_by_us.mutually_supports(&lnwasm_init_features(), f), "{f} negotiated");
+    for f in [
+        Feature::BasicMpp,
+        Feature::AnchorsZeroFeeHtlcTx,
+        Feature::ShutdownAnySegwit,
+    ] {
+        assert!(
+            theirs_seen_by_us.mutually_supports(&lnwasm_init_features(), f),
+            "{f} negotiated"
+        );
     }
 }
 
@@ -145,7 +175,10 @@ async fn lnwasm_connects_to_ldk() {
         .expect("handshake and init with LDK");
     assert_eq!(info.node_id, node.node_id());
     assert_eq!(info.networks, Some(vec![ChainHash::REGTEST]));
-    let seen = node.wait_for_peer(our_id, T).await.expect("LDK accepted our init");
+    let seen = node
+        .wait_for_peer(our_id, T)
+        .await
+        .expect("LDK accepted our init");
     assert!(seen.inbound);
     check_features(&node, &from_ldk(&seen.init_features), &info.features);
 
@@ -159,7 +192,10 @@ async fn lnwasm_connects_to_ldk() {
     );
     assert!(node.wait_for_peer_gone(our_id, T).await, "LDK saw us leave");
     let gone = node
-        .wait_for_event(T, |e| matches!(e, NodeEvent::PeerDisconnected { node_id } if *node_id == our_id))
+        .wait_for_event(
+            T,
+            |e| matches!(e, NodeEvent::PeerDisconnected { node_id } if *node_id == our_id),
+        )
         .await;
     assert!(gone.is_some());
 }
@@ -172,14 +208,19 @@ async fn ldk_connects_to_lnwasm() {
     let key = random_secret_key();
     let our_id = pubkey(&key);
 
-    let accepting = tokio::task::spawn_blocking(move || tcp::accept(&listener, &key, lnwasm_config(), T));
+    let accepting =
+        tokio::task::spawn_blocking(move || tcp::accept(&listener, &key, lnwasm_config(), T));
     let seen = node
         .connect_outbound(our_id, addr, T)
         .await
         .expect("LDK connects to lnwasm and accepts our init");
     assert!(!seen.inbound);
     let (peer, info) = accepting.await.unwrap().expect("lnwasm accepts LDK");
-    assert_eq!(info.node_id, node.node_id(), "the handshake authenticated LDK's node id");
+    assert_eq!(
+        info.node_id,
+        node.node_id(),
+        "the handshake authenticated LDK's node id"
+    );
     check_features(&node, &from_ldk(&seen.init_features), &info.features);
 
     let mut peer = ping_both_ways(&node, peer, our_id).await;
@@ -194,7 +235,10 @@ async fn ldk_connects_to_lnwasm() {
         (last, peer)
     })
     .await;
-    assert_eq!(ev, Some(PeerEvent::Disconnected(DisconnectReason::StreamClosed)));
+    assert_eq!(
+        ev,
+        Some(PeerEvent::Disconnected(DisconnectReason::StreamClosed))
+    );
     assert!(node.wait_for_peer_gone(our_id, T).await);
 }
 
@@ -218,7 +262,9 @@ async fn lnwasm_refuses_ldk_lacking_a_feature_it_requires() {
     let res = blocking(move || tcp::connect(&uri, &key, config, T).map(|_| ())).await;
     // Whichever refuses first, lnwasm's reason names the feature if it read LDK's init.
     match res {
-        Err(TransportError::Disconnected(DisconnectReason::Features(FeatureError::MissingRequired(f)))) => {
+        Err(TransportError::Disconnected(DisconnectReason::Features(
+            FeatureError::MissingRequired(f),
+        ))) => {
             assert_eq!(f, missing)
         }
         Err(TransportError::Disconnected(DisconnectReason::StreamClosed)) => {}
@@ -237,11 +283,19 @@ async fn lnwasm_refuses_ldk_on_another_chain() {
     let key = random_secret_key();
     let our_id = pubkey(&key);
     let config = PeerConfig::new(ChainHash::BITCOIN);
-    let accepting = tokio::task::spawn_blocking(move || tcp::accept(&listener, &key, config, T).map(|_| ()));
-    let connected = node.connect_outbound(our_id, addr, Duration::from_secs(2)).await;
+    let accepting =
+        tokio::task::spawn_blocking(move || tcp::accept(&listener, &key, config, T).map(|_| ()));
+    let connected = node
+        .connect_outbound(our_id, addr, Duration::from_secs(2))
+        .await;
     assert!(connected.is_err(), "LDK must not see lnwasm as connected");
     let res = accepting.await.unwrap();
-    assert_eq!(res, Err(TransportError::Disconnected(DisconnectReason::NoCommonChain)));
+    assert_eq!(
+        res,
+        Err(TransportError::Disconnected(
+            DisconnectReason::NoCommonChain
+        ))
+    );
     assert!(node.list_peers().is_empty());
 }
 
@@ -252,7 +306,7 @@ async fn ldk_refuses_an_lnwasm_peer_requiring_an_unknown_feature() {
     let key = random_secret_key();
     let mut config = lnwasm_config();
     config.features.set_bit(170); // even, unknown to everyone
-    // lnwasm accepts LDK's init; LDK reads ours, refuses it and hangs up.
+                                  // lnwasm accepts LDK's init; LDK reads ours, refuses it and hangs up.
     let res = blocking(move || match tcp::connect(&uri, &key, config, T) {
         Err(e) => Err(e),
         Ok((mut peer, _)) => {

@@ -106,7 +106,9 @@ impl Raw {
         // conn sent its init first.
         let msgs = t.decrypt(&conn.take_outbound()).unwrap();
         assert_eq!(msgs.len(), 1);
-        let Message::Init(init) = Message::decode(&msgs[0]).unwrap() else { panic!() };
+        let Message::Init(init) = Message::decode(&msgs[0]).unwrap() else {
+            panic!()
+        };
         assert_eq!(init.features, lnwasm_init_features());
         assert_eq!(init.networks, Some(vec![ChainHash::REGTEST]));
         Raw { t, conn }

@@ -1,6 +1,8 @@
 //! Decoding: string -> checked [`Invoice`].
 
-use bech32::primitives::decode::{CharError, CheckedHrpstring, CheckedHrpstringError, ChecksumError, UncheckedHrpstringError};
+use bech32::primitives::decode::{
+    CharError, CheckedHrpstring, CheckedHrpstringError, ChecksumError, UncheckedHrpstringError,
+};
 use bitcoin::hashes::{sha256, Hash};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
 use secp256k1::{Message, PublicKey, SECP256K1};
@@ -28,7 +30,10 @@ pub fn decode(input: &str) -> Result<Invoice, InvoiceError> {
 
     // The data part, as 5-bit values. The crate has already checked every
     // character, so the lookups cannot fail.
-    let data: Vec<u8> = checked.fe32_iter::<core::iter::Empty<u8>>().map(|f| f.to_u8()).collect();
+    let data: Vec<u8> = checked
+        .fe32_iter::<core::iter::Empty<u8>>()
+        .map(|f| f.to_u8())
+        .collect();
     if data.len() < TIMESTAMP_LEN + SIGNATURE_LEN {
         return Err(InvoiceError::TooShort);
     }
@@ -38,9 +43,10 @@ pub fn decode(input: &str) -> Result<Invoice, InvoiceError> {
     let c = check_fields(&fields)?;
 
     let sig_bytes = u5_to_bytes(sig5);
-    let recid = RecoveryId::from_i32(i32::from(sig_bytes[64])).map_err(|_| InvoiceError::InvalidRecoveryId)?;
-    let signature =
-        RecoverableSignature::from_compact(&sig_bytes[..64], recid).map_err(|_| InvoiceError::InvalidSignature)?;
+    let recid = RecoveryId::from_i32(i32::from(sig_bytes[64]))
+        .map_err(|_| InvoiceError::InvalidRecoveryId)?;
+    let signature = RecoverableSignature::from_compact(&sig_bytes[..64], recid)
+        .map_err(|_| InvoiceError::InvalidSignature)?;
     let hash = signing_hash(&hrp, signed);
     let msg = Message::from_digest(hash);
 
@@ -52,14 +58,26 @@ pub fn decode(input: &str) -> Result<Invoice, InvoiceError> {
             if standard != before {
                 return Err(InvoiceError::HighSSignature);
             }
-            SECP256K1.verify_ecdsa(&msg, &standard, &n).map_err(|_| InvoiceError::BadSignature)?;
+            SECP256K1
+                .verify_ecdsa(&msg, &standard, &n)
+                .map_err(|_| InvoiceError::BadSignature)?;
             n
         }
         None => SECP256K1
             .recover_ecdsa(&msg, &signature)
             .map_err(|_| InvoiceError::UnrecoverableSignature)?,
     };
-    Ok(Invoice { raw: UnsignedInvoice { network, amount, timestamp, fields }, signature, payee, content: c })
+    Ok(Invoice {
+        raw: UnsignedInvoice {
+            network,
+            amount,
+            timestamp,
+            fields,
+        },
+        signature,
+        payee,
+        content: c,
+    })
 }
 
 /// Removes a leading `lightning:` URI scheme (any case).
@@ -94,7 +112,12 @@ fn map_bech32_error(e: CheckedHrpstringError) -> InvoiceError {
 pub(super) fn parse_hrp(hrp: &str) -> Result<(Network, Option<Msat>), InvoiceError> {
     let rest = hrp.strip_prefix("ln").ok_or(InvoiceError::UnknownNetwork)?;
     // Longest prefixes first: "bcrt" before "bc", "tbs" before "tb".
-    let networks = [Network::Regtest, Network::Bitcoin, Network::Signet, Network::Testnet];
+    let networks = [
+        Network::Regtest,
+        Network::Bitcoin,
+        Network::Signet,
+        Network::Testnet,
+    ];
     let (network, amount) = networks
         .iter()
         .find_map(|n| rest.strip_prefix(n.currency_prefix()).map(|a| (*n, a)))
@@ -112,7 +135,10 @@ pub(super) fn parse_hrp(hrp: &str) -> Result<(Network, Option<Msat>), InvoiceErr
 /// Amount in bitcoin with an optional multiplier, to millisatoshis.
 fn parse_amount(s: &str) -> Result<Msat, InvoiceError> {
     let bytes = s.as_bytes();
-    let digits_end = bytes.iter().position(|c| !c.is_ascii_digit()).unwrap_or(bytes.len());
+    let digits_end = bytes
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(bytes.len());
     let (digits, suffix) = s.split_at(digits_end);
     let multiplier = match suffix {
         "" => None,
@@ -189,19 +215,29 @@ fn parse_fields(mut data: &[u8]) -> Result<Vec<TaggedField>, InvoiceError> {
 
 fn parse_field(tag: u8, data: &[u8]) -> Result<TaggedField, InvoiceError> {
     let tag_char = CHARSET[usize::from(tag)] as char;
-    let unknown = || TaggedField::Unknown { tag, data: data.to_vec() };
+    let unknown = || TaggedField::Unknown {
+        tag,
+        data: data.to_vec(),
+    };
     Ok(match tag {
-        tag::PAYMENT_HASH if data.len() == 52 => TaggedField::PaymentHash(PaymentHash(bytes32(data))),
-        tag::PAYMENT_SECRET if data.len() == 52 => TaggedField::PaymentSecret(PaymentSecret(bytes32(data))),
+        tag::PAYMENT_HASH if data.len() == 52 => {
+            TaggedField::PaymentHash(PaymentHash(bytes32(data)))
+        }
+        tag::PAYMENT_SECRET if data.len() == 52 => {
+            TaggedField::PaymentSecret(PaymentSecret(bytes32(data)))
+        }
         tag::DESCRIPTION_HASH if data.len() == 52 => TaggedField::DescriptionHash(bytes32(data)),
         tag::PAYEE_NODE_ID if data.len() == 53 => TaggedField::PayeeNodeId(
-            PublicKey::from_slice(&u5_to_bytes(data)).map_err(|_| InvoiceError::InvalidPayeeNodeId)?,
+            PublicKey::from_slice(&u5_to_bytes(data))
+                .map_err(|_| InvoiceError::InvalidPayeeNodeId)?,
         ),
         tag::DESCRIPTION => TaggedField::Description(
             String::from_utf8(u5_to_bytes(data)).map_err(|_| InvoiceError::InvalidDescription)?,
         ),
         tag::EXPIRY => TaggedField::Expiry(parse_int(tag_char, data)?),
-        tag::MIN_FINAL_CLTV_EXPIRY_DELTA => TaggedField::MinFinalCltvExpiryDelta(parse_int(tag_char, data)?),
+        tag::MIN_FINAL_CLTV_EXPIRY_DELTA => {
+            TaggedField::MinFinalCltvExpiryDelta(parse_int(tag_char, data)?)
+        }
         tag::FEATURES => {
             if data.first() == Some(&0) {
                 return Err(InvoiceError::NonMinimalField(tag_char));
@@ -220,12 +256,16 @@ fn parse_field(tag: u8, data: &[u8]) -> Result<TaggedField, InvoiceError> {
 
 /// `None` for versions the reader must skip (19..=31).
 fn parse_fallback(data: &[u8]) -> Result<Option<Fallback>, InvoiceError> {
-    let (&version, rest) = data.split_first().ok_or(InvoiceError::InvalidFallbackAddress)?;
+    let (&version, rest) = data
+        .split_first()
+        .ok_or(InvoiceError::InvalidFallbackAddress)?;
     let program = u5_to_bytes(rest);
     let fallback = match version {
         0..=16 => Fallback::Witness { version, program },
         17 | 18 => {
-            let hash: [u8; 20] = program.try_into().map_err(|_| InvoiceError::InvalidFallbackAddress)?;
+            let hash: [u8; 20] = program
+                .try_into()
+                .map_err(|_| InvoiceError::InvalidFallbackAddress)?;
             if version == 17 {
                 Fallback::PubkeyHash(hash)
             } else {
@@ -250,7 +290,8 @@ fn parse_route_hint(data: &[u8]) -> Result<Vec<RouteHintHop>, InvoiceError> {
             let mut scid = [0u8; 8];
             scid.copy_from_slice(&h[33..41]);
             Ok(RouteHintHop {
-                node_id: PublicKey::from_slice(&h[..33]).map_err(|_| InvoiceError::InvalidRouteHint)?,
+                node_id: PublicKey::from_slice(&h[..33])
+                    .map_err(|_| InvoiceError::InvalidRouteHint)?,
                 short_channel_id: ShortChannelId(u64::from_be_bytes(scid)),
                 fee_base_msat: u32_at(41),
                 fee_proportional_millionths: u32_at(45),

@@ -48,7 +48,11 @@ impl NewInvoice {
     /// Builds the tagged fields. `order` lists tags in the order to write
     /// them (several `f` or `r` fields stay together, in their list order);
     /// tags missing from `order` follow in [`DEFAULT_FIELD_ORDER`].
-    pub fn to_unsigned(&self, payee: &PublicKey, order: &[u8]) -> Result<UnsignedInvoice, InvoiceError> {
+    pub fn to_unsigned(
+        &self,
+        payee: &PublicKey,
+        order: &[u8],
+    ) -> Result<UnsignedInvoice, InvoiceError> {
         if self.timestamp >= 1 << 35 {
             return Err(InvoiceError::InvalidTimestamp);
         }
@@ -89,13 +93,20 @@ impl NewInvoice {
                         fields.push(TaggedField::DescriptionHash(*h));
                     }
                 }
-                tag::PAYEE_NODE_ID if self.include_payee_node_id => fields.push(TaggedField::PayeeNodeId(*payee)),
-                tag::EXPIRY => fields.extend(self.expiry.map(TaggedField::Expiry)),
-                tag::MIN_FINAL_CLTV_EXPIRY_DELTA => {
-                    fields.extend(self.min_final_cltv_expiry_delta.map(TaggedField::MinFinalCltvExpiryDelta))
+                tag::PAYEE_NODE_ID if self.include_payee_node_id => {
+                    fields.push(TaggedField::PayeeNodeId(*payee))
                 }
-                tag::FALLBACK => fields.extend(self.fallbacks.iter().cloned().map(TaggedField::Fallback)),
-                tag::ROUTE_HINT => fields.extend(self.route_hints.iter().cloned().map(TaggedField::RouteHint)),
+                tag::EXPIRY => fields.extend(self.expiry.map(TaggedField::Expiry)),
+                tag::MIN_FINAL_CLTV_EXPIRY_DELTA => fields.extend(
+                    self.min_final_cltv_expiry_delta
+                        .map(TaggedField::MinFinalCltvExpiryDelta),
+                ),
+                tag::FALLBACK => {
+                    fields.extend(self.fallbacks.iter().cloned().map(TaggedField::Fallback))
+                }
+                tag::ROUTE_HINT => {
+                    fields.extend(self.route_hints.iter().cloned().map(TaggedField::RouteHint))
+                }
                 tag::FEATURES if !self.features.is_empty() => {
                     fields.push(TaggedField::Features(self.features.clone()))
                 }
@@ -103,7 +114,12 @@ impl NewInvoice {
                 _ => {}
             }
         }
-        Ok(UnsignedInvoice { network: self.network, amount: self.amount, timestamp: self.timestamp, fields })
+        Ok(UnsignedInvoice {
+            network: self.network,
+            amount: self.amount,
+            timestamp: self.timestamp,
+            fields,
+        })
     }
 
     /// Signs with `key` and returns the lowercase invoice string, in the
@@ -173,8 +189,12 @@ impl UnsignedInvoice {
         let mut hrp = format!("ln{}", self.network.currency_prefix());
         if let Some(Msat(msat)) = self.amount {
             // 1 BTC = 10^11 msat; take the largest unit that divides exactly.
-            let units: [(u64, &str); 4] =
-                [(100_000_000_000, ""), (100_000_000, "m"), (100_000, "u"), (100, "n")];
+            let units: [(u64, &str); 4] = [
+                (100_000_000_000, ""),
+                (100_000_000, "m"),
+                (100_000, "u"),
+                (100, "n"),
+            ];
             match units.iter().find(|(d, _)| msat % d == 0) {
                 Some((d, m)) => hrp.push_str(&format!("{}{}", msat / d, m)),
                 None => hrp.push_str(&format!("{}0p", msat)),
@@ -224,7 +244,9 @@ impl UnsignedInvoice {
         let hrp_str = self.hrp();
         let mut data = self.data_u5()?;
         let msg = Message::from_digest(signing_hash(&hrp_str, &data));
-        let (recid, sig) = SECP256K1.sign_ecdsa_recoverable(&msg, key).serialize_compact();
+        let (recid, sig) = SECP256K1
+            .sign_ecdsa_recoverable(&msg, key)
+            .serialize_compact();
         let mut sig_bytes = sig.to_vec();
         sig_bytes.push(recid.to_i32() as u8);
         data.extend(bytes_to_u5(&sig_bytes));

@@ -58,8 +58,12 @@ pub const MAX_FIELD_DATA_LENGTH: usize = 1023;
 /// Features lnwasm understands in an invoice's `9` field: var_onion_optin
 /// (8/9), payment_secret (14/15), basic_mpp (16/17), option_payment_metadata
 /// (48/49). Any other even bit makes the invoice unpayable for us.
-pub const KNOWN_INVOICE_FEATURES: [Feature; 4] =
-    [Feature::VarOnionOptin, Feature::PaymentSecret, Feature::BasicMpp, Feature::PaymentMetadata];
+pub const KNOWN_INVOICE_FEATURES: [Feature; 4] = [
+    Feature::VarOnionOptin,
+    Feature::PaymentSecret,
+    Feature::BasicMpp,
+    Feature::PaymentMetadata,
+];
 
 /// The chain an invoice is for, from its prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -148,8 +152,12 @@ impl Fallback {
         use bitcoin::{Address, PubkeyHash, ScriptHash, WitnessProgram, WitnessVersion};
         let net = network.to_bitcoin();
         match self {
-            Fallback::PubkeyHash(h) => Address::p2pkh(PubkeyHash::from_byte_array(*h), net).to_string(),
-            Fallback::ScriptHash(h) => Address::p2sh_from_hash(ScriptHash::from_byte_array(*h), net).to_string(),
+            Fallback::PubkeyHash(h) => {
+                Address::p2pkh(PubkeyHash::from_byte_array(*h), net).to_string()
+            }
+            Fallback::ScriptHash(h) => {
+                Address::p2sh_from_hash(ScriptHash::from_byte_array(*h), net).to_string()
+            }
             Fallback::Witness { version, program } => {
                 // Validated when the fallback was constructed.
                 match WitnessVersion::try_from(*version)
@@ -167,8 +175,9 @@ impl Fallback {
     pub fn from_address(address: &str, network: Network) -> Result<Self, InvoiceError> {
         use bitcoin::address::AddressData;
         use bitcoin::hashes::Hash;
-        let parsed: bitcoin::Address<bitcoin::address::NetworkUnchecked> =
-            address.parse().map_err(|_| InvoiceError::InvalidFallbackAddress)?;
+        let parsed: bitcoin::Address<bitcoin::address::NetworkUnchecked> = address
+            .parse()
+            .map_err(|_| InvoiceError::InvalidFallbackAddress)?;
         let addr = parsed
             .require_network(network.to_bitcoin())
             .map_err(|_| InvoiceError::FallbackNetworkMismatch)?;
@@ -222,7 +231,9 @@ pub(crate) fn features_from_u5(data: &[u8]) -> Features {
 
 /// Minimal 5-bit big-endian encoding of `f` (no leading zero values).
 pub(crate) fn features_to_u5(f: &Features) -> Vec<u8> {
-    let Some(top) = f.bits().last() else { return Vec::new() };
+    let Some(top) = f.bits().last() else {
+        return Vec::new();
+    };
     let n = top / 5 + 1;
     let mut out = vec![0u8; n];
     for b in f.bits() {
@@ -254,7 +265,10 @@ pub enum TaggedField {
     Features(Features),
     Metadata(Vec<u8>),
     /// `tag` and `data` are 5-bit values.
-    Unknown { tag: u8, data: Vec<u8> },
+    Unknown {
+        tag: u8,
+        data: Vec<u8>,
+    },
 }
 
 /// Tag values (the 5-bit type of each field).
@@ -353,7 +367,9 @@ impl Invoice {
     }
     /// The CLTV delta for the final HTLC (default 18).
     pub fn min_final_cltv_expiry_delta(&self) -> u64 {
-        self.content.min_final_cltv_expiry_delta.unwrap_or(DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA)
+        self.content
+            .min_final_cltv_expiry_delta
+            .unwrap_or(DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA)
     }
     pub fn fallbacks(&self) -> &[Fallback] {
         &self.content.fallbacks
@@ -522,7 +538,9 @@ impl fmt::Display for InvoiceError {
             FieldOverflow(t) => write!(f, "field '{t}' does not fit in 64 bits"),
             MissingPaymentHash => f.write_str("no payment hash (p) field"),
             MissingPaymentSecret => f.write_str("no payment secret (s) field"),
-            MissingDescription => f.write_str("neither a description (d) nor a description hash (h)"),
+            MissingDescription => {
+                f.write_str("neither a description (d) nor a description hash (h)")
+            }
             DescriptionAndHash => f.write_str("both a description (d) and a description hash (h)"),
             InvalidDescription => f.write_str("description is not valid UTF-8"),
             InvalidPayeeNodeId => f.write_str("payee node id (n) is not a valid public key"),
@@ -532,12 +550,16 @@ impl fmt::Display for InvoiceError {
             UnknownRequiredFeature(b) => write!(f, "invoice requires unknown feature bit {b}"),
             InvalidSignature => f.write_str("signature is not a valid ECDSA signature"),
             InvalidRecoveryId => f.write_str("signature recovery id must be 0, 1, 2 or 3"),
-            UnrecoverableSignature => f.write_str("no public key can be recovered from the signature"),
+            UnrecoverableSignature => {
+                f.write_str("no public key can be recovered from the signature")
+            }
             HighSSignature => f.write_str("signature is not low-S (required when n is present)"),
             BadSignature => f.write_str("signature does not match the payee node id"),
             FieldTooLong(t) => write!(f, "field '{t}' is longer than 1023 5-bit values"),
             InvalidTimestamp => f.write_str("timestamp does not fit in 35 bits"),
-            MissingPaymentSecretFeature => f.write_str("features must include payment_secret (bit 14 or 15)"),
+            MissingPaymentSecretFeature => {
+                f.write_str("features must include payment_secret (bit 14 or 15)")
+            }
             InvalidSecretKey => f.write_str("invalid secret key"),
         }
     }
@@ -633,9 +655,18 @@ mod tests {
         assert_eq!(features_from_u5(&[16, 8, 0]), f);
         assert_eq!(f.bits().collect::<Vec<_>>(), vec![8, 14]);
         assert!(features_to_u5(&Features::empty()).is_empty());
-        assert_eq!(unknown_required_invoice_feature(&Features::from_bits(&[8, 14, 100])), Some(100));
-        assert_eq!(unknown_required_invoice_feature(&Features::from_bits(&[8, 14, 99])), None);
+        assert_eq!(
+            unknown_required_invoice_feature(&Features::from_bits(&[8, 14, 100])),
+            Some(100)
+        );
+        assert_eq!(
+            unknown_required_invoice_feature(&Features::from_bits(&[8, 14, 99])),
+            None
+        );
         // Known to the wire layer, but not something a payer of ours honours.
-        assert_eq!(unknown_required_invoice_feature(&Features::from_bits(&[14, 36])), Some(36));
+        assert_eq!(
+            unknown_required_invoice_feature(&Features::from_bits(&[14, 36])),
+            Some(36)
+        );
     }
 }

@@ -7,8 +7,7 @@ use wasm_bindgen::JsCast;
 
 use super::{bad_arg, to_js};
 use crate::invoice::{
-    self, Description, Fallback, Invoice, InvoiceError, NewInvoice, Network, RouteHintHop,
-    CHARSET,
+    self, Description, Fallback, Invoice, InvoiceError, Network, NewInvoice, RouteHintHop, CHARSET,
 };
 use crate::types::{Msat, PaymentHash, PaymentSecret, ShortChannelId};
 use crate::util::{from_hex, from_hex_array, to_hex};
@@ -74,14 +73,24 @@ extern "C" {
     ) -> JsValue;
 
     #[wasm_bindgen(js_name = makeHop)]
-    fn make_hop(node_id: &str, short_channel_id: &str, fee_base: u32, fee_proportional: u32, cltv_delta: u16) -> JsValue;
+    fn make_hop(
+        node_id: &str,
+        short_channel_id: &str,
+        fee_base: u32,
+        fee_proportional: u32,
+        cltv_delta: u16,
+    ) -> JsValue;
 }
 
 /// Decodes a BOLT 11 invoice and checks its signature. Throws an
 /// `LnwasmError` whose `code` names the failure.
 #[wasm_bindgen(js_name = decodeInvoice, unchecked_return_type = "Invoice")]
-pub fn decode_invoice(#[wasm_bindgen(unchecked_param_type = "string")] invoice: JsValue) -> Result<JsValue, JsValue> {
-    let s = invoice.as_string().ok_or_else(|| bad_arg("invoice must be a string"))?;
+pub fn decode_invoice(
+    #[wasm_bindgen(unchecked_param_type = "string")] invoice: JsValue,
+) -> Result<JsValue, JsValue> {
+    let s = invoice
+        .as_string()
+        .ok_or_else(|| bad_arg("invoice must be a string"))?;
     let inv = invoice::decode(&s).map_err(to_js)?;
     Ok(invoice_to_js(&inv, &invoice))
 }
@@ -97,14 +106,24 @@ fn invoice_to_js(inv: &Invoice, input: &JsValue) -> JsValue {
         None => JsValue::NULL,
     };
     let network = inv.network();
-    let fallbacks: Array = inv.fallbacks().iter().map(|f| JsValue::from_str(&f.to_address(network))).collect();
+    let fallbacks: Array = inv
+        .fallbacks()
+        .iter()
+        .map(|f| JsValue::from_str(&f.to_address(network)))
+        .collect();
     let route_hints: Array = inv
         .route_hints()
         .iter()
         .map(|hops| hops.iter().map(hop_to_js).collect::<Array>())
         .collect();
-    let features: Array = inv.features().bits().map(|b| JsValue::from_f64(b as f64)).collect();
-    let metadata = inv.metadata().map_or(JsValue::NULL, |m| JsValue::from_str(&to_hex(m)));
+    let features: Array = inv
+        .features()
+        .bits()
+        .map(|b| JsValue::from_f64(b as f64))
+        .collect();
+    let metadata = inv
+        .metadata()
+        .map_or(JsValue::NULL, |m| JsValue::from_str(&to_hex(m)));
     make_invoice(
         input,
         network.as_str(),
@@ -145,15 +164,25 @@ pub fn encode_invoice(
     let key = from_hex_array::<32>(secret_key_hex)
         .and_then(|b| SecretKey::from_slice(&b).ok())
         .ok_or_else(|| to_js(InvoiceError::InvalidSecretKey))?;
-    let f = Fields(fields.dyn_into::<Object>().map_err(|_| bad_arg("fields must be an object"))?);
+    let f = Fields(
+        fields
+            .dyn_into::<Object>()
+            .map_err(|_| bad_arg("fields must be an object"))?,
+    );
 
-    let network = f.string("network")?.ok_or_else(|| bad_arg("network is required"))?;
+    let network = f
+        .string("network")?
+        .ok_or_else(|| bad_arg("network is required"))?;
     let network = Network::from_name(&network)
         .ok_or_else(|| bad_arg("network must be bitcoin, testnet, signet or regtest"))?;
     let description = match (f.string("description")?, f.string("descriptionHash")?) {
         (Some(d), None) => Description::Direct(d),
         (None, Some(h)) => Description::Hash(hex32(&h, "descriptionHash")?),
-        _ => return Err(bad_arg("exactly one of description and descriptionHash is required")),
+        _ => {
+            return Err(bad_arg(
+                "exactly one of description and descriptionHash is required",
+            ))
+        }
     };
     let timestamp = match f.uint("timestamp")? {
         Some(t) => t,
@@ -164,7 +193,9 @@ pub fn encode_invoice(
         Some(v) => array(v, "fallbackAddresses")?
             .iter()
             .map(|a| {
-                let s = a.as_string().ok_or_else(|| bad_arg("fallbackAddresses must be strings"))?;
+                let s = a
+                    .as_string()
+                    .ok_or_else(|| bad_arg("fallbackAddresses must be strings"))?;
                 Fallback::from_address(&s, network).map_err(to_js)
             })
             .collect::<Result<_, _>>()?,
@@ -173,7 +204,12 @@ pub fn encode_invoice(
         None => Vec::new(),
         Some(v) => array(v, "routeHints")?
             .iter()
-            .map(|hint| array(hint, "routeHints[i]")?.iter().map(hop_from_js).collect::<Result<Vec<_>, _>>())
+            .map(|hint| {
+                array(hint, "routeHints[i]")?
+                    .iter()
+                    .map(hop_from_js)
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .collect::<Result<_, _>>()?,
     };
     let features = match f.get("features")? {
@@ -181,8 +217,12 @@ pub fn encode_invoice(
         Some(v) => {
             let mut bits = Vec::new();
             for b in array(v, "features")?.iter() {
-                let n = b.as_f64().filter(|n| n.fract() == 0.0 && (0.0..5115.0).contains(n));
-                bits.push(n.ok_or_else(|| bad_arg("features must be bit numbers 0..5114"))? as usize);
+                let n = b
+                    .as_f64()
+                    .filter(|n| n.fract() == 0.0 && (0.0..5115.0).contains(n));
+                bits.push(
+                    n.ok_or_else(|| bad_arg("features must be bit numbers 0..5114"))? as usize,
+                );
             }
             Features::from_bits(&bits)
         }
@@ -193,7 +233,11 @@ pub fn encode_invoice(
             .iter()
             .map(|t| {
                 t.as_string()
-                    .and_then(|s| CHARSET.iter().position(|c| s.len() == 1 && s.as_bytes()[0] == *c))
+                    .and_then(|s| {
+                        CHARSET
+                            .iter()
+                            .position(|c| s.len() == 1 && s.as_bytes()[0] == *c)
+                    })
                     .map(|p| p as u8)
                     .ok_or_else(|| bad_arg("fieldOrder must hold tag letters"))
             })
@@ -204,11 +248,13 @@ pub fn encode_invoice(
         amount: f.amount()?,
         timestamp,
         payment_hash: PaymentHash(hex32(
-            &f.string("paymentHash")?.ok_or_else(|| bad_arg("paymentHash is required"))?,
+            &f.string("paymentHash")?
+                .ok_or_else(|| bad_arg("paymentHash is required"))?,
             "paymentHash",
         )?),
         payment_secret: PaymentSecret(hex32(
-            &f.string("paymentSecret")?.ok_or_else(|| bad_arg("paymentSecret is required"))?,
+            &f.string("paymentSecret")?
+                .ok_or_else(|| bad_arg("paymentSecret is required"))?,
             "paymentSecret",
         )?),
         description,
@@ -238,18 +284,27 @@ impl Fields {
 
     fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
         self.get(key)?
-            .map(|v| v.as_string().ok_or_else(|| bad_arg(&format!("{key} must be a string"))))
+            .map(|v| {
+                v.as_string()
+                    .ok_or_else(|| bad_arg(&format!("{key} must be a string")))
+            })
             .transpose()
     }
 
     /// A non-negative safe integer.
     fn uint(&self, key: &str) -> Result<Option<u64>, JsValue> {
-        self.get(key)?.map(|v| js_uint(&v).ok_or_else(|| bad_arg(&format!("{key} must be a non-negative integer")))).transpose()
+        self.get(key)?
+            .map(|v| {
+                js_uint(&v).ok_or_else(|| bad_arg(&format!("{key} must be a non-negative integer")))
+            })
+            .transpose()
     }
 
     /// `amountMsat`: a bigint or a safe integer.
     fn amount(&self) -> Result<Option<Msat>, JsValue> {
-        let Some(v) = self.get("amountMsat")? else { return Ok(None) };
+        let Some(v) = self.get("amountMsat")? else {
+            return Ok(None);
+        };
         let err = || bad_arg("amountMsat must be a positive bigint or integer");
         let m = if v.is_bigint() {
             u64::try_from(v.dyn_into::<BigInt>().map_err(|_| err())?).map_err(|_| err())?
@@ -279,7 +334,10 @@ fn hex32(s: &str, what: &str) -> Result<[u8; 32], JsValue> {
 }
 
 fn hop_from_js(v: JsValue) -> Result<RouteHintHop, JsValue> {
-    let f = Fields(v.dyn_into::<Object>().map_err(|_| bad_arg("route hint hops must be objects"))?);
+    let f = Fields(
+        v.dyn_into::<Object>()
+            .map_err(|_| bad_arg("route hint hops must be objects"))?,
+    );
     let node_id = f
         .string("nodeId")?
         .and_then(|h| from_hex(&h))
@@ -303,4 +361,3 @@ fn hop_from_js(v: JsValue) -> Result<RouteHintHop, JsValue> {
             .map_err(|_| bad_arg("cltvExpiryDelta must be a 16-bit unsigned integer"))?,
     })
 }
-

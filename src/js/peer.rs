@@ -50,7 +50,10 @@ impl Settle {
         let mut parts = None;
         let promise = Promise::new(&mut |resolve, reject| parts = Some(Settle { resolve, reject }));
         // The executor runs synchronously inside `new Promise`.
-        let settle = parts.unwrap_or_else(|| Settle { resolve: Function::new_no_args(""), reject: Function::new_no_args("") });
+        let settle = parts.unwrap_or_else(|| Settle {
+            resolve: Function::new_no_args(""),
+            reject: Function::new_no_args(""),
+        });
         (promise, settle)
     }
     fn resolve(self, v: &JsValue) {
@@ -98,7 +101,9 @@ impl Inner {
     /// Writes pending bytes, hands out events, re-arms the timer, and
     /// closes the socket once the connection closed.
     fn drive(&mut self, shared: &Shared) {
-        let Some(conn) = self.conn.as_mut() else { return };
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
         let out = conn.take_outbound();
         if let Some(s) = &self.stream {
             if s.send(&out).is_err() {
@@ -108,7 +113,9 @@ impl Inner {
         while let Some(ev) = self.conn.as_mut().and_then(|c| c.next_event()) {
             self.on_event(ev, shared);
         }
-        let Some(conn) = self.conn.as_mut() else { return };
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
         if conn.is_closed() {
             let out = conn.take_outbound();
             if let Some(s) = &self.stream {
@@ -139,7 +146,12 @@ impl Inner {
         match ev {
             PeerEvent::Connected(info) => {
                 if let Some(s) = self.connecting.take() {
-                    s.resolve(&peer_object(&info, PeerHandle { inner: shared.clone() }));
+                    s.resolve(&peer_object(
+                        &info,
+                        PeerHandle {
+                            inner: shared.clone(),
+                        },
+                    ));
                 }
             }
             PeerEvent::Pong { rtt } => {
@@ -169,7 +181,8 @@ impl Inner {
             return;
         }
         self.closed = true;
-        let e = to_js(failure.unwrap_or(TransportError::Disconnected(DisconnectReason::StreamClosed)));
+        let e =
+            to_js(failure.unwrap_or(TransportError::Disconnected(DisconnectReason::StreamClosed)));
         if let Some(s) = self.connecting.take() {
             s.reject(&e);
         }
@@ -216,11 +229,23 @@ impl Inner {
 }
 
 fn peer_object(info: &PeerInfo, handle: PeerHandle) -> JsValue {
-    let features: Array = info.features.bits().map(|b| JsValue::from_f64(b as f64)).collect();
+    let features: Array = info
+        .features
+        .bits()
+        .map(|b| JsValue::from_f64(b as f64))
+        .collect();
     let networks = info.networks.as_ref().map_or(JsValue::NULL, |n| {
-        n.iter().map(|c| JsValue::from_str(&chain_name(c))).collect::<Array>().into()
+        n.iter()
+            .map(|c| JsValue::from_str(&chain_name(c)))
+            .collect::<Array>()
+            .into()
     });
-    make_peer(handle, &to_hex(&info.node_id.serialize()), features, networks)
+    make_peer(
+        handle,
+        &to_hex(&info.node_id.serialize()),
+        features,
+        networks,
+    )
 }
 
 fn chain_name(c: &ChainHash) -> String {
@@ -272,10 +297,14 @@ impl PeerHandle {
     #[wasm_bindgen(skip_typescript)]
     pub fn ping(&self) -> Result<Promise, JsValue> {
         let (promise, settle) = Settle::new();
-        with(&self.inner, |i| match i.conn.as_mut().map(|c| c.ping(now())) {
-            Some(Ok(())) => i.pings.push(settle),
-            Some(Err(e)) => settle.reject(&to_js(e)),
-            None => settle.reject(&to_js(TransportError::Disconnected(DisconnectReason::StreamClosed))),
+        with(&self.inner, |i| {
+            match i.conn.as_mut().map(|c| c.ping(now())) {
+                Some(Ok(())) => i.pings.push(settle),
+                Some(Err(e)) => settle.reject(&to_js(e)),
+                None => settle.reject(&to_js(TransportError::Disconnected(
+                    DisconnectReason::StreamClosed,
+                ))),
+            }
         });
         Ok(promise)
     }
@@ -323,7 +352,12 @@ fn options(uri: &PeerUri, v: &JsValue) -> Result<Options, JsValue> {
         Ok((!x.is_undefined() && !x.is_null()).then_some(x))
     };
     let string = |k: &str| -> Result<Option<String>, JsValue> {
-        get(k)?.map(|x| x.as_string().ok_or_else(|| bad_arg(&format!("{k} must be a string")))).transpose()
+        get(k)?
+            .map(|x| {
+                x.as_string()
+                    .ok_or_else(|| bad_arg(&format!("{k} must be a string")))
+            })
+            .transpose()
     };
     let millis = |k: &str| -> Result<Option<Duration>, JsValue> {
         get(k)?
@@ -331,7 +365,9 @@ fn options(uri: &PeerUri, v: &JsValue) -> Result<Options, JsValue> {
                 x.as_f64()
                     .filter(|n| n.is_finite() && *n > 0.0 && *n <= 86_400_000.0)
                     .map(|n| Duration::from_millis(n as u64))
-                    .ok_or_else(|| bad_arg(&format!("{k} must be a positive number of milliseconds")))
+                    .ok_or_else(|| {
+                        bad_arg(&format!("{k} must be a positive number of milliseconds"))
+                    })
             })
             .transpose()
     };
@@ -358,7 +394,12 @@ fn options(uri: &PeerUri, v: &JsValue) -> Result<Options, JsValue> {
             .and_then(|b| SecretKey::from_slice(&b).ok())
             .ok_or_else(|| bad_arg("nodeSecretKey must be a 32-byte secret key in hex"))?,
     };
-    Ok(Options { url, timeout, config, key })
+    Ok(Options {
+        url,
+        timeout,
+        config,
+        key,
+    })
 }
 
 /// Connects to a Lightning peer `<pubkey>@<host>:<port>` over a WebSocket
@@ -369,7 +410,8 @@ fn options(uri: &PeerUri, v: &JsValue) -> Result<Options, JsValue> {
 #[wasm_bindgen(js_name = connectPeer, unchecked_return_type = "Promise<Peer>")]
 pub fn connect_peer(
     #[wasm_bindgen(unchecked_param_type = "string")] uri: JsValue,
-    #[wasm_bindgen(js_name = options, unchecked_param_type = "ConnectPeerOptions")] options_js: JsValue,
+    #[wasm_bindgen(js_name = options, unchecked_param_type = "ConnectPeerOptions")]
+    options_js: JsValue,
 ) -> Result<Promise, JsValue> {
     let (promise, settle) = Settle::new();
     let prepared = uri
@@ -393,7 +435,11 @@ pub fn connect_peer(
         closing: Vec::new(),
         closed: false,
         pings_answered: 0,
-        pending: Some(Pending { config: o.config, key: o.key, uri: peer_uri }),
+        pending: Some(Pending {
+            config: o.config,
+            key: o.key,
+            uri: peer_uri,
+        }),
     }));
     // The stream's callbacks keep the connection alive until it closes.
     let hold = inner.clone();

@@ -58,7 +58,10 @@ pub struct Millis(pub u64);
 impl Millis {
     /// `self + d`, saturating.
     pub fn after(self, d: Duration) -> Millis {
-        Millis(self.0.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+        Millis(
+            self.0
+                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        )
     }
 
     /// Time from `earlier` to `self` (zero if `earlier` is later).
@@ -325,7 +328,10 @@ impl PeerConnection {
             Phase::Closed => None,
             Phase::Ready(_) => match self.ping_outstanding {
                 Some(sent) => Some(sent.after(self.config.pong_timeout)),
-                None => self.config.ping_interval.map(|i| self.last_received.after(i)),
+                None => self
+                    .config
+                    .ping_interval
+                    .map(|i| self.last_received.after(i)),
             },
             _ => Some(self.handshake_deadline),
         }

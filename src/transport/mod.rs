@@ -49,7 +49,9 @@ impl fmt::Display for TransportError {
         match self {
             Self::InvalidPeerUri(why) => write!(f, "invalid peer address: {why}"),
             Self::InvalidUrl(why) => write!(f, "invalid WebSocket URL: {why}"),
-            Self::WebSocketUnavailable => f.write_str("this JavaScript environment has no WebSocket"),
+            Self::WebSocketUnavailable => {
+                f.write_str("this JavaScript environment has no WebSocket")
+            }
             Self::ConnectFailed(why) => write!(f, "could not connect: {why}"),
             Self::ConnectTimeout => f.write_str("connection did not open in time"),
             Self::Io(why) => write!(f, "stream failed: {why}"),
@@ -114,13 +116,15 @@ impl PeerUri {
     /// Parses `<66 hex pubkey>@<host>:<port>`.
     pub fn parse(s: &str) -> Result<PeerUri, TransportError> {
         let s = s.trim();
-        let (key, addr) = s
-            .split_once('@')
-            .ok_or(TransportError::InvalidPeerUri("expected <pubkey>@<host>:<port>"))?;
+        let (key, addr) = s.split_once('@').ok_or(TransportError::InvalidPeerUri(
+            "expected <pubkey>@<host>:<port>",
+        ))?;
         let node_id = from_hex(key)
             .filter(|b| b.len() == 33)
             .and_then(|b| PublicKey::from_slice(&b).ok())
-            .ok_or(TransportError::InvalidPeerUri("node id must be a 33-byte public key in hex"))?;
+            .ok_or(TransportError::InvalidPeerUri(
+                "node id must be a 33-byte public key in hex",
+            ))?;
         let (host, port) = addr
             .rsplit_once(':')
             .ok_or(TransportError::InvalidPeerUri("missing :port"))?;
@@ -130,7 +134,10 @@ impl PeerUri {
             .filter(|p| *p != 0)
             .ok_or(TransportError::InvalidPeerUri("port must be 1..65535"))?;
         let host = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            Host::Ipv6(v6.parse().map_err(|_| TransportError::InvalidPeerUri("invalid IPv6 address"))?)
+            Host::Ipv6(
+                v6.parse()
+                    .map_err(|_| TransportError::InvalidPeerUri("invalid IPv6 address"))?,
+            )
         } else if let Ok(v4) = host.parse::<Ipv4Addr>() {
             Host::Ipv4(v4)
         } else {
@@ -148,7 +155,11 @@ impl PeerUri {
             }
             Host::Name(host.to_ascii_lowercase())
         };
-        Ok(PeerUri { node_id, host, port })
+        Ok(PeerUri {
+            node_id,
+            host,
+            port,
+        })
     }
 
     /// `host:port` (IPv6 in brackets).

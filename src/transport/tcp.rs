@@ -123,10 +123,7 @@ impl<S: ByteStream> BlockingPeer<S> {
             return;
         }
         let now = self.now();
-        let until_deadline = self
-            .conn
-            .next_deadline()
-            .map_or(max_wait, |d| d.since(now));
+        let until_deadline = self.conn.next_deadline().map_or(max_wait, |d| d.since(now));
         let wait = max_wait.min(until_deadline).max(Duration::from_millis(1));
         let mut buf = [0u8; 16 * 1024];
         match self.stream.read_timeout(&mut buf, wait) {
@@ -242,7 +239,9 @@ impl<S: ByteStream> BlockingPeer<S> {
 
 fn send_error(e: SendError) -> TransportError {
     match e {
-        SendError::Closed => TransportError::Disconnected(crate::peer::DisconnectReason::LocalClose),
+        SendError::Closed => {
+            TransportError::Disconnected(crate::peer::DisconnectReason::LocalClose)
+        }
         other => TransportError::Io(other.to_string()),
     }
 }
@@ -255,7 +254,10 @@ pub fn connect(
     config: PeerConfig,
     timeout: Duration,
 ) -> Result<(TcpPeer, PeerInfo), TransportError> {
-    let addrs: Vec<_> = (uri.host.to_string().trim_matches(|c| c == '[' || c == ']'), uri.port)
+    let addrs: Vec<_> = (
+        uri.host.to_string().trim_matches(|c| c == '[' || c == ']'),
+        uri.port,
+    )
         .to_socket_addrs()
         .map_err(|e| TransportError::ConnectFailed(format!("{}: {e}", uri.host_port())))?
         .collect();

@@ -45,7 +45,10 @@ impl Timer {
         });
         let ms = delay.as_millis().min(i32::MAX as u128) as f64;
         let handle = set_timeout_js(callback.as_ref(), ms);
-        Timer { handle, _callback: callback }
+        Timer {
+            handle,
+            _callback: callback,
+        }
     }
 }
 
@@ -75,7 +78,11 @@ pub enum WsEvent {
     OpenFailed(TransportError),
     /// The open socket closed (`code`/`reason` from the close frame, 1006
     /// when the connection dropped). No events follow.
-    Closed { code: u16, reason: String, clean: bool },
+    Closed {
+        code: u16,
+        reason: String,
+        clean: bool,
+    },
 }
 
 struct Handlers {
@@ -109,15 +116,19 @@ impl WsStream {
         on_event: impl FnMut(WsEvent) + 'static,
     ) -> Result<WsStream, TransportError> {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-            return Err(TransportError::InvalidUrl(format!("{url}: must start with ws:// or wss://")));
+            return Err(TransportError::InvalidUrl(format!(
+                "{url}: must start with ws:// or wss://"
+            )));
         }
-        let has_ws = js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("WebSocket")).unwrap_or(false);
+        let has_ws = js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("WebSocket"))
+            .unwrap_or(false);
         if !has_ws {
             return Err(TransportError::WebSocketUnavailable);
         }
         let ws = WebSocket::new(url).map_err(|e| {
             TransportError::InvalidUrl(
-                e.dyn_ref::<js_sys::Error>().map_or_else(|| url.to_string(), |e| String::from(e.message())),
+                e.dyn_ref::<js_sys::Error>()
+                    .map_or_else(|| url.to_string(), |e| String::from(e.message())),
             )
         })?;
         ws.set_binary_type(BinaryType::Arraybuffer);
@@ -161,7 +172,11 @@ impl WsStream {
                 s.finished = true;
                 s.open_timer = None;
                 if s.opened {
-                    WsEvent::Closed { code: e.code(), reason: e.reason(), clean: e.was_clean() }
+                    WsEvent::Closed {
+                        code: e.code(),
+                        reason: e.reason(),
+                        clean: e.was_clean(),
+                    }
                 } else {
                     WsEvent::OpenFailed(TransportError::ConnectFailed(format!(
                         "{}: WebSocket closed before opening (code {})",
@@ -194,7 +209,11 @@ impl WsStream {
         Ok(WsStream {
             ws,
             state,
-            handlers: Some(Handlers { _open: open, _message: message, _close: close }),
+            handlers: Some(Handlers {
+                _open: open,
+                _message: message,
+                _close: close,
+            }),
         })
     }
 
