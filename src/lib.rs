@@ -8,6 +8,7 @@ pub mod channel;
 pub mod error;
 pub mod invoice;
 pub mod keys;
+pub mod node;
 pub mod noise;
 pub mod onion;
 pub mod payment;

@@ -114,7 +114,7 @@ pub use record::{
     AttemptRecord, Claim, ForwardRecord, InvoiceRecord, OutgoingRecord, OutgoingStatus,
     PaymentRecord,
 };
-pub use route::{relay_fee, Route, RouteHop, RoutePlan};
+pub use route::{candidate_routes, relay_fee, Route, RouteHop, RoutePlan};
 
 use std::collections::{BTreeMap, VecDeque};
 
