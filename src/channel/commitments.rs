@@ -663,6 +663,46 @@ impl Commitments {
     pub fn funding_script_pubkey(&self) -> ScriptBuf {
         ScriptBuf::new_p2wsh(&self.params.funding_script().wscript_hash())
     }
+
+    /// The HTLCs we offered that a commitment or a change still holds: those
+    /// on our current commitment, on the peer's current one and, with
+    /// `include_remote_next`, on the peer's next one we signed, then the adds
+    /// we proposed, signed or had acked. In that order, each id once (its
+    /// first occurrence).
+    pub fn offered_htlcs(&self, include_remote_next: bool) -> Vec<&HtlcAdd> {
+        let remote_next = match &self.remote_next {
+            RemoteNext::Waiting { commit, .. } if include_remote_next => {
+                commit.spec.htlcs.as_slice()
+            }
+            _ => &[],
+        };
+        let from_specs = self
+            .local_commit
+            .spec
+            .htlcs
+            .iter()
+            .filter(|h| h.dir == HtlcDir::Offered)
+            .chain(
+                self.remote_commit
+                    .spec
+                    .htlcs
+                    .iter()
+                    .chain(remote_next)
+                    .filter(|h| h.dir == HtlcDir::Received),
+            )
+            .map(|h| &h.add);
+        let from_changes = self.local_changes.all().filter_map(|u| match u {
+            Update::Add(a) => Some(a),
+            _ => None,
+        });
+        let mut out: Vec<&HtlcAdd> = Vec::new();
+        for a in from_specs.chain(from_changes) {
+            if !out.iter().any(|o| o.id == a.id) {
+                out.push(a);
+            }
+        }
+        out
+    }
 }
 
 /// Builds `broadcaster`'s commitment for `spec` (owner's view).

@@ -741,39 +741,9 @@ impl ChannelManager {
                     .chain(&changes.acked)
                     .any(|u| u.settles() == Some(id))
             };
-            let mut offered: Vec<HtlcAdd> = Vec::new();
-            let from_specs = c
-                .local_commit
-                .spec
-                .htlcs
-                .iter()
-                .filter(|h| h.dir == HtlcDir::Offered)
-                .chain(
-                    c.remote_commit
-                        .spec
-                        .htlcs
-                        .iter()
-                        .filter(|h| h.dir == HtlcDir::Received),
-                )
-                .map(|h| h.add.clone());
-            let from_changes = c
-                .local_changes
-                .proposed
-                .iter()
-                .chain(&c.local_changes.signed)
-                .chain(&c.local_changes.acked)
-                .filter_map(|u| match u {
-                    super::Update::Add(a) => Some(a.clone()),
-                    _ => None,
-                });
-            for a in from_specs.chain(from_changes) {
-                if !offered.iter().any(|o| o.id == a.id) {
-                    offered.push(a);
-                }
-            }
-            for a in offered {
+            for a in c.offered_htlcs(false) {
                 let s = settling(&c.remote_changes, a.id);
-                out.push((c.channel_id, HtlcDir::Offered, a, s));
+                out.push((c.channel_id, HtlcDir::Offered, a.clone(), s));
             }
             for h in c.local_commit.spec.htlcs.iter() {
                 if h.dir == HtlcDir::Received {

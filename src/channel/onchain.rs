@@ -869,35 +869,6 @@ impl Channel {
             return Vec::new();
         };
         let c = &f.c;
-        let mut v: Vec<crate::channel::HtlcAdd> = Vec::new();
-        let specs = c
-            .local_commit
-            .spec
-            .htlcs
-            .iter()
-            .filter(|h| h.dir == HtlcDir::Offered)
-            .chain(
-                c.remote_commit
-                    .spec
-                    .htlcs
-                    .iter()
-                    .chain(match &c.remote_next {
-                        RemoteNext::Waiting { commit, .. } => commit.spec.htlcs.as_slice(),
-                        _ => &[],
-                    })
-                    .filter(|h| h.dir == HtlcDir::Received),
-            )
-            .map(|h| &h.add);
-        let changes = c
-            .local_changes
-            .proposed
-            .iter()
-            .chain(&c.local_changes.signed)
-            .chain(&c.local_changes.acked)
-            .filter_map(|u| match u {
-                Update::Add(a) => Some(a),
-                _ => None,
-            });
         let fulfilled_by_peer = |id: u64| {
             c.remote_changes
                 .proposed
@@ -906,15 +877,11 @@ impl Channel {
                 .chain(&c.remote_changes.acked)
                 .any(|u| matches!(u, Update::Fulfill { id: i, .. } if *i == id))
         };
-        for a in specs.chain(changes) {
-            if !v.iter().any(|x| x.id == a.id)
-                && !f.onchain.resolved.contains(&a.id)
-                && !fulfilled_by_peer(a.id)
-            {
-                v.push(a.clone());
-            }
-        }
-        v
+        c.offered_htlcs(true)
+            .into_iter()
+            .filter(|a| !f.onchain.resolved.contains(&a.id) && !fulfilled_by_peer(a.id))
+            .cloned()
+            .collect()
     }
 
     /// The output of each of `htlcs` (ours) on the commitment `tx`: `None`
