@@ -72,6 +72,7 @@ impl NodeConfig {
 }
 
 /// Everything that can happen to the node, apart from user calls.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum NodeInput {
     /// `init` was exchanged with `node_id`; `features` are the peer's.

@@ -129,6 +129,40 @@ impl Route {
     }
 }
 
+/// The routes our own channels give `invoice`, best first: straight to the
+/// payee over each usable channel with it (largest outbound first), then
+/// over each of the invoice's route hints whose first node is the peer of
+/// a usable channel of ours. A channel without a short channel id (or
+/// alias) yet cannot be named in a route and is skipped.
+pub fn candidate_routes(invoice: &Invoice, channels: &[ChannelView]) -> Vec<Route> {
+    let mut usable: Vec<&ChannelView> = channels
+        .iter()
+        .filter(|c| c.usable && !c.scids.is_empty())
+        .collect();
+    usable.sort_by_key(|c| std::cmp::Reverse(c.outbound));
+    let payee = *invoice.payee();
+    let mut routes: Vec<Route> = usable
+        .iter()
+        .filter(|c| c.node_id == payee)
+        .map(|c| Route {
+            hops: vec![RouteHop {
+                node_id: payee,
+                short_channel_id: c.scids[0],
+                fee_base_msat: 0,
+                fee_proportional_millionths: 0,
+                cltv_expiry_delta: 0,
+            }],
+        })
+        .collect();
+    for hint in invoice.route_hints() {
+        let Some(first) = hint.first() else { continue };
+        for c in usable.iter().filter(|c| c.node_id == first.node_id) {
+            routes.push(Route::from_hint(c.scids[0], hint, payee));
+        }
+    }
+    routes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,38 +265,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// The routes our own channels give `invoice`, best first: straight to the
-/// payee over each usable channel with it (largest outbound first), then
-/// over each of the invoice's route hints whose first node is the peer of
-/// a usable channel of ours. A channel without a short channel id (or
-/// alias) yet cannot be named in a route and is skipped.
-pub fn candidate_routes(invoice: &Invoice, channels: &[ChannelView]) -> Vec<Route> {
-    let mut usable: Vec<&ChannelView> = channels
-        .iter()
-        .filter(|c| c.usable && !c.scids.is_empty())
-        .collect();
-    usable.sort_by(|a, b| b.outbound.cmp(&a.outbound));
-    let payee = *invoice.payee();
-    let mut routes: Vec<Route> = usable
-        .iter()
-        .filter(|c| c.node_id == payee)
-        .map(|c| Route {
-            hops: vec![RouteHop {
-                node_id: payee,
-                short_channel_id: c.scids[0],
-                fee_base_msat: 0,
-                fee_proportional_millionths: 0,
-                cltv_expiry_delta: 0,
-            }],
-        })
-        .collect();
-    for hint in invoice.route_hints() {
-        let Some(first) = hint.first() else { continue };
-        for c in usable.iter().filter(|c| c.node_id == first.node_id) {
-            routes.push(Route::from_hint(c.scids[0], hint, payee));
-        }
-    }
-    routes
 }
