@@ -49,17 +49,15 @@ use ldk_peer::lightning::types::payment::{
 };
 use ldk_peer::{Config, LdkNode};
 use lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description as LdkDescription};
-use lnwasm::channel::{
-    ChannelConfig, ChannelManager, Command, Event, ManagerAction, ManagerConfig, ManagerEvent,
-    ManagerInput, OpenRequest,
-};
+use lnwasm::channel::{Command, Event, ManagerEvent, ManagerInput, OpenRequest};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description, NewInvoice};
 use lnwasm::keys::WalletKeys;
+use lnwasm::node::{Node, NodeAction, NodeConfig, NodeEvent, NodeInput, Watch};
 use lnwasm::onion::FailureMessage;
 use lnwasm::payment::{
-    relay_fee, ChannelView, InvoiceRequest, PayFailure, PayParams, PaymentAction, PaymentConfig,
-    PaymentEvent, PaymentInput, Payments, Route, RouteFailure, RouteHop,
+    relay_fee, ChannelView, InvoiceRequest, PayFailure, PayParams, PaymentConfig, PaymentEvent,
+    Route, RouteFailure, RouteHop,
 };
 use lnwasm::peer::{PeerConfig, PeerEvent};
 use lnwasm::store::{MemoryStore, Store};
@@ -104,8 +102,7 @@ struct Ln {
     id: PublicKey,
     /// The node key: it authenticates the connections and signs invoices.
     secret: SecretKey,
-    m: ChannelManager,
-    p: Payments,
+    node: Node,
     peers: Vec<(PublicKey, TcpPeer)>,
     store: MemoryStore,
     pstore: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -132,13 +129,7 @@ impl Ln {
         Ln {
             id,
             secret,
-            m: ChannelManager::new(
-                w,
-                ManagerConfig::new(ChannelConfig::new(ChainHash::REGTEST)),
-                height,
-                now,
-            ),
-            p: Payments::new(secret, pconfig(), height, now),
+            node: Node::new(w, NodeConfig::new(invoice::Network::Regtest), height, now).unwrap(),
             peers: vec![],
             store: MemoryStore::new(),
             pstore: BTreeMap::new(),
@@ -155,24 +146,61 @@ impl Ln {
     }
 
     fn views(&self) -> Vec<ChannelView> {
-        ChannelView::from_manager(&self.m)
+        self.node.channel_views()
     }
 
+    /// Hands lnwasm's node one manager-level input (user calls through
+    /// the node's own entry points) and carries out its actions.
     fn manager(&mut self, i: ManagerInput) {
-        match self.m.handle(i.clone()) {
-            Ok(acts) => self.run_manager(acts),
-            Err(e) => panic!("lnwasm's manager refused {i:?}: {e}"),
+        let acts = match i.clone() {
+            ManagerInput::PeerConnected { node_id, features } => Ok(self
+                .node
+                .handle(NodeInput::PeerConnected { node_id, features })),
+            ManagerInput::PeerDisconnected { node_id } => {
+                Ok(self.node.handle(NodeInput::PeerDisconnected { node_id }))
+            }
+            ManagerInput::PeerMessage { node_id, msg } => {
+                Ok(self.node.handle(NodeInput::PeerMessage { node_id, msg }))
+            }
+            ManagerInput::BlockConnected { height } => {
+                Ok(self.node.handle(NodeInput::BlockConnected { height }))
+            }
+            ManagerInput::TxConfirmed {
+                txid,
+                height,
+                tx_index,
+            } => Ok(self.node.handle(NodeInput::TxConfirmed {
+                txid,
+                height,
+                tx_index,
+            })),
+            ManagerInput::OpenChannel { node_id, request } => {
+                self.node.open_channel(node_id, request)
+            }
+            ManagerInput::Command {
+                channel_id,
+                command,
+            } => self.node.command(channel_id, command),
+            other => panic!("not used here: {other:?}"),
+        };
+        match acts {
+            Ok(acts) => self.run(acts),
+            Err(e) => panic!("lnwasm's node refused {i:?}: {e}"),
         }
     }
 
-    /// Carries out manager actions in order; HTLC events go to the payment
-    /// layer once the whole list is done.
-    fn run_manager(&mut self, acts: Vec<ManagerAction>) {
-        let mut inputs = vec![];
+    /// Carries out the node's actions in order.
+    fn run(&mut self, acts: Vec<NodeAction>) {
         for a in acts {
             match a {
-                ManagerAction::Persist(b) => self.store.apply(b).expect("batch applies"),
-                ManagerAction::Send { node_id, msg } => {
+                NodeAction::PersistChannels(b) => self.store.apply(b).expect("batch applies"),
+                NodeAction::PutPaymentRecord { key, value } => {
+                    self.pstore.insert(key, value);
+                }
+                NodeAction::DeletePaymentRecord { key } => {
+                    self.pstore.remove(&key);
+                }
+                NodeAction::Send { node_id, msg } => {
                     if !self.lost.is_empty() || self.cut_at == Some(msg.msg_type()) {
                         self.lost.push(msg);
                         continue;
@@ -182,68 +210,22 @@ impl Ln {
                         let _ = p.send(&msg);
                     }
                 }
-                ManagerAction::Publish(tx) => self.published.push(tx),
-                ManagerAction::WatchFunding { txid, .. } => self.watched.push(txid),
-                ManagerAction::Event(e) => {
-                    inputs.extend(PaymentInput::from_event(&e));
-                    self.mevents.push(e);
+                NodeAction::Publish(tx) => self.published.push(tx),
+                NodeAction::Watch(Watch::Confirmed {
+                    txid,
+                    script_pubkey: Some(_),
+                }) => self.watched.push(txid),
+                NodeAction::Event(NodeEvent::Channel(e)) => self.mevents.push(e),
+                NodeAction::Event(NodeEvent::Payment(e)) => self.events.push(e),
+                NodeAction::Event(NodeEvent::CommandRefused { error, .. }) => {
+                    self.refused.push(error.code().to_string())
                 }
-                ManagerAction::Disconnect { node_id } => {
+                NodeAction::Disconnect { node_id } => {
                     if let Some((_, p)) = self.peers.iter_mut().find(|(id, _)| *id == node_id) {
                         p.disconnect();
                     }
                 }
-                ManagerAction::PublishLater { .. }
-                | ManagerAction::WatchSpent { .. }
-                | ManagerAction::WatchConfirmed { .. } => {}
-            }
-        }
-        for i in inputs {
-            self.payment_input(i);
-        }
-    }
-
-    fn payment_input(&mut self, i: PaymentInput) {
-        let v = self.views();
-        let acts = self.p.handle(i, &v);
-        self.run_payment(acts);
-    }
-
-    /// Carries out payment actions in order, a persist before what follows.
-    fn run_payment(&mut self, acts: Vec<PaymentAction>) {
-        for a in acts {
-            match a {
-                PaymentAction::Persist(r) => {
-                    self.pstore.insert(r.key(), r.encode());
-                }
-                PaymentAction::Delete(k) => {
-                    self.pstore.remove(&k);
-                }
-                PaymentAction::Command {
-                    channel_id,
-                    command,
-                } => {
-                    let add = match &command {
-                        Command::AddHtlc { payment_hash, .. } => Some(*payment_hash),
-                        _ => None,
-                    };
-                    match self.m.handle(ManagerInput::Command {
-                        channel_id,
-                        command,
-                    }) {
-                        Ok(acts) => self.run_manager(acts),
-                        Err(e) => {
-                            self.refused.push(e.code().to_string());
-                            if let Some(payment_hash) = add {
-                                self.payment_input(PaymentInput::AddRefused {
-                                    channel_id,
-                                    payment_hash,
-                                });
-                            }
-                        }
-                    }
-                }
-                PaymentAction::Event(e) => self.events.push(e),
+                NodeAction::PublishLater { .. } | NodeAction::Watch(_) => {}
             }
         }
     }
@@ -283,7 +265,6 @@ impl Ln {
 
     fn block(&mut self, height: u32) {
         self.manager(ManagerInput::BlockConnected { height });
-        self.payment_input(PaymentInput::BlockConnected { height });
     }
 
     fn entropy(&mut self) -> [u8; 32] {
@@ -298,7 +279,7 @@ impl Ln {
     fn invoice_for(&mut self, amount: Option<Msat>) -> (String, PaymentHash) {
         let e = self.entropy();
         let (s, acts) = self
-            .p
+            .node
             .create_invoice(
                 InvoiceRequest {
                     amount,
@@ -310,7 +291,7 @@ impl Ln {
                 &e,
             )
             .expect("invoice");
-        self.run_payment(acts);
+        self.run(acts);
         let h = *invoice::decode(&s).unwrap().payment_hash();
         (s, h)
     }
@@ -321,10 +302,9 @@ impl Ln {
 
     fn pay_amount(&mut self, inv: &str, routes: Vec<Route>, max_fee: u64, amount: Option<Msat>) {
         let inv = invoice::decode(inv).expect("lnwasm decodes the invoice");
-        let v = self.views();
         let e = self.entropy();
         let acts = self
-            .p
+            .node
             .pay_invoice(
                 &inv,
                 PayParams {
@@ -332,12 +312,11 @@ impl Ln {
                     timeout_secs: 60,
                     amount,
                 },
-                routes,
-                &v,
+                Some(routes),
                 &e,
             )
             .expect("lnwasm pays");
-        self.run_payment(acts);
+        self.run(acts);
     }
 
     fn view(&self, id: &ChannelId) -> ChannelView {
@@ -348,7 +327,7 @@ impl Ln {
     }
 
     fn balance(&self, id: &ChannelId) -> (Msat, Msat, Msat) {
-        let i = self.m.channel_info(id).unwrap();
+        let i = self.node.manager().channel_info(id).unwrap();
         (i.local_balance, i.remote_balance, i.in_flight)
     }
 
@@ -457,7 +436,14 @@ impl Rig {
                 let ln: Vec<_> = self
                     .ln
                     .iter()
-                    .map(|l| (&l.events, &l.refused, &l.peer_errors, l.m.list_channels()))
+                    .map(|l| {
+                        (
+                            &l.events,
+                            &l.refused,
+                            &l.peer_errors,
+                            l.node.list_channels(),
+                        )
+                    })
                     .collect();
                 let ldk: Vec<_> = self
                     .ldk
@@ -812,7 +798,12 @@ fn ldk_pays_lnwasm_invoice() {
         .expect("LDK pays");
     let (preimage, sent, fee) = r.ldk_sent(0, hash);
     assert_eq!((sent, fee), (amount, 0));
-    let rec = r.ln[0].p.invoice(&hash).expect("invoice record").clone();
+    let rec = r.ln[0]
+        .node
+        .payments()
+        .invoice(&hash)
+        .expect("invoice record")
+        .clone();
     assert_eq!(preimage, LdkPaymentPreimage(rec.preimage.0));
     assert_eq!(rec.preimage.payment_hash(), hash);
     assert_eq!(
@@ -925,7 +916,7 @@ fn ldk_payment_refused_by_lnwasm_with_incorrect_payment_details() {
         r.ln[0].balance(&c.id),
         (Msat(FUNDING.0 * 1000 - PUSH.0), PUSH, Msat(0))
     );
-    assert_eq!(r.ln[0].p.invoice(&hash).unwrap().claim, None);
+    assert_eq!(r.ln[0].node.payments().invoice(&hash).unwrap().claim, None);
     r.check_clean();
 }
 
@@ -1081,7 +1072,7 @@ fn ldk_forwards_between_lnwasm_nodes() {
     let (tip, _) = r.ldk[0].best_block();
     r.ln[0].pay(&inv, vec![route], fee);
     r.until("A's PaymentSent", |r| r.ln[0].sent().is_some());
-    let preimage = r.ln[1].p.invoice(&hash).unwrap().preimage;
+    let preimage = r.ln[1].node.payments().invoice(&hash).unwrap().preimage;
     assert_eq!(
         r.ln[0].sent(),
         Some(PaymentEvent::PaymentSent {
@@ -1272,9 +1263,9 @@ fn lnwasm_forwards_for_ldk() {
         )
     );
     // The settled forward is forgotten at the next block.
-    assert_eq!(r.ln[0].p.forwards().len(), 1);
+    assert_eq!(r.ln[0].node.payments().forwards().len(), 1);
     r.mine(1, vec![]);
-    assert!(r.ln[0].p.forwards().is_empty());
+    assert!(r.ln[0].node.payments().forwards().is_empty());
     r.check_clean();
 }
 
@@ -1428,7 +1419,7 @@ fn ldk_pays_lnwasm_invoice_in_two_parts() {
     assert_eq!((sent, fee), (amount, 0));
     assert_eq!(
         preimage,
-        LdkPaymentPreimage(r.ln[0].p.invoice(&hash).unwrap().preimage.0)
+        LdkPaymentPreimage(r.ln[0].node.payments().invoice(&hash).unwrap().preimage.0)
     );
     assert_eq!(
         r.ln[0].events,
@@ -1623,7 +1614,7 @@ fn lnwasm_fulfill_lost_then_retransmitted_after_reconnection() {
     assert_eq!((sent, fee), (amount, 0));
     assert_eq!(
         preimage,
-        LdkPaymentPreimage(r.ln[0].p.invoice(&hash).unwrap().preimage.0)
+        LdkPaymentPreimage(r.ln[0].node.payments().invoice(&hash).unwrap().preimage.0)
     );
     r.htlcs_gone(c);
     assert_eq!(

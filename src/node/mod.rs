@@ -121,6 +121,13 @@ pub enum NodeInput {
 pub enum NodeEvent {
     Channel(ManagerEvent),
     Payment(PaymentEvent),
+    /// A channel refused a command of the payment layer (nothing changed):
+    /// a refused `AddHtlc` fails its attempt; a repeated fulfil after a
+    /// restart is refused harmlessly.
+    CommandRefused {
+        channel_id: ChannelId,
+        error: ManagerError,
+    },
 }
 
 /// What the driver must do, strictly in order (see the module docs).
@@ -409,21 +416,20 @@ impl Node {
         Ok((s, out))
     }
 
-    /// Pays `invoice` over the routes our channels give it (straight to
-    /// the payee, or to the first node of one of its route hints), then
-    /// over `extra_routes`. `entropy` (32 random bytes) seeds the onions.
-    /// The outcome arrives as [`PaymentEvent::PaymentSent`] or
-    /// [`PaymentEvent::PaymentFailed`].
+    /// Pays `invoice` over `routes`, or, when `None`, over the routes our
+    /// channels give it ([`candidate_routes`]: straight to the payee, or to
+    /// the first node of one of its route hints). `entropy` (32 random
+    /// bytes) seeds the onions. The outcome arrives as
+    /// [`PaymentEvent::PaymentSent`] or [`PaymentEvent::PaymentFailed`].
     pub fn pay_invoice(
         &mut self,
         invoice: &Invoice,
         params: PayParams,
-        extra_routes: Vec<Route>,
+        routes: Option<Vec<Route>>,
         entropy: &[u8; 32],
     ) -> Result<Vec<NodeAction>, NodeError> {
         let views = self.channel_views();
-        let mut routes = candidate_routes(invoice, &views);
-        routes.extend(extra_routes);
+        let routes = routes.unwrap_or_else(|| candidate_routes(invoice, &views));
         let acts = self
             .payments
             .pay_invoice(invoice, params, routes, &views, entropy)?;
@@ -578,7 +584,11 @@ impl Node {
                         // A refused add fails its attempt (the next route is
                         // tried); other refusals (a repeated fulfil after a
                         // restart, a `Sign` on a closed channel) change nothing.
-                        Err(_) => {
+                        Err(error) => {
+                            out.push(NodeAction::Event(NodeEvent::CommandRefused {
+                                channel_id,
+                                error,
+                            }));
                             if let Some(payment_hash) = add {
                                 self.payment_input(
                                     PaymentInput::AddRefused {

@@ -309,7 +309,7 @@ fn pays_a_peer_straight_over_our_channel() {
     net.nodes[0].log.clear();
     let acts = net.nodes[0]
         .node
-        .pay_invoice(&inv, params(), vec![], &[9; 32])
+        .pay_invoice(&inv, params(), None, &[9; 32])
         .unwrap();
     net.nodes[0].run(acts);
     // The payment's record, then the channel's, then the add.
@@ -340,7 +340,7 @@ fn pays_a_peer_straight_over_our_channel() {
     assert_eq!(
         net.nodes[0]
             .node
-            .pay_invoice(&inv, params(), vec![], &[9; 32])
+            .pay_invoice(&inv, params(), None, &[9; 32])
             .unwrap_err()
             .code(),
         "PAYMENT_ALREADY_PAID"
@@ -348,7 +348,7 @@ fn pays_a_peer_straight_over_our_channel() {
     net.nodes[0].restart();
     let err = net.nodes[0]
         .node
-        .pay_invoice(&inv, params(), vec![], &[9; 32])
+        .pay_invoice(&inv, params(), None, &[9; 32])
         .unwrap_err();
     assert_eq!(err, NodeError::Payment(PaymentError::AlreadyPaid));
     assert_eq!(
@@ -391,7 +391,7 @@ fn pays_over_a_route_hint_and_the_middle_node_forwards() {
 
     let acts = net.nodes[0]
         .node
-        .pay_invoice(&inv, params(), vec![], &[3; 32])
+        .pay_invoice(&inv, params(), None, &[3; 32])
         .unwrap();
     net.nodes[0].run(acts);
     net.settle();
@@ -419,7 +419,7 @@ fn refused_payments_and_failures_carry_codes() {
     let inv = net.nodes[2].invoice(1_000, vec![]);
     let err = net.nodes[0]
         .node
-        .pay_invoice(&inv, params(), vec![], &[1; 32])
+        .pay_invoice(&inv, params(), None, &[1; 32])
         .unwrap_err();
     assert_eq!(err.code(), "NO_USABLE_ROUTE");
 
@@ -432,7 +432,7 @@ fn refused_payments_and_failures_carry_codes() {
     net.settle();
     let acts = net.nodes[0]
         .node
-        .pay_invoice(&inv, params(), vec![], &[2; 32])
+        .pay_invoice(&inv, params(), None, &[2; 32])
         .unwrap();
     net.nodes[0].run(acts);
     net.settle();
