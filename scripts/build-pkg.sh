@@ -19,8 +19,9 @@ for d in web node; do
     "pkg/$d/lnwasm_bg.wasm" -o "pkg/$d/lnwasm_bg.wasm"
 done
 # The web target declares the raw wasm exports (InitOutput) with `any` for
-# externref parameters; they are internal, and `unknown` is the honest type.
-sed -i -E '/^    readonly [A-Za-z_0-9]+: \(/ s/: any\b/: unknown/g' pkg/web/lnwasm.d.ts
+# externref parameters and results; they are internal, and `unknown` is the
+# honest type.
+sed -i -E '/^    readonly [A-Za-z_0-9]+: \(/ { s/: any\b/: unknown/g; s/=> any;$/=> unknown;/ }' pkg/web/lnwasm.d.ts
 cp -r pkg-template/. pkg/
 echo '{ "type": "module" }' > pkg/node/package.json
 echo '{ "type": "module" }' > pkg/web/package.json

@@ -2,11 +2,10 @@
 //! an LDK node process (`ldk-peer`), over lnwasm's WebSocket transport
 //! through `lnwasm-proxy`.
 //!
-//! The lnwasm node here is a [`ChannelManager`] and a [`Payments`] wired as
-//! `tests/interop_ldk_payments.rs` wires them (manager actions in order,
-//! HTLC events to the payment layer, payment commands back to the manager),
-//! over a [`PeerConnection`] whose bytes go through a [`WsStream`]. lnwasm
-//! opens the channel (unannounced, pushing part of it so both sides can
+//! The lnwasm node here is a [`Node`] (channel manager and payment layer
+//! wired together; its actions carried out in order) over a
+//! [`PeerConnection`] whose bytes go through a [`WsStream`]. lnwasm opens
+//! the channel (unannounced, pushing part of it so both sides can
 //! pay). The LDK node is driven through its HTTP control API
 //! (`ldk-peer --control`, see `ldk_peer::control`): it mines the funding
 //! transaction into its own chain, creates and pays invoices, and claims
@@ -34,16 +33,13 @@ use bitcoin::{
     Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
 };
 use js_sys::{Function, Object, Promise, Reflect, JSON};
-use lnwasm::channel::{
-    ChannelConfig, ChannelManager, Command, Event, ManagerAction, ManagerConfig, ManagerEvent,
-    ManagerInput, OpenRequest,
-};
+use lnwasm::channel::{Command, Event, ManagerEvent, ManagerInput, OpenRequest};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description};
 use lnwasm::keys::WalletKeys;
+use lnwasm::node::{Node, NodeAction, NodeConfig, NodeEvent, NodeInput, Watch};
 use lnwasm::payment::{
-    ChannelView, InvoiceRequest, PayParams, PaymentAction, PaymentConfig, PaymentEvent,
-    PaymentInput, Payments, Route, RouteHop,
+    candidate_routes, ChannelView, InvoiceRequest, PayParams, PaymentEvent, Route, RouteHop,
 };
 use lnwasm::peer::{Millis, PeerConfig, PeerConnection, PeerEvent};
 use lnwasm::store::{MemoryStore, Store};
@@ -160,8 +156,7 @@ async fn control(method: &str, path: &str, body: Option<String>) -> JsValue {
 /// and one connection to LDK.
 struct Ln {
     secret: SecretKey,
-    m: ChannelManager,
-    p: Payments,
+    node: Node,
     ldk_id: PublicKey,
     conn: PeerConnection,
     ws: WsStream,
@@ -206,18 +201,7 @@ impl Ln {
         let now = unix_now();
         let mut ln = Ln {
             secret,
-            m: ChannelManager::new(
-                w,
-                ManagerConfig::new(ChannelConfig::new(ChainHash::REGTEST)),
-                height,
-                now,
-            ),
-            p: Payments::new(
-                secret,
-                PaymentConfig::new(invoice::Network::Regtest),
-                height,
-                now,
-            ),
+            node: Node::new(w, NodeConfig::new(invoice::Network::Regtest), height, now).unwrap(),
             ldk_id: uri.node_id,
             conn,
             ws,
@@ -284,88 +268,79 @@ impl Ln {
     }
 
     fn views(&self) -> Vec<ChannelView> {
-        ChannelView::from_manager(&self.m)
+        self.node.channel_views()
     }
 
+    /// Hands lnwasm's node one manager-level input (user calls through
+    /// the node's own entry points) and carries out its actions.
     fn manager(&mut self, i: ManagerInput) {
-        match self.m.handle(i.clone()) {
-            Ok(acts) => self.run_manager(acts),
-            Err(e) => panic!("lnwasm's manager refused {i:?}: {e}"),
+        let acts = match i.clone() {
+            ManagerInput::PeerConnected { node_id, features } => Ok(self
+                .node
+                .handle(NodeInput::PeerConnected { node_id, features })),
+            ManagerInput::PeerDisconnected { node_id } => {
+                Ok(self.node.handle(NodeInput::PeerDisconnected { node_id }))
+            }
+            ManagerInput::PeerMessage { node_id, msg } => {
+                Ok(self.node.handle(NodeInput::PeerMessage { node_id, msg }))
+            }
+            ManagerInput::BlockConnected { height } => {
+                Ok(self.node.handle(NodeInput::BlockConnected { height }))
+            }
+            ManagerInput::TxConfirmed {
+                txid,
+                height,
+                tx_index,
+            } => Ok(self.node.handle(NodeInput::TxConfirmed {
+                txid,
+                height,
+                tx_index,
+            })),
+            ManagerInput::OpenChannel { node_id, request } => {
+                self.node.open_channel(node_id, request)
+            }
+            ManagerInput::Command {
+                channel_id,
+                command,
+            } => self.node.command(channel_id, command),
+            other => panic!("not used here: {other:?}"),
+        };
+        match acts {
+            Ok(acts) => self.run(acts),
+            Err(e) => panic!("lnwasm's node refused {i:?}: {e}"),
         }
     }
 
-    /// Carries out manager actions in order; HTLC events go to the payment
-    /// layer once the whole list is done.
-    fn run_manager(&mut self, acts: Vec<ManagerAction>) {
-        let mut inputs = vec![];
+    /// Carries out the node's actions in order.
+    fn run(&mut self, acts: Vec<NodeAction>) {
         for a in acts {
             match a {
-                ManagerAction::Persist(b) => self.store.apply(b).expect("batch applies"),
-                ManagerAction::Send { node_id, msg } => {
+                NodeAction::PersistChannels(b) => self.store.apply(b).expect("batch applies"),
+                NodeAction::PutPaymentRecord { key, value } => {
+                    self.pstore.insert(key, value);
+                }
+                NodeAction::DeletePaymentRecord { key } => {
+                    self.pstore.remove(&key);
+                }
+                NodeAction::Send { node_id, msg } => {
                     assert_eq!(node_id, self.ldk_id);
                     let _ = self.conn.send(&msg);
                 }
-                ManagerAction::Publish(tx) => self.published.push(tx),
-                ManagerAction::WatchFunding { txid, .. } => self.watched.push(txid),
-                ManagerAction::Event(e) => {
-                    inputs.extend(PaymentInput::from_event(&e));
-                    self.mevents.push(e);
+                NodeAction::Publish(tx) => self.published.push(tx),
+                NodeAction::Watch(Watch::Confirmed {
+                    txid,
+                    script_pubkey: Some(_),
+                }) => self.watched.push(txid),
+                NodeAction::Event(NodeEvent::Channel(e)) => self.mevents.push(e),
+                NodeAction::Event(NodeEvent::Payment(e)) => self.events.push(e),
+                NodeAction::Event(NodeEvent::CommandRefused { error, .. }) => {
+                    self.refused.push(error.code().to_string())
                 }
-                ManagerAction::Disconnect { .. } => self.conn.close(),
-                ManagerAction::PublishLater { .. }
-                | ManagerAction::WatchSpent { .. }
-                | ManagerAction::WatchConfirmed { .. } => {}
+                NodeAction::Disconnect { .. } => self.conn.close(),
+                NodeAction::PublishLater { .. } | NodeAction::Watch(_) => {}
             }
         }
         self.flush();
-        for i in inputs {
-            self.payment_input(i);
-        }
-    }
-
-    fn payment_input(&mut self, i: PaymentInput) {
-        let v = self.views();
-        let acts = self.p.handle(i, &v);
-        self.run_payment(acts);
-    }
-
-    /// Carries out payment actions in order, a persist before what follows.
-    fn run_payment(&mut self, acts: Vec<PaymentAction>) {
-        for a in acts {
-            match a {
-                PaymentAction::Persist(r) => {
-                    self.pstore.insert(r.key(), r.encode());
-                }
-                PaymentAction::Delete(k) => {
-                    self.pstore.remove(&k);
-                }
-                PaymentAction::Command {
-                    channel_id,
-                    command,
-                } => {
-                    let add = match &command {
-                        Command::AddHtlc { payment_hash, .. } => Some(*payment_hash),
-                        _ => None,
-                    };
-                    match self.m.handle(ManagerInput::Command {
-                        channel_id,
-                        command,
-                    }) {
-                        Ok(acts) => self.run_manager(acts),
-                        Err(e) => {
-                            self.refused.push(e.code().to_string());
-                            if let Some(payment_hash) = add {
-                                self.payment_input(PaymentInput::AddRefused {
-                                    channel_id,
-                                    payment_hash,
-                                });
-                            }
-                        }
-                    }
-                }
-                PaymentAction::Event(e) => self.events.push(e),
-            }
-        }
     }
 
     /// Processes everything that arrived.
@@ -414,7 +389,7 @@ impl Ln {
                     self.events,
                     self.refused,
                     self.peer_errors,
-                    self.m.list_channels(),
+                    self.node.list_channels(),
                     show(&control("GET", "/channels", None).await),
                 );
             }
@@ -441,7 +416,6 @@ impl Ln {
 
     fn block(&mut self, height: u32) {
         self.manager(ManagerInput::BlockConnected { height });
-        self.payment_input(PaymentInput::BlockConnected { height });
     }
 
     fn view(&self, id: &ChannelId) -> ChannelView {
@@ -456,7 +430,7 @@ impl Ln {
     }
 
     fn balance(&self, id: &ChannelId) -> (Msat, Msat, Msat) {
-        let i = self.m.channel_info(id).unwrap();
+        let i = self.node.manager().channel_info(id).unwrap();
         (i.local_balance, i.remote_balance, i.in_flight)
     }
 }
@@ -602,8 +576,9 @@ async fn single_hop_payments_both_ways_with_ldk() {
 
     // (a) LDK pays an lnwasm invoice.
     let a_amount = 30_000_000;
-    let (inv, acts) =
-        ln.p.create_invoice(
+    let (inv, acts) = ln
+        .node
+        .create_invoice(
             InvoiceRequest {
                 amount: Some(Msat(a_amount)),
                 description: Description::Direct("browser".into()),
@@ -614,7 +589,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
             &random_bytes(),
         )
         .expect("invoice");
-    ln.run_payment(acts);
+    ln.run(acts);
     let a_hash = *invoice::decode(&inv).unwrap().payment_hash();
     let paid = ln
         .during(
@@ -628,7 +603,12 @@ async fn single_hop_payments_both_ways_with_ldk() {
         (get_num(&paid, "amount_msat"), get_num(&paid, "fee_msat")),
         (a_amount, 0)
     );
-    let rec = ln.p.invoice(&a_hash).expect("invoice record").clone();
+    let rec = ln
+        .node
+        .payments()
+        .invoice(&a_hash)
+        .expect("invoice record")
+        .clone();
     assert_eq!(get_str(&paid, "preimage"), hex(&rec.preimage.0));
     assert_eq!(rec.preimage.payment_hash(), a_hash);
     ln.until("lnwasm's PaymentReceived", |l| !l.events.is_empty())
@@ -676,21 +656,22 @@ async fn single_hop_payments_both_ways_with_ldk() {
             cltv_expiry_delta: 0,
         }],
     };
-    let v = ln.views();
-    let acts =
-        ln.p.pay_invoice(
+    // The node finds the same route from its channels by itself.
+    assert_eq!(candidate_routes(&decoded, &ln.views()), vec![route]);
+    let acts = ln
+        .node
+        .pay_invoice(
             &decoded,
             PayParams {
                 max_fee: Msat(0),
                 timeout_secs: 60,
                 amount: None,
             },
-            vec![route],
-            &v,
+            None,
             &random_bytes(),
         )
         .expect("lnwasm pays");
-    ln.run_payment(acts);
+    ln.run(acts);
     let sent = |l: &Ln| {
         l.events
             .iter()

@@ -7,10 +7,9 @@
 //! through a forwarder; `fee_insufficient` from a forwarder), LDK's
 //! in-flight limit, and updates lost with the connection and retransmitted.
 //!
-//! Each lnwasm node here (`Ln`) is a [`ChannelManager`] and a [`Payments`]
-//! wired as `tests/payment_flow.rs` wires them (manager actions in order,
-//! HTLC events to the payment layer, payment commands back to the manager),
-//! with one [`TcpPeer`] per LDK node it is connected to. lnwasm opens every
+//! Each lnwasm node here (`Ln`) is a [`Node`] (channel manager and payment
+//! layer wired together, its actions carried out in order), with one
+//! [`TcpPeer`] per LDK node it is connected to. lnwasm opens every
 //! channel (unannounced, pushing part of it so both sides can pay); the
 //! chain is fed by hand to every node (LDK checks neither proof of work nor
 //! inputs). LDK forwards over unannounced channels only with

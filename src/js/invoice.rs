@@ -96,7 +96,7 @@ pub fn decode_invoice(
 }
 
 /// `input` is the string the caller passed (normalised on the JS side).
-fn invoice_to_js(inv: &Invoice, input: &JsValue) -> JsValue {
+pub(super) fn invoice_to_js(inv: &Invoice, input: &JsValue) -> JsValue {
     let (description, description_hash) = match inv.description() {
         Description::Direct(d) => (JsValue::from_str(d), JsValue::NULL),
         Description::Hash(h) => (JsValue::NULL, JsValue::from_str(&to_hex(h))),
@@ -273,16 +273,16 @@ pub fn encode_invoice(
 }
 
 /// Typed reads of an `InvoiceFields` object.
-struct Fields(Object);
+pub(super) struct Fields(pub(super) Object);
 
 impl Fields {
     /// `None` for a missing, `undefined` or `null` property.
-    fn get(&self, key: &str) -> Result<Option<JsValue>, JsValue> {
+    pub(super) fn get(&self, key: &str) -> Result<Option<JsValue>, JsValue> {
         let v = Reflect::get(&self.0, &JsValue::from_str(key)).map_err(|_| bad_arg(key))?;
         Ok((!v.is_undefined() && !v.is_null()).then_some(v))
     }
 
-    fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
+    pub(super) fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
         self.get(key)?
             .map(|v| {
                 v.as_string()
@@ -292,7 +292,7 @@ impl Fields {
     }
 
     /// A non-negative safe integer.
-    fn uint(&self, key: &str) -> Result<Option<u64>, JsValue> {
+    pub(super) fn uint(&self, key: &str) -> Result<Option<u64>, JsValue> {
         self.get(key)?
             .map(|v| {
                 js_uint(&v).ok_or_else(|| bad_arg(&format!("{key} must be a non-negative integer")))
@@ -302,16 +302,21 @@ impl Fields {
 
     /// `amountMsat`: a bigint or a safe integer.
     fn amount(&self) -> Result<Option<Msat>, JsValue> {
-        let Some(v) = self.get("amountMsat")? else {
+        Ok(self.big("amountMsat")?.map(Msat))
+    }
+
+    /// A non-negative bigint or safe integer.
+    pub(super) fn big(&self, key: &str) -> Result<Option<u64>, JsValue> {
+        let Some(v) = self.get(key)? else {
             return Ok(None);
         };
-        let err = || bad_arg("amountMsat must be a positive bigint or integer");
+        let err = || bad_arg(&format!("{key} must be a non-negative bigint or integer"));
         let m = if v.is_bigint() {
             u64::try_from(v.dyn_into::<BigInt>().map_err(|_| err())?).map_err(|_| err())?
         } else {
             js_uint(&v).ok_or_else(err)?
         };
-        Ok(Some(Msat(m)))
+        Ok(Some(m))
     }
 }
 
@@ -321,7 +326,7 @@ fn js_uint(v: &JsValue) -> Option<u64> {
         .map(|n| n as u64)
 }
 
-fn array(v: JsValue, what: &str) -> Result<Array, JsValue> {
+pub(super) fn array(v: JsValue, what: &str) -> Result<Array, JsValue> {
     if Array::is_array(&v) {
         Ok(v.unchecked_into())
     } else {
@@ -329,11 +334,11 @@ fn array(v: JsValue, what: &str) -> Result<Array, JsValue> {
     }
 }
 
-fn hex32(s: &str, what: &str) -> Result<[u8; 32], JsValue> {
+pub(super) fn hex32(s: &str, what: &str) -> Result<[u8; 32], JsValue> {
     from_hex_array::<32>(s).ok_or_else(|| bad_arg(&format!("{what} must be 32 bytes of hex")))
 }
 
-fn hop_from_js(v: JsValue) -> Result<RouteHintHop, JsValue> {
+pub(super) fn hop_from_js(v: JsValue) -> Result<RouteHintHop, JsValue> {
     let f = Fields(
         v.dyn_into::<Object>()
             .map_err(|_| bad_arg("route hint hops must be objects"))?,

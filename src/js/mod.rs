@@ -7,6 +7,7 @@
 //! `.d.ts`.
 
 mod invoice;
+mod node;
 mod peer;
 
 use js_sys::{Error, Reflect};
@@ -15,6 +16,7 @@ use wasm_bindgen::prelude::*;
 use crate::error::ErrorCode;
 
 pub use invoice::{decode_invoice, encode_invoice};
+pub use node::LnNode;
 pub use peer::{connect_peer, PeerHandle};
 
 #[wasm_bindgen(typescript_custom_section)]

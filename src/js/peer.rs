@@ -40,13 +40,14 @@ extern "C" {
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A promise's two functions.
-struct Settle {
+#[derive(Clone)]
+pub(super) struct Settle {
     resolve: Function,
     reject: Function,
 }
 
 impl Settle {
-    fn new() -> (Promise, Settle) {
+    pub(super) fn new() -> (Promise, Settle) {
         let mut parts = None;
         let promise = Promise::new(&mut |resolve, reject| parts = Some(Settle { resolve, reject }));
         // The executor runs synchronously inside `new Promise`.
@@ -56,10 +57,10 @@ impl Settle {
         });
         (promise, settle)
     }
-    fn resolve(self, v: &JsValue) {
+    pub(super) fn resolve(self, v: &JsValue) {
         let _ = self.resolve.call1(&JsValue::UNDEFINED, v);
     }
-    fn reject(self, e: &JsValue) {
+    pub(super) fn reject(self, e: &JsValue) {
         let _ = self.reject.call1(&JsValue::UNDEFINED, e);
     }
 }
@@ -262,7 +263,7 @@ fn chain_name(c: &ChainHash) -> String {
     to_hex(c.as_bytes())
 }
 
-fn chain_of(n: Network) -> ChainHash {
+pub(super) fn chain_of(n: Network) -> ChainHash {
     match n {
         Network::Bitcoin => ChainHash::BITCOIN,
         Network::Testnet => ChainHash::TESTNET3,

@@ -198,3 +198,273 @@ export interface Peer extends PeerInfo {
   /** Closes the connection; resolves once the socket is closed. */
   disconnect(): Promise<void>;
 }
+
+/** The BOLT 4 failure a hop returned, as `error.code` of a failed payment. */
+export type PaymentFailureName =
+  | "INVALID_REALM"
+  | "TEMPORARY_NODE_FAILURE"
+  | "PERMANENT_NODE_FAILURE"
+  | "REQUIRED_NODE_FEATURE_MISSING"
+  | "INVALID_ONION_VERSION"
+  | "INVALID_ONION_HMAC"
+  | "INVALID_ONION_KEY"
+  | "TEMPORARY_CHANNEL_FAILURE"
+  | "PERMANENT_CHANNEL_FAILURE"
+  | "REQUIRED_CHANNEL_FEATURE_MISSING"
+  | "UNKNOWN_NEXT_PEER"
+  | "AMOUNT_BELOW_MINIMUM"
+  | "FEE_INSUFFICIENT"
+  | "INCORRECT_CLTV_EXPIRY"
+  | "EXPIRY_TOO_SOON"
+  | "INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS"
+  | "FINAL_INCORRECT_CLTV_EXPIRY"
+  | "FINAL_INCORRECT_HTLC_AMOUNT"
+  | "CHANNEL_DISABLED"
+  | "EXPIRY_TOO_FAR"
+  | "INVALID_ONION_PAYLOAD"
+  | "MPP_TIMEOUT"
+  | "INVALID_ONION_BLINDING"
+  | "UNKNOWN_FAILURE";
+
+/** Every `error.code` an `LnNode` method can reject with. */
+export type NodeErrorCode =
+  | InvoiceErrorCode
+  | PeerErrorCode
+  | PaymentFailureName
+  /** No hop's key reads the returned error. */
+  | "UNREADABLE_FAILURE"
+  /** No route over a usable channel of ours reaches the payee within the fee budget. */
+  | "NO_USABLE_ROUTE"
+  /** A restart interrupted the payment before its HTLC left: nothing was paid. */
+  | "PAYMENT_NOT_SENT"
+  /** The HTLC timed out on chain after a force close. */
+  | "HTLC_FAILED_ON_CHAIN"
+  | "PAYMENT_ALREADY_PAID"
+  | "PAYMENT_PENDING"
+  | "INVOICE_EXPIRED"
+  | "INVOICE_WRONG_NETWORK"
+  | "PAYMENT_AMOUNT_MISSING"
+  | "DUPLICATE_PAYMENT_HASH"
+  | "UNKNOWN_CHANNEL"
+  | "PEER_NOT_CONNECTED"
+  | "ALREADY_CONNECTING"
+  | "OPEN_FAILED"
+  | "FUNDING_FAILED"
+  | "WRONG_SEED"
+  | "STORAGE_IO"
+  | "STORAGE_CORRUPT"
+  | "STALE_UPDATE"
+  | "CORRUPT_CHANNEL_RECORD"
+  | "INVALID_SEED_LENGTH"
+  | "NODE_STOPPED"
+  /** A channel refused the request (its rule's code). */
+  | (string & {});
+
+/** What an `LnNode` method rejects with. A failed payment also carries the failing hop. */
+export interface LnwasmNodeError extends Error {
+  readonly code: NodeErrorCode;
+  /** Failed payments: the payment hash (hex). */
+  readonly paymentHash?: string;
+  /** Failed payments attributed to a hop: its BOLT 4 `failure_code`, index in the route (0: our peer) and node id. */
+  readonly failureCode?: number;
+  readonly hopIndex?: number;
+  readonly nodeId?: string;
+}
+
+/** Options of `LnNode.create`. */
+export interface LnNodeOptions {
+  /** BIP32 seed, 16 to 64 bytes hex: the node key and every channel key derive from it. */
+  seed: string;
+  /** Default `"bitcoin"`. */
+  network?: Network;
+  /** The chain tip's height now (a chain source's job; later `blockConnected` calls move it). */
+  bestHeight: number;
+  /** Where channels and payments are kept: `"memory"` (default; lost with the page) or an IndexedDB database. */
+  storage?: "memory" | { indexedDb: string };
+  /** Default `lnwasm-proxy` URL for `connect`. */
+  proxyUrl?: string;
+}
+
+/** Options of `LnNode.connect`: a proxy or a WebSocket URL (default: the node's `proxyUrl`). */
+export interface NodeConnectOptions {
+  proxyUrl?: string;
+  websocketUrl?: string;
+  /** Time to open the socket and finish the handshake and `init` (default 10000). */
+  timeoutMs?: number;
+}
+
+/** A peer the node is connected to. */
+export interface ConnectedPeer {
+  readonly nodeId: string;
+  /** The peer's feature bits, ascending. */
+  readonly features: number[];
+}
+
+/** What `fund` is asked to pay. */
+export interface FundingRequest {
+  /** The channel's id until it is funded (32 bytes hex). */
+  readonly temporaryChannelId: string;
+  /** The 2-of-2 P2WSH output to create (hex). */
+  readonly scriptPubKey: string;
+  readonly amountSat: bigint;
+}
+
+export interface OpenChannelOptions {
+  /** A connected peer. */
+  nodeId: string;
+  fundingSat: bigint | number;
+  /** Given to the peer at opening (default 0). */
+  pushMsat?: bigint | number;
+  /** Commitment feerate (default 2500 sat per 1000 weight). */
+  feeratePerKw?: number;
+  /** Announce the channel to the network (default false). */
+  announce?: boolean;
+  /** Builds and signs (but does not broadcast) a transaction with an output of exactly
+   * `amountSat` to `scriptPubKey`; returns it in hex. The node broadcasts it through the
+   * `publish` event once the peer has signed our first commitment. */
+  fund(request: FundingRequest): string | Promise<string>;
+}
+
+export interface OpenedChannel {
+  readonly channelId: string;
+  readonly fundingTxid: string;
+}
+
+export type ChannelStatus =
+  | "opening"
+  | "normal"
+  | "shuttingDown"
+  | "negotiating"
+  | "closing"
+  | "waitingForRemoteClose"
+  | "closed";
+
+export interface ChannelSummary {
+  readonly channelId: string;
+  readonly nodeId: string;
+  readonly status: ChannelStatus;
+  /** The peer is connected and the channel reestablished. */
+  readonly online: boolean;
+  /** Payments can go out over it now. */
+  readonly usable: boolean;
+  /** We opened it. */
+  readonly outbound: boolean;
+  readonly capacitySat: bigint;
+  readonly localBalanceMsat: bigint;
+  readonly remoteBalanceMsat: bigint;
+  readonly inFlightMsat: bigint;
+  /** `BLOCKxTXxOUTPUT` once confirmed. */
+  readonly shortChannelId: string | null;
+  readonly fundingTxid: string | null;
+}
+
+export interface NodeInfo {
+  readonly nodeId: string;
+  readonly network: Network;
+  readonly bestHeight: number;
+  /** Connected peers' node ids. */
+  readonly peers: string[];
+  readonly channels: number;
+  /** Normal and online. */
+  readonly activeChannels: number;
+  readonly stopped: boolean;
+}
+
+/** What the chain source should report through `blockConnected`. */
+export type ChainWatch =
+  | { readonly type: "confirmed"; readonly txid: string; readonly scriptPubKey: string | null }
+  | { readonly type: "spent"; readonly txid: string; readonly vout: number };
+
+/** What `createInvoice` makes. Give `description` or `descriptionHash` (default: an empty description). */
+export interface CreateInvoiceRequest {
+  /** Omit for an any-amount invoice. */
+  amountMsat?: bigint | number;
+  description?: string;
+  /** 32 bytes hex. */
+  descriptionHash?: string;
+  /** Default 3600. */
+  expirySeconds?: number;
+  /** Default 18. */
+  minFinalCltvExpiryDelta?: number;
+  /** Private routes to us, for payers without a public path. */
+  routeHints?: RouteHintHop[][];
+}
+
+export interface CreatedInvoice {
+  /** The BOLT 11 string. */
+  readonly paymentRequest: string;
+  readonly paymentHash: string;
+}
+
+export interface PayInvoiceOptions {
+  /** Most to pay in routing fees (default 1% of the amount, at least 1000 msat). */
+  maxFeeMsat?: bigint | number;
+  /** No new attempt after this many seconds (default 60). */
+  timeoutSeconds?: number;
+  /** For invoices without an amount. */
+  amountMsat?: bigint | number;
+}
+
+export interface PaymentResult {
+  readonly paymentHash: string;
+  /** The proof of payment (32 bytes hex). */
+  readonly preimage: string;
+  readonly amountMsat: bigint;
+  readonly feeMsat: bigint;
+  readonly attempts: number;
+}
+
+/** What `onEvent` listeners hear. */
+export type LnNodeEvent =
+  | { readonly type: "publish"; readonly txid: string; readonly txHex: string }
+  | { readonly type: "channelFunded"; readonly channelId: string; readonly nodeId: string; readonly fundingTxid: string }
+  | { readonly type: "channelReady"; readonly channelId: string; readonly nodeId: string; readonly shortChannelId: string | null }
+  | {
+      readonly type: "channelClosing";
+      readonly channelId: string;
+      readonly nodeId: string;
+      readonly kind: "mutual" | "localForce" | "remoteForce" | "breach";
+      readonly txid: string;
+    }
+  | { readonly type: "paymentReceived"; readonly paymentHash: string; readonly amountMsat: bigint }
+  | ({ readonly type: "paymentSent" } & PaymentResult)
+  | { readonly type: "paymentFailed"; readonly paymentHash: string; readonly code: NodeErrorCode }
+  | { readonly type: "forwarded"; readonly paymentHash: string; readonly feeMsat: bigint }
+  | { readonly type: "peerError"; readonly nodeId: string; readonly channelId: string | null; readonly message: string; readonly fatal: boolean }
+  /** The node stopped: `stop()`, or a failed storage write (`error.code` `STORAGE_IO`). */
+  | { readonly type: "stopped"; readonly error: LnwasmNodeError };
+
+/**
+ * A Lightning node: channels and payments, peers over WebSockets, state in
+ * IndexedDB. Every state change is written (and awaited) before any message
+ * that depends on it leaves; promises settle in that same order.
+ */
+export class LnNode {
+  private constructor();
+  /** Creates the node; with `storage: { indexedDb }`, resumes what that database holds. */
+  static create(options: LnNodeOptions): Promise<LnNode>;
+  /** 33 bytes hex. */
+  readonly nodeId: string;
+  info(): NodeInfo;
+  /** Adds a listener; returns the function that removes it. */
+  onEvent(listener: (event: LnNodeEvent) => void): () => void;
+  /** Connects to `<pubkey>@<host>:<port>`; resolves once `init` was exchanged. */
+  connect(uri: string, options?: NodeConnectOptions): Promise<ConnectedPeer>;
+  disconnect(nodeId: string): Promise<void>;
+  /** Resolves once the peer signed our first commitment (the funding transaction went out as a `publish` event). */
+  openChannel(options: OpenChannelOptions): Promise<OpenedChannel>;
+  listChannels(): ChannelSummary[];
+  /** A new best block; `txs` (hex, block order) are those touching `watches()`, or all. */
+  blockConnected(height: number, txs?: string[]): Promise<void>;
+  watches(): ChainWatch[];
+  /** Resolves once the invoice's preimage is stored. */
+  createInvoice(request?: CreateInvoiceRequest): Promise<CreatedInvoice>;
+  /** Pays over our channels (direct, or through the invoice's route hints); never pays the same hash twice. */
+  payInvoice(invoice: string, options?: PayInvoiceOptions): Promise<PaymentResult>;
+  /** Resolves once every queued write and message is done. */
+  flush(): Promise<void>;
+  /** Finishes queued work, closes connections and storage; later calls reject with `NODE_STOPPED`. */
+  stop(): Promise<void>;
+  /** Frees the wasm memory behind this object (after `stop`). */
+  free(): void;
+}

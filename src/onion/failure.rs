@@ -91,6 +91,39 @@ pub enum FailureMessage {
     Unknown { code: u16, data: Vec<u8> },
 }
 
+/// The BOLT 4 name of a failure code, upper-case (`0x400f` is
+/// `"INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS"`); `"UNKNOWN_FAILURE"` for a
+/// code BOLT 4 does not define. These are the `error.code`s of failed
+/// payments.
+pub fn failure_name(code: u16) -> &'static str {
+    match code {
+        c if c == PERM | 1 => "INVALID_REALM",
+        c if c == NODE | 2 => "TEMPORARY_NODE_FAILURE",
+        c if c == PERM | NODE | 2 => "PERMANENT_NODE_FAILURE",
+        c if c == PERM | NODE | 3 => "REQUIRED_NODE_FEATURE_MISSING",
+        c if c == BADONION | PERM | 4 => "INVALID_ONION_VERSION",
+        c if c == BADONION | PERM | 5 => "INVALID_ONION_HMAC",
+        c if c == BADONION | PERM | 6 => "INVALID_ONION_KEY",
+        c if c == UPDATE | 7 => "TEMPORARY_CHANNEL_FAILURE",
+        c if c == PERM | 8 => "PERMANENT_CHANNEL_FAILURE",
+        c if c == PERM | 9 => "REQUIRED_CHANNEL_FEATURE_MISSING",
+        c if c == PERM | 10 => "UNKNOWN_NEXT_PEER",
+        c if c == UPDATE | 11 => "AMOUNT_BELOW_MINIMUM",
+        c if c == UPDATE | 12 => "FEE_INSUFFICIENT",
+        c if c == UPDATE | 13 => "INCORRECT_CLTV_EXPIRY",
+        c if c == UPDATE | 14 => "EXPIRY_TOO_SOON",
+        c if c == PERM | 15 => "INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS",
+        18 => "FINAL_INCORRECT_CLTV_EXPIRY",
+        19 => "FINAL_INCORRECT_HTLC_AMOUNT",
+        c if c == UPDATE | 20 => "CHANNEL_DISABLED",
+        21 => "EXPIRY_TOO_FAR",
+        c if c == PERM | 22 => "INVALID_ONION_PAYLOAD",
+        23 => "MPP_TIMEOUT",
+        c if c == BADONION | PERM | 24 => "INVALID_ONION_BLINDING",
+        _ => "UNKNOWN_FAILURE",
+    }
+}
+
 /// A failure message that does not parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureDecodeError {
@@ -479,5 +512,84 @@ impl fmt::Display for UnattributableError {
 impl crate::error::ErrorCode for UnattributableError {
     fn code(&self) -> &'static str {
         "ONION_ERROR_UNATTRIBUTABLE"
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn failure_names() {
+        assert_eq!(failure_name(0x400f), "INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS");
+        assert_eq!(failure_name(0x100c), "FEE_INSUFFICIENT");
+        assert_eq!(failure_name(0x1007), "TEMPORARY_CHANNEL_FAILURE");
+        assert_eq!(failure_name(0xc005), "INVALID_ONION_HMAC");
+        assert_eq!(failure_name(0x2002), "TEMPORARY_NODE_FAILURE");
+        assert_eq!(failure_name(0x6002), "PERMANENT_NODE_FAILURE");
+        assert_eq!(failure_name(18), "FINAL_INCORRECT_CLTV_EXPIRY");
+        assert_eq!(failure_name(23), "MPP_TIMEOUT");
+        assert_eq!(failure_name(0x0f), "UNKNOWN_FAILURE");
+        assert_eq!(failure_name(0x400f | 0x1000), "UNKNOWN_FAILURE");
+        // Every code BOLT 4 defines has its own name.
+        let h = vec![];
+        let all = [
+            FailureMessage::InvalidRealm,
+            FailureMessage::TemporaryNodeFailure,
+            FailureMessage::PermanentNodeFailure,
+            FailureMessage::RequiredNodeFeatureMissing,
+            FailureMessage::InvalidOnionVersion {
+                sha256_of_onion: [0; 32],
+            },
+            FailureMessage::InvalidOnionHmac {
+                sha256_of_onion: [0; 32],
+            },
+            FailureMessage::InvalidOnionKey {
+                sha256_of_onion: [0; 32],
+            },
+            FailureMessage::TemporaryChannelFailure {
+                channel_update: h.clone(),
+            },
+            FailureMessage::PermanentChannelFailure,
+            FailureMessage::RequiredChannelFeatureMissing,
+            FailureMessage::UnknownNextPeer,
+            FailureMessage::AmountBelowMinimum {
+                htlc_msat: Msat(0),
+                channel_update: h.clone(),
+            },
+            FailureMessage::FeeInsufficient {
+                htlc_msat: Msat(0),
+                channel_update: h.clone(),
+            },
+            FailureMessage::IncorrectCltvExpiry {
+                cltv_expiry: 0,
+                channel_update: h.clone(),
+            },
+            FailureMessage::ExpiryTooSoon {
+                channel_update: h.clone(),
+            },
+            FailureMessage::IncorrectOrUnknownPaymentDetails {
+                htlc_msat: Msat(0),
+                height: 0,
+            },
+            FailureMessage::FinalIncorrectCltvExpiry { cltv_expiry: 0 },
+            FailureMessage::FinalIncorrectHtlcAmount {
+                incoming_htlc_amt: Msat(0),
+            },
+            FailureMessage::ChannelDisabled {
+                disabled_flags: 0,
+                channel_update: h.clone(),
+            },
+            FailureMessage::ExpiryTooFar,
+            FailureMessage::InvalidOnionPayload { typ: 0, offset: 0 },
+            FailureMessage::MppTimeout,
+            FailureMessage::InvalidOnionBlinding {
+                sha256_of_onion: [0; 32],
+            },
+        ];
+        let names: std::collections::BTreeSet<_> =
+            all.iter().map(|m| failure_name(m.code())).collect();
+        assert_eq!(names.len(), all.len());
+        assert!(!names.contains("UNKNOWN_FAILURE"));
     }
 }

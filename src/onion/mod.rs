@@ -50,7 +50,7 @@ use bitcoin::secp256k1::{PublicKey, SecretKey};
 pub use blinding::{BlindedHop, BlindedPath, BlindingError, EncryptedData};
 pub use crypto::{KeyType, SharedSecret};
 pub use failure::{
-    sha256_of_onion, DecodedFailure, ErrorPacket, FailureMessage, UnattributableError,
+    failure_name, sha256_of_onion, DecodedFailure, ErrorPacket, FailureMessage, UnattributableError,
 };
 pub use payload::{HopKind, HopPayload, PayloadError, PaymentData};
 pub use sphinx::{BuildError, HOP_PAYLOADS_LEN};

@@ -383,6 +383,44 @@ pub enum PayFailure {
     OnChain,
 }
 
+impl fmt::Display for PayFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PayFailure::Route(r) => write!(
+                f,
+                "payment failed at hop {} ({}): {} (0x{:04x})",
+                r.hop_index,
+                r.node_id,
+                crate::onion::failure_name(r.code).to_ascii_lowercase(),
+                r.code
+            ),
+            PayFailure::Unattributable => {
+                f.write_str("payment failed with an error no hop of the route could have sent")
+            }
+            PayFailure::NoUsableRoute => f.write_str("no usable route left"),
+            PayFailure::NotSent => f.write_str("interrupted by a restart before the HTLC left"),
+            PayFailure::OnChain => f.write_str("the HTLC was failed on chain"),
+        }
+    }
+}
+
+impl std::error::Error for PayFailure {}
+
+/// A final failure's `error.code`: the BOLT 4 failure name of the hop
+/// that failed it ([`crate::onion::failure_name`]), or what kept it from
+/// being attributed or sent.
+impl ErrorCode for PayFailure {
+    fn code(&self) -> &'static str {
+        match self {
+            PayFailure::Route(r) => crate::onion::failure_name(r.code),
+            PayFailure::Unattributable => "UNREADABLE_FAILURE",
+            PayFailure::NoUsableRoute => "NO_USABLE_ROUTE",
+            PayFailure::NotSent => "PAYMENT_NOT_SENT",
+            PayFailure::OnChain => "HTLC_FAILED_ON_CHAIN",
+        }
+    }
+}
+
 /// What the application hears.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PaymentEvent {

@@ -1,0 +1,586 @@
+//! In headless Chromium: the `LnNode` JS API against an LDK node process
+//! (`ldk-peer`), through `lnwasm-proxy`, as a wallet page would use it:
+//! every call goes through the JS object (`Reflect`), and the node runs on
+//! its own in the page's event loop while the test awaits.
+//!
+//! One node, with its state in IndexedDB: connect, open a channel (funded
+//! by the `fund` callback, published through the `publish` event), confirm
+//! it with `blockConnected`, be paid by LDK (`createInvoice`), pay LDK
+//! (`payInvoice`), refuse a second payment of the same invoice, fail a
+//! payment at LDK with the code LDK returned, stop, and resume from
+//! IndexedDB in a new `LnNode` that pays again over the same channel. A
+//! database of another seed is refused.
+//!
+//! `scripts/test.sh` starts the helpers and passes their addresses at
+//! compile time (see tests/browser_payments.rs); without them the test
+//! prints a notice and passes.
+#![cfg(target_arch = "wasm32")]
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use bitcoin::absolute::LockTime;
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::transaction::Version;
+use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
+use js_sys::{Array, BigInt, Function, Object, Promise, Reflect, JSON};
+use lnwasm::js::{decode_invoice, encode_invoice, LnNode};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{console_log, wasm_bindgen_test};
+
+const PROXY: Option<&str> = option_env!("LNWASM_TEST_PROXY_URL");
+const LDK: Option<&str> = option_env!("LNWASM_TEST_LDK_URI");
+const CONTROL: Option<&str> = option_env!("LNWASM_TEST_LDK_CONTROL");
+
+const FUNDING_SAT: u64 = 1_000_000;
+const PUSH_MSAT: u64 = 400_000_000;
+/// LDK's default `minimum_depth` as fundee.
+const LDK_MIN_DEPTH: u32 = 6;
+/// How long any one wait may take, in milliseconds.
+const T: f64 = 30_000.0;
+
+fn random_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for x in &mut b {
+        *x = (js_sys::Math::random() * 256.0) as u8;
+    }
+    b
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(k)).unwrap()
+}
+
+fn get_str(o: &JsValue, k: &str) -> String {
+    get(o, k)
+        .as_string()
+        .unwrap_or_else(|| panic!("no string {k} in {}", show(o)))
+}
+
+fn get_num(o: &JsValue, k: &str) -> u64 {
+    get(o, k)
+        .as_f64()
+        .unwrap_or_else(|| panic!("no number {k} in {}", show(o))) as u64
+}
+
+fn get_big(o: &JsValue, k: &str) -> u64 {
+    let v = get(o, k);
+    assert!(v.is_bigint(), "{k} is not a bigint in {}", show(o));
+    u64::try_from(v.dyn_into::<BigInt>().unwrap()).unwrap()
+}
+
+fn show(v: &JsValue) -> String {
+    // JSON.stringify cannot write bigints: show them as strings.
+    let replacer = Function::new_with_args(
+        "k, v",
+        "return typeof v === 'bigint' ? v.toString() + 'n' : v",
+    );
+    JSON::stringify_with_replacer(v, &replacer)
+        .map(String::from)
+        .unwrap_or_else(|_| format!("{v:?}"))
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn big(n: u64) -> JsValue {
+    BigInt::from(n).into()
+}
+
+/// Calls `o[name](...args)`.
+fn call(o: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
+    let f: Function = get(o, name)
+        .dyn_into()
+        .unwrap_or_else(|_| panic!("no method {name}"));
+    f.apply(o, &args.iter().collect::<Array>())
+        .unwrap_or_else(|e| panic!("{name} threw {e:?}"))
+}
+
+/// Calls a method returning a promise and awaits it.
+async fn call_async(o: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let p: Promise = call(o, name, args)
+        .dyn_into()
+        .unwrap_or_else(|_| panic!("{name} did not return a promise"));
+    JsFuture::from(p).await
+}
+
+async fn ok(o: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
+    call_async(o, name, args).await.unwrap_or_else(|e| {
+        panic!(
+            "{name} rejected: {} {}",
+            get(&e, "code").as_string().unwrap_or_default(),
+            get(&e, "message").as_string().unwrap_or_default()
+        )
+    })
+}
+
+/// The rejection of a call that must fail.
+async fn rejected(o: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
+    match call_async(o, name, args).await {
+        Ok(v) => panic!("{name} resolved with {}", show(&v)),
+        Err(e) => {
+            assert!(e.is_instance_of::<js_sys::Error>());
+            assert_eq!(get_str(&e, "name"), "LnwasmError");
+            e
+        }
+    }
+}
+
+async fn sleep(ms: i32) {
+    let p = Promise::new(&mut |resolve, _| {
+        let set_timeout: Function = get(&js_sys::global(), "setTimeout").dyn_into().unwrap();
+        set_timeout
+            .call2(&JsValue::NULL, &resolve, &ms.into())
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+/// One request to LDK's control API (see tests/browser_payments.rs).
+async fn control(method: &str, path: &str, body: Option<String>) -> JsValue {
+    let url = format!("{}{path}", CONTROL.unwrap().trim_end_matches('/'));
+    let mut init = vec![("method", JsValue::from_str(method))];
+    if let Some(b) = body {
+        init.push(("body", b.into()));
+    }
+    let fetch: Function = get(&js_sys::global(), "fetch").dyn_into().unwrap();
+    let p: Promise = fetch
+        .call2(&JsValue::NULL, &url.clone().into(), &obj(&init))
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let resp = JsFuture::from(p)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
+    let status = get_num(&resp, "status");
+    let text = JsFuture::from(call(&resp, "text", &[]).dyn_into::<Promise>().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert_eq!(status, 200, "{method} {url}: {text}");
+    JSON::parse(&text).unwrap_or_else(|e| panic!("{method} {url}: {text}: {e:?}"))
+}
+
+async fn ldk_channel(channel_id: &str) -> JsValue {
+    let list = Array::from(&control("GET", "/channels", None).await);
+    list.iter()
+        .find(|c| get(c, "channel_id").as_string().as_deref() == Some(channel_id))
+        .unwrap_or_else(|| panic!("LDK has no channel {channel_id}: {}", show(&list)))
+}
+
+/// Waits until `f` holds (the node works in the background meanwhile).
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = js_sys::Date::now();
+    while !f() {
+        assert!(
+            js_sys::Date::now() - start < T,
+            "timed out waiting for {what}"
+        );
+        sleep(10).await;
+    }
+}
+
+/// A funding transaction spending a made-up output (LDK checks no inputs).
+fn funding_tx(script: ScriptBuf, amount: u64) -> Transaction {
+    Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint {
+                txid: Txid::from_byte_array(random_bytes()),
+                vout: 0,
+            },
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(amount),
+            script_pubkey: script,
+        }],
+    }
+}
+
+type Events = Rc<RefCell<Vec<JsValue>>>;
+
+/// Creates an `LnNode` and records its events.
+async fn create(options: JsValue) -> Result<(JsValue, Events), JsValue> {
+    let node = JsFuture::from(LnNode::create(options)).await?;
+    let events: Events = Rc::default();
+    let sink = events.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| sink.borrow_mut().push(e));
+    call(&node, "onEvent", &[listener.into_js_value()]);
+    Ok((node, events))
+}
+
+fn find_event(events: &Events, kind: &str, key: &str, value: &str) -> Option<JsValue> {
+    events
+        .borrow()
+        .iter()
+        .find(|e| {
+            get(e, "type").as_string().as_deref() == Some(kind)
+                && get(e, key).as_string().as_deref() == Some(value)
+        })
+        .cloned()
+}
+
+fn the_channel(node: &JsValue) -> JsValue {
+    let list = Array::from(&call(node, "listChannels", &[]));
+    assert_eq!(list.length(), 1, "{}", show(&list));
+    list.get(0)
+}
+
+/// Pays an LDK invoice of `amount` msat from `node`; checks the result
+/// against LDK's record of the payment.
+async fn pay_ldk(node: &JsValue, amount: u64) {
+    let created = control(
+        "POST",
+        "/invoice",
+        Some(format!("{{\"amount_msat\":{amount}}}")),
+    )
+    .await;
+    let bolt11 = get_str(&created, "bolt11");
+    let hash = get_str(&created, "payment_hash");
+    let r = ok(
+        node,
+        "payInvoice",
+        &[bolt11.clone().into(), obj(&[("maxFeeMsat", big(0))])],
+    )
+    .await;
+    assert_eq!(get_str(&r, "paymentHash"), hash);
+    let preimage = get_str(&r, "preimage");
+    assert_eq!(
+        hex(&sha256::Hash::hash(&unhex(&preimage)).to_byte_array()),
+        hash
+    );
+    assert_eq!(
+        (
+            get_big(&r, "amountMsat"),
+            get_big(&r, "feeMsat"),
+            get_num(&r, "attempts")
+        ),
+        (amount, 0, 1)
+    );
+    let start = js_sys::Date::now();
+    let claimed = loop {
+        let list = Array::from(&control("GET", "/received", None).await);
+        if let Some(c) = list
+            .iter()
+            .find(|c| get(c, "payment_hash").as_string().as_deref() == Some(hash.as_str()))
+        {
+            break c;
+        }
+        assert!(js_sys::Date::now() - start < T, "LDK did not claim {hash}");
+        sleep(20).await;
+    };
+    assert_eq!(get_str(&claimed, "preimage"), preimage);
+    assert_eq!(get_num(&claimed, "amount_msat"), amount);
+    // The same invoice is never paid twice.
+    let e = rejected(node, "payInvoice", &[bolt11.into()]).await;
+    assert_eq!(get_str(&e, "code"), "PAYMENT_ALREADY_PAID");
+}
+
+/// Waits until the channel has no HTLC left; its balances.
+async fn settled(node: &JsValue) -> (u64, u64) {
+    until("no HTLC in flight", || {
+        get_big(&the_channel(node), "inFlightMsat") == 0
+    })
+    .await;
+    let c = the_channel(node);
+    (
+        get_big(&c, "localBalanceMsat"),
+        get_big(&c, "remoteBalanceMsat"),
+    )
+}
+
+#[wasm_bindgen_test]
+async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
+    let (Some(proxy), Some(ldk), Some(_)) = (PROXY, LDK, CONTROL) else {
+        console_log!(
+            "SKIPPED lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb: \
+             LNWASM_TEST_PROXY_URL / LNWASM_TEST_LDK_URI / LNWASM_TEST_LDK_CONTROL not set at \
+             build time (scripts/test.sh sets them)"
+        );
+        return;
+    };
+    let ldk_id = ldk.split('@').next().unwrap().to_string();
+    let height = get_num(&control("GET", "/info", None).await, "height") as u32;
+    let seed = hex(&random_bytes());
+    let db = format!("lnwasm-test-{}", &hex(&random_bytes())[..16]);
+    let options = |seed: &str, height: u32| {
+        obj(&[
+            ("seed", seed.into()),
+            ("network", "regtest".into()),
+            ("bestHeight", height.into()),
+            ("storage", obj(&[("indexedDb", db.as_str().into())])),
+            ("proxyUrl", proxy.into()),
+        ])
+    };
+    let (node, events) = create(options(&seed, height)).await.expect("LnNode.create");
+    let our_id = get_str(&node, "nodeId");
+    let info = call(&node, "info", &[]);
+    assert_eq!(get_str(&info, "nodeId"), our_id);
+    assert_eq!(get_str(&info, "network"), "regtest");
+    assert_eq!(get_num(&info, "bestHeight"), height as u64);
+    assert_eq!(Array::from(&call(&node, "listChannels", &[])).length(), 0);
+
+    // Bad arguments and a peer we are not connected to are refused with codes.
+    let e = rejected(
+        &node,
+        "openChannel",
+        &[obj(&[("nodeId", ldk_id.clone().into())])],
+    )
+    .await;
+    assert_eq!(get_str(&e, "code"), "INVALID_ARGUMENT");
+    let noop = Function::new_no_args("return ''");
+    let e = rejected(
+        &node,
+        "openChannel",
+        &[obj(&[
+            ("nodeId", ldk_id.clone().into()),
+            ("fundingSat", big(FUNDING_SAT)),
+            ("fund", noop.into()),
+        ])],
+    )
+    .await;
+    assert_eq!(get_str(&e, "code"), "PEER_NOT_CONNECTED");
+
+    let peer = ok(&node, "connect", &[ldk.into()]).await;
+    assert_eq!(get_str(&peer, "nodeId"), ldk_id);
+    assert_eq!(
+        Array::from(&get(&call(&node, "info", &[]), "peers")).to_vec(),
+        vec![JsValue::from_str(&ldk_id)]
+    );
+
+    // Open, funded through `fund`.
+    let funding: Rc<RefCell<Option<Transaction>>> = Rc::default();
+    let slot = funding.clone();
+    let fund = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |req: JsValue| {
+        let script = ScriptBuf::from_bytes(unhex(&get_str(&req, "scriptPubKey")));
+        let amount = get_big(&req, "amountSat");
+        assert_eq!(amount, FUNDING_SAT);
+        assert_eq!(get_str(&req, "temporaryChannelId").len(), 64);
+        let tx = funding_tx(script, amount);
+        let hex = bitcoin::consensus::encode::serialize_hex(&tx);
+        *slot.borrow_mut() = Some(tx);
+        // A promise, as a wallet's signing would be.
+        Promise::resolve(&JsValue::from(hex)).into()
+    });
+    let opened = ok(
+        &node,
+        "openChannel",
+        &[obj(&[
+            ("nodeId", ldk_id.clone().into()),
+            ("fundingSat", big(FUNDING_SAT)),
+            ("pushMsat", big(PUSH_MSAT)),
+            ("feeratePerKw", 1000.into()),
+            ("fund", fund.into_js_value()),
+        ])],
+    )
+    .await;
+    let tx = funding.borrow().clone().expect("fund was called");
+    let txid = tx.compute_txid().to_string();
+    let channel_id = get_str(&opened, "channelId");
+    assert_eq!(get_str(&opened, "fundingTxid"), txid);
+    let published = find_event(&events, "publish", "txid", &txid).expect("funding published");
+    assert_eq!(
+        get_str(&published, "txHex"),
+        bitcoin::consensus::encode::serialize_hex(&tx)
+    );
+    assert!(find_event(&events, "channelFunded", "channelId", &channel_id).is_some());
+    let watches = Array::from(&call(&node, "watches", &[]));
+    let w = watches
+        .iter()
+        .find(|w| get(w, "txid").as_string().as_deref() == Some(txid.as_str()))
+        .expect("funding watched");
+    assert_eq!(get_str(&w, "type"), "confirmed");
+    assert_eq!(
+        get_str(&w, "scriptPubKey"),
+        hex(tx.output[0].script_pubkey.as_bytes())
+    );
+    let c = the_channel(&node);
+    assert_eq!(get_str(&c, "channelId"), channel_id);
+    assert_eq!(get_str(&c, "status"), "opening");
+    assert_eq!(get_big(&c, "capacitySat"), FUNDING_SAT);
+    assert!(get(&c, "outbound").as_bool().unwrap());
+
+    // LDK mines it; the node hears of the same blocks.
+    let confirmed = control(
+        "POST",
+        "/confirm",
+        Some(format!(
+            "{{\"tx\":\"{}\",\"blocks\":{LDK_MIN_DEPTH}}}",
+            get_str(&published, "txHex")
+        )),
+    )
+    .await;
+    let conf_height = get_num(&confirmed, "height") as u32;
+    let tip = get_num(&confirmed, "tip") as u32;
+    for h in conf_height..=tip {
+        let txs: Array = if h == conf_height {
+            Array::of1(&get(&published, "txHex"))
+        } else {
+            Array::new()
+        };
+        ok(&node, "blockConnected", &[h.into(), txs.into()]).await;
+    }
+    assert_eq!(get_num(&call(&node, "info", &[]), "bestHeight"), tip as u64);
+    let scid = format!("{conf_height}x0x0");
+    until("channel usable", || {
+        get(&the_channel(&node), "usable").as_bool() == Some(true)
+    })
+    .await;
+    let start = js_sys::Date::now();
+    while get(&ldk_channel(&channel_id).await, "is_usable").as_bool() != Some(true) {
+        assert!(js_sys::Date::now() - start < T, "LDK's channel not usable");
+        sleep(20).await;
+    }
+    let c = the_channel(&node);
+    assert_eq!(get_str(&c, "status"), "normal");
+    assert_eq!(get_str(&c, "shortChannelId"), scid);
+    assert!(find_event(&events, "channelReady", "channelId", &channel_id).is_some());
+    assert_eq!(
+        settled(&node).await,
+        (FUNDING_SAT * 1000 - PUSH_MSAT, PUSH_MSAT)
+    );
+
+    // (a) LDK pays an invoice of the node.
+    let a = 30_000_000;
+    let inv = ok(
+        &node,
+        "createInvoice",
+        &[obj(&[
+            ("amountMsat", big(a)),
+            ("description", "browser".into()),
+        ])],
+    )
+    .await;
+    let bolt11 = get_str(&inv, "paymentRequest");
+    let hash = get_str(&inv, "paymentHash");
+    let decoded = decode_invoice(bolt11.clone().into()).unwrap();
+    assert_eq!(get_str(&decoded, "payeeNodeId"), our_id);
+    assert_eq!(get_str(&decoded, "paymentHash"), hash);
+    assert_eq!(get_str(&decoded, "network"), "regtest");
+    let paid = control("POST", "/pay", Some(format!("{{\"bolt11\":\"{bolt11}\"}}"))).await;
+    assert_eq!(get_str(&paid, "status"), "sent", "{}", show(&paid));
+    assert_eq!(get_str(&paid, "payment_hash"), hash);
+    assert_eq!(
+        hex(&sha256::Hash::hash(&unhex(&get_str(&paid, "preimage"))).to_byte_array()),
+        hash
+    );
+    until("paymentReceived", || {
+        find_event(&events, "paymentReceived", "paymentHash", &hash).is_some()
+    })
+    .await;
+    let received = find_event(&events, "paymentReceived", "paymentHash", &hash).unwrap();
+    assert_eq!(get_big(&received, "amountMsat"), a);
+    assert_eq!(
+        settled(&node).await,
+        (FUNDING_SAT * 1000 - PUSH_MSAT + a, PUSH_MSAT - a)
+    );
+
+    // (b) The node pays an LDK invoice (and refuses to pay it again).
+    let b = 25_000_000;
+    pay_ldk(&node, b).await;
+    assert_eq!(
+        settled(&node).await,
+        (FUNDING_SAT * 1000 - PUSH_MSAT + a - b, PUSH_MSAT - a + b)
+    );
+
+    // (c) A payment LDK fails: a route hint through LDK over a channel it
+    // does not have. The code is the one LDK returned, attributed to LDK.
+    let payee_key = hex(&random_bytes());
+    let nowhere = encode_invoice(
+        obj(&[
+            ("network", "regtest".into()),
+            ("amountMsat", big(5_000_000)),
+            ("paymentHash", hex(&random_bytes()).into()),
+            ("paymentSecret", hex(&random_bytes()).into()),
+            ("description", "nowhere".into()),
+            (
+                "routeHints",
+                Array::of1(&Array::of1(&obj(&[
+                    ("nodeId", ldk_id.clone().into()),
+                    ("shortChannelId", "1x2x3".into()),
+                    ("feeBaseMsat", 0.into()),
+                    ("feeProportionalMillionths", 0.into()),
+                    ("cltvExpiryDelta", 40.into()),
+                ])))
+                .into(),
+            ),
+        ]),
+        &payee_key,
+    )
+    .unwrap();
+    let e = rejected(
+        &node,
+        "payInvoice",
+        &[nowhere.into(), obj(&[("maxFeeMsat", big(0))])],
+    )
+    .await;
+    assert_eq!(get_str(&e, "code"), "UNKNOWN_NEXT_PEER", "{}", show(&e));
+    assert_eq!(get_num(&e, "failureCode"), 0x400a);
+    assert_eq!(get_num(&e, "hopIndex"), 0);
+    assert_eq!(get_str(&e, "nodeId"), ldk_id);
+    let balances = settled(&node).await;
+    assert_eq!(
+        balances,
+        (FUNDING_SAT * 1000 - PUSH_MSAT + a - b, PUSH_MSAT - a + b)
+    );
+
+    // (d) Stop; every call after is refused.
+    ok(&node, "stop", &[]).await;
+    let e = rejected(&node, "createInvoice", &[obj(&[])]).await;
+    assert_eq!(get_str(&e, "code"), "NODE_STOPPED");
+    assert!(get(&call(&node, "info", &[]), "stopped").as_bool().unwrap());
+
+    // A database of another node is refused.
+    let other = create(options(&hex(&random_bytes()), tip)).await;
+    let e = other.err().expect("another seed is refused");
+    assert_eq!(get_str(&e, "code"), "WRONG_SEED");
+
+    // (e) A new LnNode on the same seed and database resumes the channel
+    // and pays over it.
+    let (node, _events) = create(options(&seed, tip)).await.expect("resumed");
+    assert_eq!(get_str(&node, "nodeId"), our_id);
+    let c = the_channel(&node);
+    assert_eq!(get_str(&c, "channelId"), channel_id);
+    assert_eq!(get_str(&c, "shortChannelId"), scid);
+    assert!(!get(&c, "online").as_bool().unwrap());
+    assert_eq!(
+        (
+            get_big(&c, "localBalanceMsat"),
+            get_big(&c, "remoteBalanceMsat")
+        ),
+        balances
+    );
+    ok(&node, "connect", &[ldk.into()]).await;
+    until("channel usable again", || {
+        get(&the_channel(&node), "usable").as_bool() == Some(true)
+    })
+    .await;
+    let d = 1_000_000;
+    pay_ldk(&node, d).await;
+    assert_eq!(settled(&node).await, (balances.0 - d, balances.1 + d));
+    ok(&node, "stop", &[]).await;
+}
