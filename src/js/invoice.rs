@@ -200,18 +200,7 @@ pub fn encode_invoice(
             })
             .collect::<Result<_, _>>()?,
     };
-    let route_hints = match f.get("routeHints")? {
-        None => Vec::new(),
-        Some(v) => array(v, "routeHints")?
-            .iter()
-            .map(|hint| {
-                array(hint, "routeHints[i]")?
-                    .iter()
-                    .map(hop_from_js)
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let route_hints = f.route_hints()?;
     let features = match f.get("features")? {
         None => Features::from_bits(&[8, 14]),
         Some(v) => {
@@ -300,6 +289,22 @@ impl Fields {
             .transpose()
     }
 
+    /// `routeHints`: arrays of hops (none when missing).
+    pub(super) fn route_hints(&self) -> Result<Vec<Vec<RouteHintHop>>, JsValue> {
+        let Some(v) = self.get("routeHints")? else {
+            return Ok(Vec::new());
+        };
+        array(v, "routeHints")?
+            .iter()
+            .map(|hint| {
+                array(hint, "routeHints[i]")?
+                    .iter()
+                    .map(hop_from_js)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect()
+    }
+
     /// `amountMsat`: a bigint or a safe integer.
     fn amount(&self) -> Result<Option<Msat>, JsValue> {
         Ok(self.big("amountMsat")?.map(Msat))
@@ -338,7 +343,7 @@ pub(super) fn hex32(s: &str, what: &str) -> Result<[u8; 32], JsValue> {
     from_hex_array::<32>(s).ok_or_else(|| bad_arg(&format!("{what} must be 32 bytes of hex")))
 }
 
-pub(super) fn hop_from_js(v: JsValue) -> Result<RouteHintHop, JsValue> {
+fn hop_from_js(v: JsValue) -> Result<RouteHintHop, JsValue> {
     let f = Fields(
         v.dyn_into::<Object>()
             .map_err(|_| bad_arg("route hint hops must be objects"))?,

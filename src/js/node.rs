@@ -24,7 +24,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use super::invoice::{array, hex32, hop_from_js, Fields};
+use super::invoice::{array, hex32, Fields};
 use super::peer::{chain_of, Settle};
 use super::{bad_arg, js_error, to_js};
 use crate::channel::{
@@ -1526,18 +1526,7 @@ impl LnNode {
                     return Err(bad_arg("give description or descriptionHash, not both"))
                 }
             };
-            let route_hints = match f.get("routeHints")? {
-                None => vec![],
-                Some(v) => array(v, "routeHints")?
-                    .iter()
-                    .map(|hint| {
-                        array(hint, "routeHints[i]")?
-                            .iter()
-                            .map(hop_from_js)
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                    .collect::<Result<_, _>>()?,
-            };
+            let route_hints = f.route_hints()?;
             let min_final = match f.uint("minFinalCltvExpiryDelta")? {
                 None => 18,
                 Some(n) => {
