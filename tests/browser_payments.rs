@@ -33,7 +33,7 @@ use bitcoin::{
     Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
 };
 use js_sys::{Function, Object, Promise, Reflect, JSON};
-use lnwasm::channel::{Command, Event, ManagerEvent, ManagerInput, OpenRequest};
+use lnwasm::channel::{Command, Event, ManagerEvent, OpenRequest};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description};
 use lnwasm::keys::WalletKeys;
@@ -236,7 +236,7 @@ impl Ln {
         while let Some(e) = ln.conn.next_event() {
             assert!(matches!(e, PeerEvent::Connected(_)), "{e:?}");
         }
-        ln.manager(ManagerInput::PeerConnected {
+        ln.input(NodeInput::PeerConnected {
             node_id: uri.node_id,
             features: info.features,
         });
@@ -271,44 +271,30 @@ impl Ln {
         self.node.channel_views()
     }
 
-    /// Hands lnwasm's node one manager-level input (user calls through
-    /// the node's own entry points) and carries out its actions.
-    fn manager(&mut self, i: ManagerInput) {
-        let acts = match i.clone() {
-            ManagerInput::PeerConnected { node_id, features } => Ok(self
-                .node
-                .handle(NodeInput::PeerConnected { node_id, features })),
-            ManagerInput::PeerDisconnected { node_id } => {
-                Ok(self.node.handle(NodeInput::PeerDisconnected { node_id }))
-            }
-            ManagerInput::PeerMessage { node_id, msg } => {
-                Ok(self.node.handle(NodeInput::PeerMessage { node_id, msg }))
-            }
-            ManagerInput::BlockConnected { height } => {
-                Ok(self.node.handle(NodeInput::BlockConnected { height }))
-            }
-            ManagerInput::TxConfirmed {
-                txid,
-                height,
-                tx_index,
-            } => Ok(self.node.handle(NodeInput::TxConfirmed {
-                txid,
-                height,
-                tx_index,
-            })),
-            ManagerInput::OpenChannel { node_id, request } => {
-                self.node.open_channel(node_id, request)
-            }
-            ManagerInput::Command {
-                channel_id,
-                command,
-            } => self.node.command(channel_id, command),
-            other => panic!("not used here: {other:?}"),
-        };
-        match acts {
-            Ok(acts) => self.run(acts),
-            Err(e) => panic!("lnwasm's node refused {i:?}: {e}"),
-        }
+    /// Hands lnwasm's node one input and carries out its actions.
+    fn input(&mut self, i: NodeInput) {
+        let acts = self.node.handle(i);
+        self.run(acts);
+    }
+
+    /// Opens a channel through the node's own entry point and carries out
+    /// its actions.
+    fn open(&mut self, node_id: PublicKey, request: OpenRequest) {
+        let acts = self
+            .node
+            .open_channel(node_id, request.clone())
+            .unwrap_or_else(|e| panic!("lnwasm's node refused to open {request:?}: {e}"));
+        self.run(acts);
+    }
+
+    /// Gives a channel a command through the node's own entry point and
+    /// carries out its actions.
+    fn command(&mut self, channel_id: ChannelId, command: Command) {
+        let acts = self
+            .node
+            .command(channel_id, command.clone())
+            .unwrap_or_else(|e| panic!("lnwasm's node refused {command:?} on {channel_id:?}: {e}"));
+        self.run(acts);
     }
 
     /// Carries out the node's actions in order.
@@ -353,10 +339,10 @@ impl Ln {
         let node_id = self.ldk_id;
         for e in got {
             match e {
-                PeerEvent::Message(msg) => self.manager(ManagerInput::PeerMessage { node_id, msg }),
+                PeerEvent::Message(msg) => self.input(NodeInput::PeerMessage { node_id, msg }),
                 PeerEvent::Error { channel_id, text } => {
                     self.peer_errors.push(text.clone());
-                    self.manager(ManagerInput::PeerMessage {
+                    self.input(NodeInput::PeerMessage {
                         node_id,
                         msg: Message::Error(ErrorMessage::new(channel_id, &text)),
                     });
@@ -364,7 +350,7 @@ impl Ln {
                 PeerEvent::Warning { text, .. } => self.peer_errors.push(text),
                 PeerEvent::Disconnected(r) => {
                     self.peer_errors.push(format!("disconnected: {r:?}"));
-                    self.manager(ManagerInput::PeerDisconnected { node_id });
+                    self.input(NodeInput::PeerDisconnected { node_id });
                 }
                 PeerEvent::Connected(_)
                 | PeerEvent::Pong { .. }
@@ -415,7 +401,7 @@ impl Ln {
     }
 
     fn block(&mut self, height: u32) {
-        self.manager(ManagerInput::BlockConnected { height });
+        self.input(NodeInput::BlockConnected { height });
     }
 
     fn view(&self, id: &ChannelId) -> ChannelView {
@@ -482,9 +468,9 @@ async fn single_hop_payments_both_ways_with_ldk() {
 
     // lnwasm opens a channel to LDK, pushing PUSH.
     let temporary_channel_id = ChannelId(random_bytes());
-    ln.manager(ManagerInput::OpenChannel {
-        node_id: ln.ldk_id,
-        request: OpenRequest {
+    ln.open(
+        ln.ldk_id,
+        OpenRequest {
             temporary_channel_id,
             funding: FUNDING,
             push: PUSH,
@@ -494,7 +480,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
             our_features: Features::empty(),
             now: unix_now(),
         },
-    });
+    );
     let funding_required = |l: &Ln| {
         l.mevents.iter().find_map(|e| match e {
             ManagerEvent::Channel {
@@ -515,13 +501,13 @@ async fn single_hop_payments_both_ways_with_ldk() {
     assert_eq!(amount, FUNDING);
     let tx = funding_tx(script, amount);
     let txid = tx.compute_txid();
-    ln.manager(ManagerInput::Command {
-        channel_id: temporary_channel_id,
-        command: Command::FundingTx {
+    ln.command(
+        temporary_channel_id,
+        Command::FundingTx {
             tx: tx.clone(),
             output_index: 0,
         },
-    });
+    );
     ln.until("funding_signed from LDK", |l| {
         l.published.iter().any(|t| t.compute_txid() == txid)
     })
@@ -542,7 +528,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
     assert_eq!(get_num(&confirmed, "tx_index"), 0);
     for h in conf_height..=tip {
         if h == conf_height {
-            ln.manager(ManagerInput::TxConfirmed {
+            ln.input(NodeInput::TxConfirmed {
                 txid,
                 height: h,
                 tx_index: 0,
