@@ -12,27 +12,26 @@
 //! payments to its invoices at once.
 //!
 //! `scripts/test.sh` starts the helpers and passes their addresses at
-//! compile time: `LNWASM_TEST_PROXY_URL`, `LNWASM_TEST_LDK_URI` and
-//! `LNWASM_TEST_LDK_CONTROL` (`http://127.0.0.1:<port>`). Without them the
-//! test prints a notice and passes.
+//! compile time (see tests/browser_support); without them the test prints
+//! a notice and passes.
 #![cfg(target_arch = "wasm32")]
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+mod browser_support;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
-use bitcoin::absolute::LockTime;
 use bitcoin::constants::ChainHash;
-use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, SecretKey};
-use bitcoin::transaction::Version;
-use bitcoin::{
-    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+use bitcoin::{Network, Transaction, Txid};
+use browser_support::{
+    control, funding_tx, get, get_num, get_str, hex, ldk_channel, random_bytes, show, sleep,
+    CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
 };
-use js_sys::{Function, Object, Promise, Reflect, JSON};
 use lnwasm::channel::{Command, Event, ManagerEvent, OpenRequest};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description};
@@ -49,21 +48,14 @@ use lnwasm::tx::FeeratePerKw;
 use lnwasm::types::{Msat, Sat, ShortChannelId};
 use lnwasm::wire::features::Features;
 use lnwasm::wire::{ChannelId, ErrorMessage, Message, PaymentPreimage};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
-
-const PROXY: Option<&str> = option_env!("LNWASM_TEST_PROXY_URL");
-const LDK: Option<&str> = option_env!("LNWASM_TEST_LDK_URI");
-const CONTROL: Option<&str> = option_env!("LNWASM_TEST_LDK_CONTROL");
 
 /// How long any one wait may take.
 const T: Duration = Duration::from_secs(30);
 const FUNDING: Sat = Sat(1_000_000);
 /// What lnwasm pushes to LDK when it opens, so both sides can pay.
 const PUSH: Msat = Msat(400_000_000);
-/// LDK's default `minimum_depth` as fundee.
-const LDK_MIN_DEPTH: u32 = 6;
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
@@ -75,81 +67,6 @@ fn millis() -> Millis {
 
 fn unix_now() -> u64 {
     (now_ms() / 1000.0) as u64
-}
-
-/// Test randomness (node seed, made-up funding input): fresh each run, as
-/// the LDK process outlives one run.
-fn random_bytes() -> [u8; 32] {
-    let mut b = [0u8; 32];
-    for x in &mut b {
-        *x = (js_sys::Math::random() * 256.0) as u8;
-    }
-    b
-}
-
-fn get(o: &JsValue, k: &str) -> JsValue {
-    Reflect::get(o, &JsValue::from_str(k)).unwrap()
-}
-
-fn get_str(o: &JsValue, k: &str) -> String {
-    get(o, k)
-        .as_string()
-        .unwrap_or_else(|| panic!("no string {k} in {}", show(o)))
-}
-
-fn get_num(o: &JsValue, k: &str) -> u64 {
-    get(o, k)
-        .as_f64()
-        .unwrap_or_else(|| panic!("no number {k} in {}", show(o))) as u64
-}
-
-fn show(v: &JsValue) -> String {
-    JSON::stringify(v)
-        .map(String::from)
-        .unwrap_or_else(|_| format!("{v:?}"))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-async fn sleep(ms: i32) {
-    let p = Promise::new(&mut |resolve, _| {
-        let set_timeout: Function = Reflect::get(&js_sys::global(), &"setTimeout".into())
-            .unwrap()
-            .dyn_into()
-            .unwrap();
-        set_timeout
-            .call2(&JsValue::NULL, &resolve, &ms.into())
-            .unwrap();
-    });
-    JsFuture::from(p).await.unwrap();
-}
-
-/// One request to LDK's control API; the answer's JSON. A `body` is sent as
-/// `text/plain` (a "simple" cross-origin request: no preflight needed).
-async fn control(method: &str, path: &str, body: Option<String>) -> JsValue {
-    let url = format!("{}{path}", CONTROL.unwrap().trim_end_matches('/'));
-    let init = Object::new();
-    Reflect::set(&init, &"method".into(), &method.into()).unwrap();
-    if let Some(b) = body {
-        Reflect::set(&init, &"body".into(), &b.into()).unwrap();
-    }
-    let fetch: Function = get(&js_sys::global(), "fetch").dyn_into().unwrap();
-    let p: Promise = fetch
-        .call2(&JsValue::NULL, &url.clone().into(), &init)
-        .unwrap()
-        .dyn_into()
-        .unwrap();
-    let resp = JsFuture::from(p)
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
-    let status = get_num(&resp, "status");
-    let text: Function = get(&resp, "text").dyn_into().unwrap();
-    let p: Promise = text.call0(&resp).unwrap().dyn_into().unwrap();
-    let text = JsFuture::from(p).await.unwrap().as_string().unwrap();
-    assert_eq!(status, 200, "{method} {url}: {text}");
-    JSON::parse(&text).unwrap_or_else(|e| panic!("{method} {url}: {text}: {e:?}"))
 }
 
 /// The lnwasm node: a channel manager and a payment layer with their stores,
@@ -421,36 +338,6 @@ impl Ln {
     }
 }
 
-/// A funding transaction spending a made-up output (LDK checks no inputs).
-fn funding_tx(script: ScriptBuf, amount: Sat) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array(random_bytes()),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(amount.0),
-            script_pubkey: script,
-        }],
-    }
-}
-
-/// LDK's view of the channel, from its control API.
-async fn ldk_channel(id: &ChannelId) -> JsValue {
-    let list = js_sys::Array::from(&control("GET", "/channels", None).await);
-    let want = hex(&id.0);
-    list.iter()
-        .find(|c| get(c, "channel_id").as_string().as_deref() == Some(want.as_str()))
-        .unwrap_or_else(|| panic!("LDK has no channel {want}: {}", show(&list)))
-}
-
 #[wasm_bindgen_test]
 async fn single_hop_payments_both_ways_with_ldk() {
     let (Some(proxy), Some(ldk), Some(_)) = (PROXY, LDK, CONTROL) else {
@@ -499,7 +386,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
         .await;
     let (script, amount) = funding_required(&ln).unwrap();
     assert_eq!(amount, FUNDING);
-    let tx = funding_tx(script, amount);
+    let tx = funding_tx(script, amount.0);
     let txid = tx.compute_txid();
     ln.command(
         temporary_channel_id,
@@ -541,7 +428,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
     loop {
         ln.until("channel usable on lnwasm's side", |l| l.view(&id).usable)
             .await;
-        let c = ldk_channel(&id).await;
+        let c = ldk_channel(&hex(&id.0)).await;
         if get(&c, "is_usable").as_bool() == Some(true) {
             assert_eq!(get_num(&c, "short_channel_id"), scid.0);
             assert_eq!(get_str(&c, "counterparty"), ln.node_id().to_string());
@@ -725,7 +612,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
     let start = now_ms();
     loop {
         ln.step();
-        let c = ldk_channel(&id).await;
+        let c = ldk_channel(&hex(&id.0)).await;
         if get_num(&c, "pending_inbound_htlcs") == 0 && get_num(&c, "pending_outbound_htlcs") == 0 {
             // LDK's balance less the 1% reserve lnwasm imposes.
             assert_eq!(
