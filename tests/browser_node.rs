@@ -26,8 +26,8 @@ use std::rc::Rc;
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::{ScriptBuf, Transaction};
 use browser_support::{
-    control, funding_tx, get, get_num, get_str, hex, ldk_channel, random_bytes, show, sleep,
-    CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
+    control, funding_tx, get, get_num, get_str, hex, ldk_channel, ldk_invoice, random_bytes, show,
+    sleep, CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
 };
 use js_sys::{Array, BigInt, Function, Object, Promise, Reflect};
 use lnwasm::js::{decode_invoice, encode_invoice, LnNode};
@@ -148,12 +148,7 @@ fn the_channel(node: &JsValue) -> JsValue {
 /// Pays an LDK invoice of `amount` msat from `node`; checks the result
 /// against LDK's record of the payment.
 async fn pay_ldk(node: &JsValue, amount: u64) {
-    let created = control(
-        "POST",
-        "/invoice",
-        Some(format!("{{\"amount_msat\":{amount}}}")),
-    )
-    .await;
+    let created = ldk_invoice(amount).await;
     let bolt11 = get_str(&created, "bolt11");
     let hash = get_str(&created, "payment_hash");
     let r = ok(

@@ -29,8 +29,8 @@ use bitcoin::constants::ChainHash;
 use bitcoin::secp256k1::{PublicKey, SecretKey};
 use bitcoin::{Network, Transaction, Txid};
 use browser_support::{
-    control, funding_tx, get, get_num, get_str, hex, ldk_channel, random_bytes, show, sleep,
-    CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
+    control, funding_tx, get, get_num, get_str, hex, ldk_channel, ldk_invoice, random_bytes, show,
+    sleep, CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
 };
 use lnwasm::channel::{Command, Event, ManagerEvent, OpenRequest};
 use lnwasm::error::ErrorCode;
@@ -508,12 +508,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
 
     // (b) lnwasm pays an LDK invoice over the direct channel.
     let b_amount = 25_000_000;
-    let created = control(
-        "POST",
-        "/invoice",
-        Some(format!("{{\"amount_msat\":{b_amount}}}")),
-    )
-    .await;
+    let created = ldk_invoice(b_amount).await;
     let bolt11 = get_str(&created, "bolt11");
     let decoded = invoice::decode(&bolt11).expect("lnwasm decodes LDK's invoice");
     assert_eq!(*decoded.payee(), ln.ldk_id);

@@ -110,6 +110,16 @@ pub async fn ldk_channel(channel_id: &str) -> JsValue {
         .unwrap_or_else(|| panic!("LDK has no channel {channel_id}: {}", show(&list)))
 }
 
+/// A new LDK invoice of `amount_msat`: its `bolt11` and `payment_hash`.
+pub async fn ldk_invoice(amount_msat: u64) -> JsValue {
+    control(
+        "POST",
+        "/invoice",
+        Some(format!("{{\"amount_msat\":{amount_msat}}}")),
+    )
+    .await
+}
+
 /// A funding transaction paying `amount_sat` to `script` from a made-up
 /// output (LDK checks no inputs).
 pub fn funding_tx(script: ScriptBuf, amount_sat: u64) -> Transaction {
