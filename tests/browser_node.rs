@@ -12,48 +12,34 @@
 //! database of another seed is refused.
 //!
 //! `scripts/test.sh` starts the helpers and passes their addresses at
-//! compile time (see tests/browser_payments.rs); without them the test
-//! prints a notice and passes.
+//! compile time (see tests/browser_support); without them the test prints
+//! a notice and passes.
 #![cfg(target_arch = "wasm32")]
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+mod browser_support;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use bitcoin::absolute::LockTime;
 use bitcoin::hashes::{sha256, Hash};
-use bitcoin::transaction::Version;
-use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
-use js_sys::{Array, BigInt, Function, Object, Promise, Reflect, JSON};
+use bitcoin::{ScriptBuf, Transaction};
+use browser_support::{
+    control, funding_tx, get, get_num, get_str, hex, ldk_channel, ldk_invoice, random_bytes, show,
+    sleep, CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
+};
+use js_sys::{Array, BigInt, Function, Object, Promise, Reflect};
 use lnwasm::js::{decode_invoice, encode_invoice, LnNode};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
-const PROXY: Option<&str> = option_env!("LNWASM_TEST_PROXY_URL");
-const LDK: Option<&str> = option_env!("LNWASM_TEST_LDK_URI");
-const CONTROL: Option<&str> = option_env!("LNWASM_TEST_LDK_CONTROL");
-
 const FUNDING_SAT: u64 = 1_000_000;
 const PUSH_MSAT: u64 = 400_000_000;
-/// LDK's default `minimum_depth` as fundee.
-const LDK_MIN_DEPTH: u32 = 6;
 /// How long any one wait may take, in milliseconds.
 const T: f64 = 30_000.0;
-
-fn random_bytes() -> [u8; 32] {
-    let mut b = [0u8; 32];
-    for x in &mut b {
-        *x = (js_sys::Math::random() * 256.0) as u8;
-    }
-    b
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len() / 2)
@@ -61,37 +47,10 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn get(o: &JsValue, k: &str) -> JsValue {
-    Reflect::get(o, &JsValue::from_str(k)).unwrap()
-}
-
-fn get_str(o: &JsValue, k: &str) -> String {
-    get(o, k)
-        .as_string()
-        .unwrap_or_else(|| panic!("no string {k} in {}", show(o)))
-}
-
-fn get_num(o: &JsValue, k: &str) -> u64 {
-    get(o, k)
-        .as_f64()
-        .unwrap_or_else(|| panic!("no number {k} in {}", show(o))) as u64
-}
-
 fn get_big(o: &JsValue, k: &str) -> u64 {
     let v = get(o, k);
     assert!(v.is_bigint(), "{k} is not a bigint in {}", show(o));
     u64::try_from(v.dyn_into::<BigInt>().unwrap()).unwrap()
-}
-
-fn show(v: &JsValue) -> String {
-    // JSON.stringify cannot write bigints: show them as strings.
-    let replacer = Function::new_with_args(
-        "k, v",
-        "return typeof v === 'bigint' ? v.toString() + 'n' : v",
-    );
-    JSON::stringify_with_replacer(v, &replacer)
-        .map(String::from)
-        .unwrap_or_else(|_| format!("{v:?}"))
 }
 
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -145,49 +104,6 @@ async fn rejected(o: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
     }
 }
 
-async fn sleep(ms: i32) {
-    let p = Promise::new(&mut |resolve, _| {
-        let set_timeout: Function = get(&js_sys::global(), "setTimeout").dyn_into().unwrap();
-        set_timeout
-            .call2(&JsValue::NULL, &resolve, &ms.into())
-            .unwrap();
-    });
-    JsFuture::from(p).await.unwrap();
-}
-
-/// One request to LDK's control API (see tests/browser_payments.rs).
-async fn control(method: &str, path: &str, body: Option<String>) -> JsValue {
-    let url = format!("{}{path}", CONTROL.unwrap().trim_end_matches('/'));
-    let mut init = vec![("method", JsValue::from_str(method))];
-    if let Some(b) = body {
-        init.push(("body", b.into()));
-    }
-    let fetch: Function = get(&js_sys::global(), "fetch").dyn_into().unwrap();
-    let p: Promise = fetch
-        .call2(&JsValue::NULL, &url.clone().into(), &obj(&init))
-        .unwrap()
-        .dyn_into()
-        .unwrap();
-    let resp = JsFuture::from(p)
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
-    let status = get_num(&resp, "status");
-    let text = JsFuture::from(call(&resp, "text", &[]).dyn_into::<Promise>().unwrap())
-        .await
-        .unwrap()
-        .as_string()
-        .unwrap();
-    assert_eq!(status, 200, "{method} {url}: {text}");
-    JSON::parse(&text).unwrap_or_else(|e| panic!("{method} {url}: {text}: {e:?}"))
-}
-
-async fn ldk_channel(channel_id: &str) -> JsValue {
-    let list = Array::from(&control("GET", "/channels", None).await);
-    list.iter()
-        .find(|c| get(c, "channel_id").as_string().as_deref() == Some(channel_id))
-        .unwrap_or_else(|| panic!("LDK has no channel {channel_id}: {}", show(&list)))
-}
-
 /// Waits until `f` holds (the node works in the background meanwhile).
 async fn until(what: &str, mut f: impl FnMut() -> bool) {
     let start = js_sys::Date::now();
@@ -197,27 +113,6 @@ async fn until(what: &str, mut f: impl FnMut() -> bool) {
             "timed out waiting for {what}"
         );
         sleep(10).await;
-    }
-}
-
-/// A funding transaction spending a made-up output (LDK checks no inputs).
-fn funding_tx(script: ScriptBuf, amount: u64) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array(random_bytes()),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(amount),
-            script_pubkey: script,
-        }],
     }
 }
 
@@ -253,12 +148,7 @@ fn the_channel(node: &JsValue) -> JsValue {
 /// Pays an LDK invoice of `amount` msat from `node`; checks the result
 /// against LDK's record of the payment.
 async fn pay_ldk(node: &JsValue, amount: u64) {
-    let created = control(
-        "POST",
-        "/invoice",
-        Some(format!("{{\"amount_msat\":{amount}}}")),
-    )
-    .await;
+    let created = ldk_invoice(amount).await;
     let bolt11 = get_str(&created, "bolt11");
     let hash = get_str(&created, "payment_hash");
     let r = ok(
@@ -556,7 +446,7 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
 
     // A database of another node is refused.
     let other = create(options(&hex(&random_bytes()), tip)).await;
-    let e = other.err().expect("another seed is refused");
+    let e = other.expect_err("another seed is refused");
     assert_eq!(get_str(&e, "code"), "WRONG_SEED");
 
     // (e) A new LnNode on the same seed and database resumes the channel

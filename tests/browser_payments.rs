@@ -12,28 +12,27 @@
 //! payments to its invoices at once.
 //!
 //! `scripts/test.sh` starts the helpers and passes their addresses at
-//! compile time: `LNWASM_TEST_PROXY_URL`, `LNWASM_TEST_LDK_URI` and
-//! `LNWASM_TEST_LDK_CONTROL` (`http://127.0.0.1:<port>`). Without them the
-//! test prints a notice and passes.
+//! compile time (see tests/browser_support); without them the test prints
+//! a notice and passes.
 #![cfg(target_arch = "wasm32")]
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+mod browser_support;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
-use bitcoin::absolute::LockTime;
 use bitcoin::constants::ChainHash;
-use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, SecretKey};
-use bitcoin::transaction::Version;
-use bitcoin::{
-    Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+use bitcoin::{Network, Transaction, Txid};
+use browser_support::{
+    control, funding_tx, get, get_num, get_str, hex, ldk_channel, ldk_invoice, random_bytes, show,
+    sleep, CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
 };
-use js_sys::{Function, Object, Promise, Reflect, JSON};
-use lnwasm::channel::{Command, Event, ManagerEvent, ManagerInput, OpenRequest};
+use lnwasm::channel::{Command, Event, ManagerEvent, OpenRequest};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description};
 use lnwasm::keys::WalletKeys;
@@ -49,21 +48,14 @@ use lnwasm::tx::FeeratePerKw;
 use lnwasm::types::{Msat, Sat, ShortChannelId};
 use lnwasm::wire::features::Features;
 use lnwasm::wire::{ChannelId, ErrorMessage, Message, PaymentPreimage};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
-
-const PROXY: Option<&str> = option_env!("LNWASM_TEST_PROXY_URL");
-const LDK: Option<&str> = option_env!("LNWASM_TEST_LDK_URI");
-const CONTROL: Option<&str> = option_env!("LNWASM_TEST_LDK_CONTROL");
 
 /// How long any one wait may take.
 const T: Duration = Duration::from_secs(30);
 const FUNDING: Sat = Sat(1_000_000);
 /// What lnwasm pushes to LDK when it opens, so both sides can pay.
 const PUSH: Msat = Msat(400_000_000);
-/// LDK's default `minimum_depth` as fundee.
-const LDK_MIN_DEPTH: u32 = 6;
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
@@ -75,81 +67,6 @@ fn millis() -> Millis {
 
 fn unix_now() -> u64 {
     (now_ms() / 1000.0) as u64
-}
-
-/// Test randomness (node seed, made-up funding input): fresh each run, as
-/// the LDK process outlives one run.
-fn random_bytes() -> [u8; 32] {
-    let mut b = [0u8; 32];
-    for x in &mut b {
-        *x = (js_sys::Math::random() * 256.0) as u8;
-    }
-    b
-}
-
-fn get(o: &JsValue, k: &str) -> JsValue {
-    Reflect::get(o, &JsValue::from_str(k)).unwrap()
-}
-
-fn get_str(o: &JsValue, k: &str) -> String {
-    get(o, k)
-        .as_string()
-        .unwrap_or_else(|| panic!("no string {k} in {}", show(o)))
-}
-
-fn get_num(o: &JsValue, k: &str) -> u64 {
-    get(o, k)
-        .as_f64()
-        .unwrap_or_else(|| panic!("no number {k} in {}", show(o))) as u64
-}
-
-fn show(v: &JsValue) -> String {
-    JSON::stringify(v)
-        .map(String::from)
-        .unwrap_or_else(|_| format!("{v:?}"))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-async fn sleep(ms: i32) {
-    let p = Promise::new(&mut |resolve, _| {
-        let set_timeout: Function = Reflect::get(&js_sys::global(), &"setTimeout".into())
-            .unwrap()
-            .dyn_into()
-            .unwrap();
-        set_timeout
-            .call2(&JsValue::NULL, &resolve, &ms.into())
-            .unwrap();
-    });
-    JsFuture::from(p).await.unwrap();
-}
-
-/// One request to LDK's control API; the answer's JSON. A `body` is sent as
-/// `text/plain` (a "simple" cross-origin request: no preflight needed).
-async fn control(method: &str, path: &str, body: Option<String>) -> JsValue {
-    let url = format!("{}{path}", CONTROL.unwrap().trim_end_matches('/'));
-    let init = Object::new();
-    Reflect::set(&init, &"method".into(), &method.into()).unwrap();
-    if let Some(b) = body {
-        Reflect::set(&init, &"body".into(), &b.into()).unwrap();
-    }
-    let fetch: Function = get(&js_sys::global(), "fetch").dyn_into().unwrap();
-    let p: Promise = fetch
-        .call2(&JsValue::NULL, &url.clone().into(), &init)
-        .unwrap()
-        .dyn_into()
-        .unwrap();
-    let resp = JsFuture::from(p)
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
-    let status = get_num(&resp, "status");
-    let text: Function = get(&resp, "text").dyn_into().unwrap();
-    let p: Promise = text.call0(&resp).unwrap().dyn_into().unwrap();
-    let text = JsFuture::from(p).await.unwrap().as_string().unwrap();
-    assert_eq!(status, 200, "{method} {url}: {text}");
-    JSON::parse(&text).unwrap_or_else(|e| panic!("{method} {url}: {text}: {e:?}"))
 }
 
 /// The lnwasm node: a channel manager and a payment layer with their stores,
@@ -236,7 +153,7 @@ impl Ln {
         while let Some(e) = ln.conn.next_event() {
             assert!(matches!(e, PeerEvent::Connected(_)), "{e:?}");
         }
-        ln.manager(ManagerInput::PeerConnected {
+        ln.input(NodeInput::PeerConnected {
             node_id: uri.node_id,
             features: info.features,
         });
@@ -271,44 +188,30 @@ impl Ln {
         self.node.channel_views()
     }
 
-    /// Hands lnwasm's node one manager-level input (user calls through
-    /// the node's own entry points) and carries out its actions.
-    fn manager(&mut self, i: ManagerInput) {
-        let acts = match i.clone() {
-            ManagerInput::PeerConnected { node_id, features } => Ok(self
-                .node
-                .handle(NodeInput::PeerConnected { node_id, features })),
-            ManagerInput::PeerDisconnected { node_id } => {
-                Ok(self.node.handle(NodeInput::PeerDisconnected { node_id }))
-            }
-            ManagerInput::PeerMessage { node_id, msg } => {
-                Ok(self.node.handle(NodeInput::PeerMessage { node_id, msg }))
-            }
-            ManagerInput::BlockConnected { height } => {
-                Ok(self.node.handle(NodeInput::BlockConnected { height }))
-            }
-            ManagerInput::TxConfirmed {
-                txid,
-                height,
-                tx_index,
-            } => Ok(self.node.handle(NodeInput::TxConfirmed {
-                txid,
-                height,
-                tx_index,
-            })),
-            ManagerInput::OpenChannel { node_id, request } => {
-                self.node.open_channel(node_id, request)
-            }
-            ManagerInput::Command {
-                channel_id,
-                command,
-            } => self.node.command(channel_id, command),
-            other => panic!("not used here: {other:?}"),
-        };
-        match acts {
-            Ok(acts) => self.run(acts),
-            Err(e) => panic!("lnwasm's node refused {i:?}: {e}"),
-        }
+    /// Hands lnwasm's node one input and carries out its actions.
+    fn input(&mut self, i: NodeInput) {
+        let acts = self.node.handle(i);
+        self.run(acts);
+    }
+
+    /// Opens a channel through the node's own entry point and carries out
+    /// its actions.
+    fn open(&mut self, node_id: PublicKey, request: OpenRequest) {
+        let acts = self
+            .node
+            .open_channel(node_id, request.clone())
+            .unwrap_or_else(|e| panic!("lnwasm's node refused to open {request:?}: {e}"));
+        self.run(acts);
+    }
+
+    /// Gives a channel a command through the node's own entry point and
+    /// carries out its actions.
+    fn command(&mut self, channel_id: ChannelId, command: Command) {
+        let acts = self
+            .node
+            .command(channel_id, command.clone())
+            .unwrap_or_else(|e| panic!("lnwasm's node refused {command:?} on {channel_id:?}: {e}"));
+        self.run(acts);
     }
 
     /// Carries out the node's actions in order.
@@ -353,10 +256,10 @@ impl Ln {
         let node_id = self.ldk_id;
         for e in got {
             match e {
-                PeerEvent::Message(msg) => self.manager(ManagerInput::PeerMessage { node_id, msg }),
+                PeerEvent::Message(msg) => self.input(NodeInput::PeerMessage { node_id, msg }),
                 PeerEvent::Error { channel_id, text } => {
                     self.peer_errors.push(text.clone());
-                    self.manager(ManagerInput::PeerMessage {
+                    self.input(NodeInput::PeerMessage {
                         node_id,
                         msg: Message::Error(ErrorMessage::new(channel_id, &text)),
                     });
@@ -364,7 +267,7 @@ impl Ln {
                 PeerEvent::Warning { text, .. } => self.peer_errors.push(text),
                 PeerEvent::Disconnected(r) => {
                     self.peer_errors.push(format!("disconnected: {r:?}"));
-                    self.manager(ManagerInput::PeerDisconnected { node_id });
+                    self.input(NodeInput::PeerDisconnected { node_id });
                 }
                 PeerEvent::Connected(_)
                 | PeerEvent::Pong { .. }
@@ -415,7 +318,7 @@ impl Ln {
     }
 
     fn block(&mut self, height: u32) {
-        self.manager(ManagerInput::BlockConnected { height });
+        self.input(NodeInput::BlockConnected { height });
     }
 
     fn view(&self, id: &ChannelId) -> ChannelView {
@@ -435,36 +338,6 @@ impl Ln {
     }
 }
 
-/// A funding transaction spending a made-up output (LDK checks no inputs).
-fn funding_tx(script: ScriptBuf, amount: Sat) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array(random_bytes()),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(amount.0),
-            script_pubkey: script,
-        }],
-    }
-}
-
-/// LDK's view of the channel, from its control API.
-async fn ldk_channel(id: &ChannelId) -> JsValue {
-    let list = js_sys::Array::from(&control("GET", "/channels", None).await);
-    let want = hex(&id.0);
-    list.iter()
-        .find(|c| get(c, "channel_id").as_string().as_deref() == Some(want.as_str()))
-        .unwrap_or_else(|| panic!("LDK has no channel {want}: {}", show(&list)))
-}
-
 #[wasm_bindgen_test]
 async fn single_hop_payments_both_ways_with_ldk() {
     let (Some(proxy), Some(ldk), Some(_)) = (PROXY, LDK, CONTROL) else {
@@ -482,9 +355,9 @@ async fn single_hop_payments_both_ways_with_ldk() {
 
     // lnwasm opens a channel to LDK, pushing PUSH.
     let temporary_channel_id = ChannelId(random_bytes());
-    ln.manager(ManagerInput::OpenChannel {
-        node_id: ln.ldk_id,
-        request: OpenRequest {
+    ln.open(
+        ln.ldk_id,
+        OpenRequest {
             temporary_channel_id,
             funding: FUNDING,
             push: PUSH,
@@ -494,7 +367,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
             our_features: Features::empty(),
             now: unix_now(),
         },
-    });
+    );
     let funding_required = |l: &Ln| {
         l.mevents.iter().find_map(|e| match e {
             ManagerEvent::Channel {
@@ -513,15 +386,15 @@ async fn single_hop_payments_both_ways_with_ldk() {
         .await;
     let (script, amount) = funding_required(&ln).unwrap();
     assert_eq!(amount, FUNDING);
-    let tx = funding_tx(script, amount);
+    let tx = funding_tx(script, amount.0);
     let txid = tx.compute_txid();
-    ln.manager(ManagerInput::Command {
-        channel_id: temporary_channel_id,
-        command: Command::FundingTx {
+    ln.command(
+        temporary_channel_id,
+        Command::FundingTx {
             tx: tx.clone(),
             output_index: 0,
         },
-    });
+    );
     ln.until("funding_signed from LDK", |l| {
         l.published.iter().any(|t| t.compute_txid() == txid)
     })
@@ -542,7 +415,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
     assert_eq!(get_num(&confirmed, "tx_index"), 0);
     for h in conf_height..=tip {
         if h == conf_height {
-            ln.manager(ManagerInput::TxConfirmed {
+            ln.input(NodeInput::TxConfirmed {
                 txid,
                 height: h,
                 tx_index: 0,
@@ -555,7 +428,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
     loop {
         ln.until("channel usable on lnwasm's side", |l| l.view(&id).usable)
             .await;
-        let c = ldk_channel(&id).await;
+        let c = ldk_channel(&hex(&id.0)).await;
         if get(&c, "is_usable").as_bool() == Some(true) {
             assert_eq!(get_num(&c, "short_channel_id"), scid.0);
             assert_eq!(get_str(&c, "counterparty"), ln.node_id().to_string());
@@ -635,12 +508,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
 
     // (b) lnwasm pays an LDK invoice over the direct channel.
     let b_amount = 25_000_000;
-    let created = control(
-        "POST",
-        "/invoice",
-        Some(format!("{{\"amount_msat\":{b_amount}}}")),
-    )
-    .await;
+    let created = ldk_invoice(b_amount).await;
     let bolt11 = get_str(&created, "bolt11");
     let decoded = invoice::decode(&bolt11).expect("lnwasm decodes LDK's invoice");
     assert_eq!(*decoded.payee(), ln.ldk_id);
@@ -739,7 +607,7 @@ async fn single_hop_payments_both_ways_with_ldk() {
     let start = now_ms();
     loop {
         ln.step();
-        let c = ldk_channel(&id).await;
+        let c = ldk_channel(&hex(&id.0)).await;
         if get_num(&c, "pending_inbound_htlcs") == 0 && get_num(&c, "pending_outbound_htlcs") == 0 {
             // LDK's balance less the 1% reserve lnwasm imposes.
             assert_eq!(

@@ -48,7 +48,7 @@ use ldk_peer::lightning::types::payment::{
 };
 use ldk_peer::{Config, LdkNode};
 use lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description as LdkDescription};
-use lnwasm::channel::{Command, Event, ManagerEvent, ManagerInput, OpenRequest};
+use lnwasm::channel::{Command, Event, ManagerEvent, OpenRequest};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description, NewInvoice};
 use lnwasm::keys::WalletKeys;
@@ -148,44 +148,30 @@ impl Ln {
         self.node.channel_views()
     }
 
-    /// Hands lnwasm's node one manager-level input (user calls through
-    /// the node's own entry points) and carries out its actions.
-    fn manager(&mut self, i: ManagerInput) {
-        let acts = match i.clone() {
-            ManagerInput::PeerConnected { node_id, features } => Ok(self
-                .node
-                .handle(NodeInput::PeerConnected { node_id, features })),
-            ManagerInput::PeerDisconnected { node_id } => {
-                Ok(self.node.handle(NodeInput::PeerDisconnected { node_id }))
-            }
-            ManagerInput::PeerMessage { node_id, msg } => {
-                Ok(self.node.handle(NodeInput::PeerMessage { node_id, msg }))
-            }
-            ManagerInput::BlockConnected { height } => {
-                Ok(self.node.handle(NodeInput::BlockConnected { height }))
-            }
-            ManagerInput::TxConfirmed {
-                txid,
-                height,
-                tx_index,
-            } => Ok(self.node.handle(NodeInput::TxConfirmed {
-                txid,
-                height,
-                tx_index,
-            })),
-            ManagerInput::OpenChannel { node_id, request } => {
-                self.node.open_channel(node_id, request)
-            }
-            ManagerInput::Command {
-                channel_id,
-                command,
-            } => self.node.command(channel_id, command),
-            other => panic!("not used here: {other:?}"),
-        };
-        match acts {
-            Ok(acts) => self.run(acts),
-            Err(e) => panic!("lnwasm's node refused {i:?}: {e}"),
-        }
+    /// Hands lnwasm's node one input and carries out its actions.
+    fn input(&mut self, i: NodeInput) {
+        let acts = self.node.handle(i);
+        self.run(acts);
+    }
+
+    /// Opens a channel through the node's own entry point and carries out
+    /// its actions.
+    fn open(&mut self, node_id: PublicKey, request: OpenRequest) {
+        let acts = self
+            .node
+            .open_channel(node_id, request.clone())
+            .unwrap_or_else(|e| panic!("lnwasm's node refused to open {request:?}: {e}"));
+        self.run(acts);
+    }
+
+    /// Gives a channel a command through the node's own entry point and
+    /// carries out its actions.
+    fn command(&mut self, channel_id: ChannelId, command: Command) {
+        let acts = self
+            .node
+            .command(channel_id, command.clone())
+            .unwrap_or_else(|e| panic!("lnwasm's node refused {command:?} on {channel_id:?}: {e}"));
+        self.run(acts);
     }
 
     /// Carries out the node's actions in order.
@@ -242,10 +228,10 @@ impl Ln {
         }
         for (node_id, e) in got {
             match e {
-                PeerEvent::Message(msg) => self.manager(ManagerInput::PeerMessage { node_id, msg }),
+                PeerEvent::Message(msg) => self.input(NodeInput::PeerMessage { node_id, msg }),
                 PeerEvent::Error { channel_id, text } => {
                     self.peer_errors.push(text.clone());
-                    self.manager(ManagerInput::PeerMessage {
+                    self.input(NodeInput::PeerMessage {
                         node_id,
                         msg: Message::Error(ErrorMessage::new(channel_id, &text)),
                     });
@@ -253,7 +239,7 @@ impl Ln {
                 PeerEvent::Warning { text, .. } => self.peer_errors.push(text),
                 PeerEvent::Disconnected(_) => {
                     self.peers.retain(|(id, _)| *id != node_id);
-                    self.manager(ManagerInput::PeerDisconnected { node_id });
+                    self.input(NodeInput::PeerDisconnected { node_id });
                 }
                 PeerEvent::Connected(_)
                 | PeerEvent::Pong { .. }
@@ -263,7 +249,7 @@ impl Ln {
     }
 
     fn block(&mut self, height: u32) {
-        self.manager(ManagerInput::BlockConnected { height });
+        self.input(NodeInput::BlockConnected { height });
     }
 
     fn entropy(&mut self) -> [u8; 32] {
@@ -400,7 +386,7 @@ impl Rig {
             tcp::connect(&uri, &self.ln[i].secret, peer_config(), T).expect("connect to LDK");
         let node_id = self.ldk[j].node_id();
         self.ln[i].peers.push((node_id, peer));
-        self.ln[i].manager(ManagerInput::PeerConnected {
+        self.ln[i].input(NodeInput::PeerConnected {
             node_id,
             features: info.features,
         });
@@ -416,7 +402,7 @@ impl Rig {
             let (_, mut p) = self.ln[i].peers.remove(k);
             p.disconnect();
         }
-        self.ln[i].manager(ManagerInput::PeerDisconnected { node_id });
+        self.ln[i].input(NodeInput::PeerDisconnected { node_id });
         let id = self.ln[i].id;
         self.until("LDK sees lnwasm leave", |r| r.ldk[j].peer(&id).is_none());
         self.ln[i].cut_at = None;
@@ -482,7 +468,7 @@ impl Rig {
                 for (idx, tx) in b.txdata.iter().enumerate() {
                     let txid = tx.compute_txid();
                     if ln.watched.contains(&txid) {
-                        ln.manager(ManagerInput::TxConfirmed {
+                        ln.input(NodeInput::TxConfirmed {
                             txid,
                             height,
                             tx_index: idx as u32,
@@ -512,9 +498,9 @@ impl Rig {
     fn open(&mut self, i: usize, j: usize, temp: u8) -> (ChannelId, Transaction) {
         let temporary_channel_id = ChannelId([temp; 32]);
         let node_id = self.ldk[j].node_id();
-        self.ln[i].manager(ManagerInput::OpenChannel {
+        self.ln[i].open(
             node_id,
-            request: OpenRequest {
+            OpenRequest {
                 temporary_channel_id,
                 funding: FUNDING,
                 push: PUSH,
@@ -524,7 +510,7 @@ impl Rig {
                 our_features: Features::empty(),
                 now: unix_now(),
             },
-        });
+        );
         let funding_required = |l: &Ln| {
             l.mevents.iter().find_map(|e| match e {
                 ManagerEvent::Channel {
@@ -546,13 +532,13 @@ impl Rig {
         assert_eq!(amount, FUNDING);
         let tx = funding_tx(script, amount, temp);
         let txid = tx.compute_txid();
-        self.ln[i].manager(ManagerInput::Command {
-            channel_id: temporary_channel_id,
-            command: Command::FundingTx {
+        self.ln[i].command(
+            temporary_channel_id,
+            Command::FundingTx {
                 tx: tx.clone(),
                 output_index: 0,
             },
-        });
+        );
         self.until("funding_signed from LDK", |r| {
             r.ln[i].published.iter().any(|t| t.compute_txid() == txid)
         });

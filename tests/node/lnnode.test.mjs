@@ -6,21 +6,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LnNode, decodeInvoice, encodeInvoice } from "lnwasm";
+import { code } from "./helpers.mjs";
 
 const SEED = "00".repeat(32);
 // The node id the seed above derives (BIP32 m/1017'/1'/0'/0/0, regtest coin type).
 const NODE_ID = "037d68771e4799f820dd528b3e599dad93ee15f26da4869ad8677cc7ad0efc4852";
 const PEER = "02eec7245d6b7d2ccb30380bfbe2a3648cd7a942653f5aa340edcea1f283686619";
-
-async function code(p) {
-  try {
-    await p;
-  } catch (e) {
-    assert.equal(e.name, "LnwasmError");
-    return e.code;
-  }
-  assert.fail("expected a rejection");
-}
 
 const regtest = () => LnNode.create({ seed: SEED, network: "regtest", bestHeight: 100 });
 

@@ -5,18 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connectPeer } from "lnwasm";
+import { code } from "./helpers.mjs";
 
 const ID = "02eec7245d6b7d2ccb30380bfbe2a3648cd7a942653f5aa340edcea1f283686619";
-
-async function code(p) {
-  try {
-    await p;
-  } catch (e) {
-    assert.equal(e.name, "LnwasmError");
-    return e.code;
-  }
-  assert.fail("expected a rejection");
-}
 
 test("connectPeer rejects bad arguments with codes", async () => {
   assert.equal(await code(connectPeer("nonsense", { proxyUrl: "ws://x" })), "INVALID_PEER_URI");
