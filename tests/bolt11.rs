@@ -20,6 +20,9 @@ const HASH_0102: &str = "0001020304050607080900010203040506070809000102030405060
 const SECRET_11: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 const CAKE_HASH: &str = "3925b6f67e2c340036ed12093dd44e0368df1b6ea26c53dbe4811f58fd5db8c1";
 
+/// (node id, short channel id, fee base, fee proportional, CLTV delta).
+type HintHop = (&'static str, &'static str, u32, u32, u16);
+
 /// One example from the vectors file.
 struct Vector {
     title: String,
@@ -110,7 +113,7 @@ struct Expected {
     min_final_cltv: u64,
     fallbacks: &'static [&'static str],
     /// (node id, scid, fee base, fee ppm, cltv delta) per hop, per hint.
-    route_hints: &'static [&'static [(&'static str, &'static str, u32, u32, u16)]],
+    route_hints: &'static [&'static [HintHop]],
     features: &'static [usize],
     metadata: Option<&'static str>,
 }

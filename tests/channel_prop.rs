@@ -94,7 +94,7 @@ fn run_case(seed: u64, steps: usize) {
     for _ in 0..steps {
         let online = *p.a.ch.link() == Link::Online && *p.b.ch.link() == Link::Online;
         match r.below(12) {
-            0 | 1 | 2 if online => {
+            0..=2 if online => {
                 let s = side(&mut r);
                 let amount = Msat(if r.below(3) == 0 {
                     1_000 + r.below(500_000)

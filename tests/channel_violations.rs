@@ -72,7 +72,8 @@ fn refuse(open: &OpenChannel) -> ChannelError {
 #[test]
 fn open_channel_parameter_checks() {
     let ok = sample_open();
-    let cases: Vec<(&str, Box<dyn Fn(&mut OpenChannel)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut OpenChannel)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "WRONG_CHAIN",
             Box::new(|o| o.chain_hash = bitcoin::constants::ChainHash::BITCOIN),
@@ -297,7 +298,8 @@ fn add_msg(p: &Pair, id: u64, amount: Msat) -> Message {
 
 #[test]
 fn htlc_violations_force_close() {
-    let cases: Vec<(&str, Box<dyn Fn(&Pair) -> Message>)> = vec![
+    type MakeMessage = Box<dyn Fn(&Pair) -> Message>;
+    let cases: Vec<(&str, MakeMessage)> = vec![
         (
             "UNEXPECTED_HTLC_ID",
             Box::new(|p| add_msg(p, 5, Msat(1_000_000))),

@@ -10,6 +10,9 @@ use super::spec::HtlcAdd;
 use super::ChannelError;
 
 /// Everything that can happen to a channel.
+// Short-lived values, moved once: boxing the message would cost an
+// allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Command {
     // ----- the peer -----
@@ -90,6 +93,8 @@ pub struct ChannelRecord {
 /// A [`Action::Persist`] always precedes the [`Action::Send`] and
 /// [`Action::Publish`] actions that depend on it; the driver must not run an
 /// action before the persist before it has completed (durably).
+// Short-lived values, moved once (see `Command`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Action {
     /// Write this record (atomically, with every other `Persist` of the same batch).

@@ -29,7 +29,7 @@ pub use basepoints::{
 };
 pub use shachain::{
     commitment_number_to_index, index_to_commitment_number, shachain_derive, CommitmentSecretStore,
-    CommitmentSeed, SHACHAIN_MAX_INDEX,
+    CommitmentSeed, SecretCursor, SHACHAIN_MAX_INDEX,
 };
 pub use wallet::{ChannelKeyIndex, ChannelKeys, WalletKeys, LN_PURPOSE};
 

@@ -147,6 +147,9 @@ pub struct PeerInfo {
 }
 
 /// What happened on the connection, in order.
+// Short-lived values, moved once: boxing the message would cost an
+// allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PeerEvent {
     /// Both `init`s were exchanged and the peer's was accepted.
