@@ -53,8 +53,10 @@ fi
 echo "lnwasm-proxy on $proxy_addr, ldk-peer at $ldk_uri (control http://$ldk_control)"
 # webdriver.json (repo root) passes the flags Chromium needs to run as root
 # on a machine without network access.
+# Tests wait up to 30 s for a peer themselves: give them longer than that,
+# so a stuck test reports what it waited for.
 LNWASM_TEST_PROXY_URL="ws://$proxy_addr" LNWASM_TEST_LDK_URI="$ldk_uri" \
-  LNWASM_TEST_LDK_CONTROL="http://$ldk_control" \
+  LNWASM_TEST_LDK_CONTROL="http://$ldk_control" WASM_BINDGEN_TEST_TIMEOUT=180 \
   CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome
 stop_helpers
 trap - EXIT

@@ -397,6 +397,37 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
         (FUNDING_SAT * 1000 - PUSH_MSAT + a - b, PUSH_MSAT - a + b)
     );
 
+    // The connection drops (LDK closes it): the node reconnects by itself,
+    // the channel is reestablished and pays again.
+    let connected = |events: &Events| {
+        events
+            .borrow()
+            .iter()
+            .filter(|e| get(e, "type").as_string().as_deref() == Some("peerConnected"))
+            .count()
+    };
+    assert_eq!(connected(&events), 1);
+    control(
+        "POST",
+        "/disconnect",
+        Some(format!("{{\"node_id\":\"{our_id}\"}}")),
+    )
+    .await;
+    until("peerDisconnected", || {
+        find_event(&events, "peerDisconnected", "nodeId", &ldk_id).is_some()
+    })
+    .await;
+    let dropped = find_event(&events, "peerDisconnected", "nodeId", &ldk_id).unwrap();
+    assert_eq!(get(&dropped, "reconnecting").as_bool(), Some(true));
+    until("reconnected", || connected(&events) == 2).await;
+    until("channel usable after reconnecting", || {
+        get(&the_channel(&node), "usable").as_bool() == Some(true)
+    })
+    .await;
+    let b2 = 2_000_000;
+    pay_ldk(&node, b2).await;
+    let b = b + b2;
+
     // (c) A payment LDK fails: a route hint through LDK over a channel it
     // does not have. The code is the one LDK returned, attributed to LDK.
     let payee_key = hex(&random_bytes());

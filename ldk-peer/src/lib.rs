@@ -1090,6 +1090,7 @@ pub fn features_hex(f: &InitFeatures) -> String {
 /// | `POST /invoice` | `{"amount_msat": n, "description"?: s}` | `{"bolt11","payment_hash"}` |
 /// | `POST /pay` | `{"bolt11": s, "timeout_secs"?: n}` | waits for `PaymentSent`/`PaymentFailed`: `{"status":"sent","payment_hash","preimage","amount_msat","fee_msat"}` or `{"status":"failed","payment_hash","reason"}` |
 /// | `GET /received` | | `[{"payment_hash","amount_msat","preimage"}]`, one per `PaymentClaimed` |
+/// | `POST /disconnect` | `{"node_id": "<hex>"}` | drops the connection to that peer (no `error` sent): `{"disconnected": true}` |
 ///
 /// Errors answer 400/404/500 with `{"error": "<text>"}`. [`serve_control`] turns on
 /// [`LdkNode::set_auto_claim`].
@@ -1242,12 +1243,22 @@ pub mod control {
             ("POST", "/invoice") => invoice(node, &fields),
             ("POST", "/pay") => pay(node, &fields).await,
             ("GET", "/received") => Ok(received(node)),
+            ("POST", "/disconnect") => disconnect(node, &fields),
             _ => return err(404, format!("no {method} {path}")),
         };
         match r {
             Ok(body) => (200, body),
             Err(a) => a,
         }
+    }
+
+    fn disconnect(node: &LdkNode, fields: &HashMap<String, Value>) -> Result<String, Answer> {
+        let Some(Value::Str(hex)) = fields.get("node_id") else {
+            return Err(err(400, "node_id: hex string required"));
+        };
+        let id = PublicKey::from_str(hex).map_err(|e| err(400, format!("node_id: {e}")))?;
+        node.disconnect(id);
+        Ok("{\"disconnected\":true}".to_string())
     }
 
     fn info(node: &LdkNode) -> String {

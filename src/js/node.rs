@@ -124,6 +124,9 @@ extern "C" {
 const TICK: Duration = Duration::from_secs(5);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_FEERATE: FeeratePerKw = FeeratePerKw(2500);
+/// Reconnection delays double from the first to the last.
+const RECONNECT_FIRST: Duration = Duration::from_secs(1);
+const RECONNECT_MAX: Duration = Duration::from_secs(60);
 const NODE_ID_KEY: &[u8] = b"node_id";
 
 fn now() -> Millis {
@@ -149,6 +152,8 @@ enum Item {
     Act(NodeAction),
     /// Settle once everything queued before is done.
     Resolve(Settle, JsValue),
+    /// Tell the listeners.
+    Emit(JsValue),
 }
 
 /// A connection to a peer.
@@ -166,6 +171,20 @@ struct Link {
     ready: bool,
     /// The peer's `init` features (bit numbers).
     features: Array,
+    /// Where the socket goes, for reconnecting.
+    url: String,
+    timeout: Duration,
+}
+
+/// A peer we were connected to and reconnect to when the connection drops
+/// (until `disconnect` or `stop`).
+struct Known {
+    node_id: PublicKey,
+    url: String,
+    timeout: Duration,
+    /// Reconnection attempts since the last success.
+    attempts: u32,
+    timer: Option<Timer>,
 }
 
 /// An `openChannel` under way.
@@ -187,6 +206,7 @@ struct Inner {
     proxy_url: Option<String>,
     links: Vec<Link>,
     next_link: u64,
+    known: Vec<Known>,
     queue: VecDeque<Item>,
     pumping: bool,
     /// Set by a failed write, or by `stop`.
@@ -246,6 +266,7 @@ async fn pump(shared: Shared) {
         };
         match item {
             Item::Resolve(s, v) => s.resolve(&v),
+            Item::Emit(ev) => emit(&shared, ev),
             Item::Act(a) => {
                 if let Err(e) = carry_out(&shared, a).await {
                     halt(&shared, e);
@@ -265,6 +286,7 @@ fn halt(shared: &Shared, e: JsValue) {
         i.halted = Some(e.clone());
         i.queue.clear();
         i.tick = None;
+        i.known.clear();
         for (_, s) in i.pays.drain(..) {
             s.reject(&e);
         }
@@ -851,7 +873,7 @@ impl Inner {
             }
             l.timer = None;
             if l.stream.as_ref().map_or(true, |s| s.is_finished()) {
-                self.remove_link(id, None);
+                self.remove_link(id, None, shared);
             }
             return;
         }
@@ -878,11 +900,31 @@ impl Inner {
                     .map(|b| JsValue::from_f64(b as f64))
                     .collect();
                 l.features = features.clone();
+                let (url, timeout) = (l.url.clone(), l.timeout);
+                match self.known.iter_mut().find(|k| k.node_id == node_id) {
+                    Some(k) => {
+                        k.url = url;
+                        k.timeout = timeout;
+                        k.attempts = 0;
+                        k.timer = None;
+                    }
+                    None => self.known.push(Known {
+                        node_id,
+                        url,
+                        timeout,
+                        attempts: 0,
+                        timer: None,
+                    }),
+                }
                 let acts = self.node.handle(NodeInput::PeerConnected {
                     node_id,
                     features: info.features,
                 });
                 self.enqueue(acts);
+                self.queue.push_back(Item::Emit(event_object(
+                    "peerConnected",
+                    &[("nodeId", to_hex(&node_id.serialize()).into())],
+                )));
                 if let Some(s) = settle {
                     let peer = object(&[
                         ("nodeId", to_hex(&node_id.serialize()).into()),
@@ -901,14 +943,11 @@ impl Inner {
                 let acts = self.node.handle(NodeInput::PeerMessage { node_id, msg });
                 self.enqueue(acts);
             }
+            // The node hears of it when the link is let go (`remove_link`),
+            // once the socket is closed too.
             PeerEvent::Disconnected(reason) => {
-                let was_ready = std::mem::replace(&mut l.ready, false);
                 if let Some(s) = l.connecting.take() {
                     s.reject(&to_js(TransportError::Disconnected(reason)));
-                }
-                if was_ready {
-                    let acts = self.node.handle(NodeInput::PeerDisconnected { node_id });
-                    self.enqueue(acts);
                 }
             }
             PeerEvent::Warning { .. } | PeerEvent::Pong { .. } | PeerEvent::PingReceived { .. } => {
@@ -916,7 +955,7 @@ impl Inner {
         }
     }
 
-    fn remove_link(&mut self, id: u64, failure: Option<TransportError>) {
+    fn remove_link(&mut self, id: u64, failure: Option<TransportError>, shared: &Shared) {
         let Some(k) = self.links.iter().position(|l| l.id == id) else {
             return;
         };
@@ -926,16 +965,97 @@ impl Inner {
                 DisconnectReason::StreamClosed,
             ))));
         }
+        let reconnecting = self.halted.is_none() && self.schedule_reconnect(&l.node_id, shared);
         if l.ready {
             let acts = self
                 .node
                 .handle(NodeInput::PeerDisconnected { node_id: l.node_id });
             self.enqueue(acts);
+            self.queue.push_back(Item::Emit(event_object(
+                "peerDisconnected",
+                &[
+                    ("nodeId", to_hex(&l.node_id.serialize()).into()),
+                    ("reconnecting", reconnecting.into()),
+                ],
+            )));
         }
         // This may run inside the stream's own callback.
         if let Some(s) = l.stream.take() {
             drop_later(s);
         }
+    }
+
+    /// Arms the reconnection timer of a known peer; false if it is not
+    /// one (never connected, or `disconnect` was called).
+    fn schedule_reconnect(&mut self, node_id: &PublicKey, shared: &Shared) -> bool {
+        let Some(k) = self.known.iter_mut().find(|k| k.node_id == *node_id) else {
+            return false;
+        };
+        let delay = RECONNECT_FIRST
+            .saturating_mul(1 << k.attempts.min(16))
+            .min(RECONNECT_MAX);
+        k.attempts = k.attempts.saturating_add(1);
+        let weak = Rc::downgrade(shared);
+        let node_id = *node_id;
+        k.timer = Some(Timer::once(delay, move || {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            {
+                let mut i = shared.borrow_mut();
+                let Some(k) = i.known.iter_mut().find(|k| k.node_id == node_id) else {
+                    return;
+                };
+                k.timer = None;
+                let (url, timeout) = (k.url.clone(), k.timeout);
+                if i.halted.is_none() && !i.links.iter().any(|l| l.node_id == node_id) {
+                    // A socket that cannot even be created is retried later.
+                    if i.open_link(&shared, node_id, url, timeout, None).is_err() {
+                        i.schedule_reconnect(&node_id, &shared);
+                    }
+                }
+            }
+            kick(&shared);
+        }));
+        true
+    }
+
+    /// Opens a WebSocket to `url` for `node_id`; `settle` hears of `init`.
+    fn open_link(
+        &mut self,
+        shared: &Shared,
+        node_id: PublicKey,
+        url: String,
+        timeout: Duration,
+        settle: Option<Settle>,
+    ) -> Result<(), JsValue> {
+        let mut config = PeerConfig::new(chain_of(self.network));
+        config.handshake_timeout = timeout;
+        let id = self.next_link;
+        self.next_link += 1;
+        let weak = Rc::downgrade(shared);
+        let stream = WsStream::open(&url, timeout, move |ev| {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            shared.borrow_mut().on_ws(id, ev, &shared);
+            kick(&shared);
+        })
+        .map_err(to_js)?;
+        self.links.push(Link {
+            id,
+            node_id,
+            conn: None,
+            pending: Some((config, self.node_secret)),
+            stream: Some(stream),
+            timer: None,
+            connecting: settle,
+            ready: false,
+            features: Array::new(),
+            url,
+            timeout,
+        });
+        Ok(())
     }
 
     fn on_ws(&mut self, id: u64, ev: WsEvent, shared: &Shared) {
@@ -960,7 +1080,7 @@ impl Inner {
                 }
             }
             WsEvent::OpenFailed(e) => {
-                self.remove_link(id, Some(e));
+                self.remove_link(id, Some(e), shared);
                 return;
             }
             WsEvent::Closed { .. } => {
@@ -968,7 +1088,7 @@ impl Inner {
                     c.stream_closed();
                 }
                 self.drive(id, shared);
-                self.remove_link(id, None);
+                self.remove_link(id, None, shared);
                 return;
             }
         }
@@ -1156,6 +1276,7 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
         proxy_url: o.proxy_url,
         links: vec![],
         next_link: 0,
+        known: vec![],
         queue: VecDeque::new(),
         pumping: false,
         halted: None,
@@ -1318,32 +1439,11 @@ impl LnNode {
                     "a connection to this peer is being set up",
                 ));
             }
-            let mut config = PeerConfig::new(chain_of(i.network));
-            config.handshake_timeout = timeout;
-            let key = i.node_secret;
-            let id = i.next_link;
-            i.next_link += 1;
-            let weak = Rc::downgrade(shared);
-            let stream = WsStream::open(&url, timeout, move |ev| {
-                let Some(shared) = weak.upgrade() else {
-                    return;
-                };
-                shared.borrow_mut().on_ws(id, ev, &shared);
-                kick(&shared);
-            })
-            .map_err(to_js)?;
-            i.links.push(Link {
-                id,
-                node_id: uri.node_id,
-                conn: None,
-                pending: Some((config, key)),
-                stream: Some(stream),
-                timer: None,
-                connecting: Some(settle),
-                ready: false,
-                features: Array::new(),
-            });
-            Ok(())
+            // A reconnection under way gives way to this one.
+            if let Some(k) = i.known.iter_mut().find(|k| k.node_id == uri.node_id) {
+                k.timer = None;
+            }
+            i.open_link(shared, uri.node_id, url, timeout, Some(settle))
         })
     }
 
@@ -1355,6 +1455,8 @@ impl LnNode {
                 .and_then(|b| PublicKey::from_slice(&b).ok())
                 .ok_or_else(|| bad_arg("nodeId must be a 33-byte public key in hex"))?;
             let mut i = shared.borrow_mut();
+            // No reconnection after this.
+            i.known.retain(|k| k.node_id != node_id);
             i.queue
                 .push_back(Item::Act(NodeAction::Disconnect { node_id }));
             i.queue.push_back(Item::Resolve(settle, JsValue::UNDEFINED));
@@ -1615,7 +1717,7 @@ impl LnNode {
                 let mut i = shared.borrow_mut();
                 let ids: Vec<u64> = i.links.iter().map(|l| l.id).collect();
                 for id in ids {
-                    i.remove_link(id, None);
+                    i.remove_link(id, None, &shared);
                 }
                 i.queue.clear();
                 i.db = None;

@@ -431,6 +431,11 @@ export type LnNodeEvent =
   | { readonly type: "paymentFailed"; readonly paymentHash: string; readonly code: NodeErrorCode }
   | { readonly type: "forwarded"; readonly paymentHash: string; readonly feeMsat: bigint }
   | { readonly type: "peerError"; readonly nodeId: string; readonly channelId: string | null; readonly message: string; readonly fatal: boolean }
+  /** `init` exchanged (after `connect`, or after an automatic reconnection). */
+  | { readonly type: "peerConnected"; readonly nodeId: string }
+  /** The connection dropped; unless `disconnect` or `stop` closed it, the node reconnects
+   * (after 1 s, doubling up to 60 s between attempts). */
+  | { readonly type: "peerDisconnected"; readonly nodeId: string; readonly reconnecting: boolean }
   /** The node stopped: `stop()`, or a failed storage write (`error.code` `STORAGE_IO`). */
   | { readonly type: "stopped"; readonly error: LnwasmNodeError };
 
@@ -448,8 +453,10 @@ export class LnNode {
   info(): NodeInfo;
   /** Adds a listener; returns the function that removes it. */
   onEvent(listener: (event: LnNodeEvent) => void): () => void;
-  /** Connects to `<pubkey>@<host>:<port>`; resolves once `init` was exchanged. */
+  /** Connects to `<pubkey>@<host>:<port>`; resolves once `init` was exchanged. From then on
+   * a dropped connection is re-established automatically (see the `peerDisconnected` event). */
   connect(uri: string, options?: NodeConnectOptions): Promise<ConnectedPeer>;
+  /** Closes the connection to `nodeId` and stops reconnecting to it. */
   disconnect(nodeId: string): Promise<void>;
   /** Resolves once the peer signed our first commitment (the funding transaction went out as a `publish` event). */
   openChannel(options: OpenChannelOptions): Promise<OpenedChannel>;
