@@ -7,9 +7,10 @@
 //! by the `fund` callback, published through the `publish` event), confirm
 //! it with `blockConnected`, be paid by LDK (`createInvoice`), pay LDK
 //! (`payInvoice`), refuse a second payment of the same invoice, fail a
-//! payment at LDK with the code LDK returned, stop, and resume from
-//! IndexedDB in a new `LnNode` that pays again over the same channel. A
-//! database of another seed is refused.
+//! payment at LDK with the code LDK returned, reconnect by itself when LDK
+//! drops the connection, refuse a second node on the same database, stop,
+//! and resume from IndexedDB in a new `LnNode` that pays again over the same
+//! channel. A database of another seed is refused.
 //!
 //! `scripts/test.sh` starts the helpers and passes their addresses at
 //! compile time (see tests/browser_support); without them the test prints
@@ -468,6 +469,13 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
         balances,
         (FUNDING_SAT * 1000 - PUSH_MSAT + a - b, PUSH_MSAT - a + b)
     );
+
+    // A second node on the same database is refused while this one runs
+    // (it would sign conflicting states of the same channel).
+    let e = create(options(&seed, tip))
+        .await
+        .expect_err("the database is in use");
+    assert_eq!(get_str(&e, "code"), "STORAGE_LOCKED");
 
     // (d) Stop; every call after is refused.
     ok(&node, "stop", &[]).await;

@@ -91,6 +91,21 @@ export function idbWrite(db, store, puts, deletes) {
     tx.onabort = () => reject(tx.error || new Error("IndexedDB write aborted"));
   });
 }
+// Resolves with the lock's release function, false if another holder has
+// it, or null without the Web Locks API.
+export function acquireLock(name) {
+  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+  if (!locks) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    locks.request(name, { ifAvailable: true }, (lock) => {
+      if (!lock) {
+        resolve(false);
+        return undefined;
+      }
+      return new Promise((release) => resolve(() => release()));
+    }).catch(reject);
+  });
+}
 export function idbClose(db) {
   db.close();
 }
@@ -112,6 +127,8 @@ extern "C" {
     fn idb_read_all(db: &JsValue, store: &str) -> Promise;
     #[wasm_bindgen(js_name = idbWrite)]
     fn idb_write(db: &JsValue, store: &str, puts: Array, deletes: Array) -> Promise;
+    #[wasm_bindgen(js_name = acquireLock)]
+    fn acquire_lock(name: &str) -> Promise;
     #[wasm_bindgen(js_name = idbClose)]
     fn idb_close(db: &JsValue);
     #[wasm_bindgen(js_name = callFund)]
@@ -203,6 +220,8 @@ struct Inner {
     /// The channel records as stored (what the store checks run against).
     channels: MemoryStore,
     db: Option<JsValue>,
+    /// Releases the database's lock (Web Locks), held while the node runs.
+    lock: Option<Function>,
     proxy_url: Option<String>,
     links: Vec<Link>,
     next_link: u64,
@@ -1218,6 +1237,77 @@ async fn read_all(db: &JsValue, store: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, 
         .collect())
 }
 
+/// Takes the database's lock and opens it. Two nodes on one database would
+/// sign conflicting states of the same channels (and could publish a
+/// revoked one): a second one is refused while the first runs, in this tab
+/// or another. Without the Web Locks API (old browsers) nothing is locked.
+async fn open_storage(name: &str) -> Result<(JsValue, Option<Function>), JsValue> {
+    let lock = JsFuture::from(acquire_lock(&format!("lnwasm:{name}")))
+        .await
+        .unwrap_or(JsValue::NULL);
+    if lock.as_bool() == Some(false) {
+        return Err(js_error(
+            "STORAGE_LOCKED",
+            &format!("another LnNode is running on IndexedDB {name}"),
+        ));
+    }
+    let lock: Option<Function> = lock.dyn_into().ok();
+    match JsFuture::from(idb_open(name)).await {
+        Ok(db) => Ok((db, lock)),
+        Err(e) => {
+            if let Some(release) = &lock {
+                let _ = release.call0(&JsValue::UNDEFINED);
+            }
+            Err(js_error(
+                "STORAGE_IO",
+                &format!("opening IndexedDB {name}: {e:?}"),
+            ))
+        }
+    }
+}
+
+fn close_storage(db: &JsValue, lock: &Option<Function>) {
+    idb_close(db);
+    if let Some(release) = lock {
+        let _ = release.call0(&JsValue::UNDEFINED);
+    }
+}
+
+/// Checks the database belongs to `node_id` (marks it so when new) and
+/// reads the channel and payment records.
+async fn load_storage(
+    name: &str,
+    db: &JsValue,
+    node_id: &PublicKey,
+) -> Result<(Batch, Vec<Vec<u8>>), JsValue> {
+    let meta = read_all(db, "meta").await?;
+    match meta.iter().find(|(k, _)| k == NODE_ID_KEY) {
+        Some((_, v)) if *v != node_id.serialize() => {
+            return Err(js_error(
+                "WRONG_SEED",
+                &format!("IndexedDB {name} holds another node's channels"),
+            ));
+        }
+        Some(_) => {}
+        None => {
+            let put = Array::of2(&bytes(NODE_ID_KEY), &bytes(&node_id.serialize()));
+            JsFuture::from(idb_write(db, "meta", Array::of1(&put), Array::new()))
+                .await
+                .map_err(storage_error)?;
+        }
+    }
+    let mut batch = Batch::new();
+    for (_, v) in read_all(db, "channels").await? {
+        batch = batch.put(record_from_bytes(&v).map_err(to_js)?);
+    }
+    let payments = read_all(db, "payments")
+        .await?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    Ok((batch, payments))
+}
+
 async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
     let wallet = WalletKeys::from_seed(&o.seed, o.network.to_bitcoin()).map_err(to_js)?;
     let node_id = wallet.node_id().map_err(to_js)?;
@@ -1232,47 +1322,31 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
             None,
         ),
         Some(name) => {
-            let db = JsFuture::from(idb_open(name))
-                .await
-                .map_err(|e| js_error("STORAGE_IO", &format!("opening IndexedDB {name}: {e:?}")))?;
-            let meta = read_all(&db, "meta").await?;
-            match meta.iter().find(|(k, _)| k == NODE_ID_KEY) {
-                Some((_, v)) if *v != node_id.serialize() => {
-                    idb_close(&db);
-                    return Err(js_error(
-                        "WRONG_SEED",
-                        &format!("IndexedDB {name} holds another node's channels"),
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    let put = Array::of2(&bytes(NODE_ID_KEY), &bytes(&node_id.serialize()));
-                    JsFuture::from(idb_write(&db, "meta", Array::of1(&put), Array::new()))
-                        .await
-                        .map_err(storage_error)?;
+            let (db, lock) = open_storage(name).await?;
+            let loaded = match load_storage(name, &db, &node_id).await {
+                Ok((records, payments)) => channels.apply(records).map_err(to_js).and_then(|()| {
+                    Node::load(wallet, config, &channels, &payments, height, unix_now())
+                        .map_err(to_js)
+                }),
+                Err(e) => Err(e),
+            };
+            match loaded {
+                Ok((node, acts)) => (node, acts, Some((db, lock))),
+                Err(e) => {
+                    close_storage(&db, &lock);
+                    return Err(e);
                 }
             }
-            let mut batch = Batch::new();
-            for (_, v) in read_all(&db, "channels").await? {
-                batch = batch.put(record_from_bytes(&v).map_err(to_js)?);
-            }
-            channels.apply(batch).map_err(to_js)?;
-            let payments: Vec<Vec<u8>> = read_all(&db, "payments")
-                .await?
-                .into_iter()
-                .map(|(_, v)| v)
-                .collect();
-            let (node, acts) = Node::load(wallet, config, &channels, &payments, height, unix_now())
-                .map_err(to_js)?;
-            (node, acts, Some(db))
         }
     };
+    let (db, lock) = db.unzip();
     let shared: Shared = Rc::new(RefCell::new(Inner {
         node,
         node_secret,
         network: o.network,
         channels,
         db,
+        lock: lock.flatten(),
         proxy_url: o.proxy_url,
         links: vec![],
         next_link: 0,
@@ -1711,7 +1785,10 @@ impl LnNode {
                 .flush(),
             )
             .await;
-            let db = shared.borrow().db.clone();
+            let (db, lock) = {
+                let mut i = shared.borrow_mut();
+                (i.db.clone(), i.lock.take())
+            };
             halt(&shared, stopped_error());
             {
                 let mut i = shared.borrow_mut();
@@ -1723,7 +1800,7 @@ impl LnNode {
                 i.db = None;
             }
             if let Some(db) = db {
-                idb_close(&db);
+                close_storage(&db, &lock);
             }
             settle.resolve(&JsValue::UNDEFINED);
         });

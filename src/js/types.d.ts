@@ -251,6 +251,8 @@ export type NodeErrorCode =
   | "OPEN_FAILED"
   | "FUNDING_FAILED"
   | "WRONG_SEED"
+  /** Another `LnNode` (this tab or another) runs on the same IndexedDB database. */
+  | "STORAGE_LOCKED"
   | "STORAGE_IO"
   | "STORAGE_CORRUPT"
   | "STALE_UPDATE"
@@ -446,7 +448,8 @@ export type LnNodeEvent =
  */
 export class LnNode {
   private constructor();
-  /** Creates the node; with `storage: { indexedDb }`, resumes what that database holds. */
+  /** Creates the node; with `storage: { indexedDb }`, resumes what that database holds and
+   * holds its lock (Web Locks) until `stop`: a second node on it is refused (`STORAGE_LOCKED`). */
   static create(options: LnNodeOptions): Promise<LnNode>;
   /** 33 bytes hex. */
   readonly nodeId: string;
