@@ -484,12 +484,18 @@ impl Commitments {
         tx: &CommitmentTx,
     ) -> Result<CommitmentSigned, ChannelError> {
         let signature = tx.sign(keys.funding_secret())?;
-        let htlc_key = keys.htlc_key(&commit.point)?;
-        let htlc_signatures = tx
-            .htlc_txs()?
-            .iter()
-            .map(|h| h.sign_as_countersignatory(&htlc_key))
-            .collect::<Result<Vec<_>, _>>()?;
+        let htlc_txs = tx.htlc_txs()?;
+        // Our HTLC key only when some HTLC is not trimmed (a point
+        // multiplication saved on every commitment without HTLC outputs).
+        let htlc_signatures = if htlc_txs.is_empty() {
+            Vec::new()
+        } else {
+            let htlc_key = keys.htlc_key(&commit.point)?;
+            htlc_txs
+                .iter()
+                .map(|h| h.sign_as_countersignatory(&htlc_key))
+                .collect::<Result<Vec<_>, _>>()?
+        };
         Ok(CommitmentSigned {
             channel_id: self.channel_id,
             signature,
