@@ -565,6 +565,7 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
             remote_next_htlc_id,
             remote_secrets,
             revoked: revoked.into(),
+            own_cache: Default::default(),
         },
         status,
         minimum_depth,

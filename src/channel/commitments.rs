@@ -14,7 +14,7 @@
 use bitcoin::{ScriptBuf, Txid};
 use secp256k1::ecdsa::Signature;
 
-use crate::keys::{ChannelKeys, CommitmentSecretStore, PerCommitmentPoint};
+use crate::keys::{ChannelKeys, CommitmentSecretStore, PerCommitmentPoint, RevocationBasepoint};
 use crate::tx::{
     ChannelParams, CommitmentSpec, CommitmentTx, FeeratePerKw, Htlc, OwnRevocation, Side,
 };
@@ -114,6 +114,79 @@ pub struct Commitments {
     pub remote_next_htlc_id: u64,
     pub remote_secrets: CommitmentSecretStore,
     pub revoked: RevokedList,
+    /// What was derived for our recent commitments (not persisted).
+    pub(crate) own_cache: OwnCache,
+}
+
+/// One of our commitments: its number and the per-commitment point and
+/// revocation key derived from its per-commitment secret.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OwnCommitment {
+    index: u64,
+    own: OwnRevocation,
+}
+
+impl OwnCommitment {
+    fn derive(
+        keys: &ChannelKeys,
+        revocation_basepoint: &RevocationBasepoint,
+        index: u64,
+    ) -> Result<Self, ChannelError> {
+        let secret = keys.per_commitment_secret(index)?.secret_key()?;
+        Ok(Self {
+            index,
+            own: OwnRevocation::new(revocation_basepoint, &secret)?,
+        })
+    }
+}
+
+/// The [`OwnCommitment`]s of our last few commitment numbers, so that each
+/// is derived once (a shachain walk and point multiplications) although
+/// every update cycle needs our next point, then our current commitment's
+/// revocation key, then our previous secret.
+///
+/// A cache and nothing more: never persisted (empty after a restore, then
+/// filled again as needed), and ignored by comparisons, so two
+/// [`Commitments`] are equal whatever each has cached.
+#[derive(Clone, Default)]
+pub(crate) struct OwnCache {
+    entries: [Option<OwnCommitment>; 3],
+}
+
+impl OwnCache {
+    fn get(&self, index: u64) -> Option<&OwnCommitment> {
+        self.entries.iter().flatten().find(|e| e.index == index)
+    }
+
+    /// Keeps `e`, in place of the lowest commitment number when full.
+    fn put(&mut self, e: OwnCommitment) {
+        if self.get(e.index).is_some() {
+            return;
+        }
+        let slot = self
+            .entries
+            .iter_mut()
+            .min_by_key(|s| s.as_ref().map(|x| x.index))
+            .expect("three slots");
+        *slot = Some(e);
+    }
+}
+
+impl PartialEq for OwnCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for OwnCache {}
+
+impl core::fmt::Debug for OwnCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let indices: Vec<u64> = self.entries.iter().flatten().map(|e| e.index).collect();
+        f.debug_struct("OwnCache")
+            .field("indices", &indices)
+            .finish()
+    }
 }
 
 /// What a `revoke_and_ack` made final.
@@ -153,15 +226,45 @@ impl Commitments {
         index: u64,
         spec: &Spec,
     ) -> Result<CommitmentTx, ChannelError> {
+        self.local_tx_with(&self.own(keys, index)?, spec)
+    }
+
+    /// Our commitment transaction for `spec` at `own.index`.
+    fn local_tx_with(
+        &self,
+        own: &OwnCommitment,
+        spec: &Spec,
+    ) -> Result<CommitmentTx, ChannelError> {
         // Our own commitment: its secret makes the revocation key cheaper.
-        let secret = keys.per_commitment_secret(index)?.secret_key()?;
-        let own = OwnRevocation::new(&self.params.counterparty.keys.revocation_basepoint, &secret)?;
         Ok(CommitmentTx::build_own(
             &self.params,
             Side::Holder,
-            &commitment_spec(index, &own.point(), spec),
-            &own,
+            &commitment_spec(own.index, &own.own.point(), spec),
+            &own.own,
         )?)
+    }
+
+    /// Our commitment `index`: from the cache, else derived.
+    fn own(&self, keys: &ChannelKeys, index: u64) -> Result<OwnCommitment, ChannelError> {
+        match self.own_cache.get(index) {
+            Some(e) => Ok(*e),
+            None => OwnCommitment::derive(
+                keys,
+                &self.params.counterparty.keys.revocation_basepoint,
+                index,
+            ),
+        }
+    }
+
+    /// [`Self::own`], kept in the cache.
+    fn own_cached(
+        &mut self,
+        keys: &ChannelKeys,
+        index: u64,
+    ) -> Result<OwnCommitment, ChannelError> {
+        let e = self.own(keys, index)?;
+        self.own_cache.put(e);
+        Ok(e)
     }
 
     /// Builds the peer's commitment transaction.
@@ -547,7 +650,7 @@ impl Commitments {
         Ok(RevokeAndAck {
             channel_id: self.channel_id,
             per_commitment_secret,
-            next_per_commitment_point: keys.per_commitment_point(index + 1)?,
+            next_per_commitment_point: self.own(keys, index + 1)?.own.point(),
         })
     }
 
@@ -563,7 +666,8 @@ impl Commitments {
         }
         let spec = self.local_next_spec(None)?;
         let index = self.local_commit.index + 1;
-        let tx = self.local_tx(keys, index, &spec)?;
+        let own = self.own_cached(keys, index)?;
+        let tx = self.local_tx_with(&own, &spec)?;
         tx.verify(&msg.signature, Side::Counterparty)
             .map_err(|_| ChannelError::InvalidCommitmentSignature)?;
         let htlc_txs = tx.htlc_txs()?;
@@ -583,6 +687,8 @@ impl Commitments {
         let p = core::mem::take(&mut self.remote_changes.proposed);
         self.remote_changes.acked.extend(p);
         self.local_changes.acked.clear();
+        // Our next point, given now, is that of the next commitment we build.
+        self.own_cached(keys, index + 1)?;
         self.revocation(keys)
     }
 

@@ -291,6 +291,7 @@ impl Negotiated {
             remote_next_htlc_id: 0,
             remote_secrets: CommitmentSecretStore::new(),
             revoked: super::RevokedList::new(),
+            own_cache: Default::default(),
         })
     }
 }
