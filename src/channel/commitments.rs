@@ -14,7 +14,10 @@
 use bitcoin::{ScriptBuf, Txid};
 use secp256k1::ecdsa::Signature;
 
-use crate::keys::{ChannelKeys, CommitmentSecretStore, PerCommitmentPoint, RevocationBasepoint};
+use crate::keys::{
+    ChannelKeys, CommitmentSecretStore, PerCommitmentPoint, PerCommitmentSecret,
+    RevocationBasepoint,
+};
 use crate::tx::{
     ChannelParams, CommitmentSpec, CommitmentTx, FeeratePerKw, Htlc, OwnRevocation, Side,
 };
@@ -118,11 +121,12 @@ pub struct Commitments {
     pub(crate) own_cache: OwnCache,
 }
 
-/// One of our commitments: its number and the per-commitment point and
-/// revocation key derived from its per-commitment secret.
+/// One of our commitments: its number, its per-commitment secret, and the
+/// per-commitment point and revocation key derived from it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OwnCommitment {
     index: u64,
+    secret: PerCommitmentSecret,
     own: OwnRevocation,
 }
 
@@ -132,10 +136,11 @@ impl OwnCommitment {
         revocation_basepoint: &RevocationBasepoint,
         index: u64,
     ) -> Result<Self, ChannelError> {
-        let secret = keys.per_commitment_secret(index)?.secret_key()?;
+        let secret = keys.per_commitment_secret(index)?;
         Ok(Self {
             index,
-            own: OwnRevocation::new(revocation_basepoint, &secret)?,
+            secret,
+            own: OwnRevocation::new(revocation_basepoint, &secret.secret_key()?)?,
         })
     }
 }
@@ -642,11 +647,14 @@ impl Commitments {
     /// The `revoke_and_ack` for our current commitment (also used to retransmit).
     pub fn revocation(&self, keys: &ChannelKeys) -> Result<RevokeAndAck, ChannelError> {
         let index = self.local_commit.index;
-        let per_commitment_secret = keys.per_commitment_secret(
-            index
-                .checked_sub(1)
-                .ok_or(ChannelError::InvalidState("nothing revoked"))?,
-        )?;
+        let revoked = index
+            .checked_sub(1)
+            .ok_or(ChannelError::InvalidState("nothing revoked"))?;
+        // Cached, it costs nothing; else only the secret is derived.
+        let per_commitment_secret = match self.own_cache.get(revoked) {
+            Some(e) => e.secret,
+            None => keys.per_commitment_secret(revoked)?,
+        };
         Ok(RevokeAndAck {
             channel_id: self.channel_id,
             per_commitment_secret,
@@ -840,5 +848,44 @@ fn commitment_spec(index: u64, point: &PerCommitmentPoint, spec: &Spec) -> Commi
         to_countersignatory: spec.to_remote,
         htlcs: spec.tx_htlcs(),
         feerate: spec.feerate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{ChannelKeyIndex, WalletKeys};
+
+    #[test]
+    fn own_cache_keeps_the_last_three_and_is_ignored_by_eq() {
+        let wallet = WalletKeys::from_seed(&[7; 32], bitcoin::Network::Regtest).unwrap();
+        let keys = wallet
+            .channel_keys(ChannelKeyIndex::new(0).unwrap())
+            .unwrap();
+        let rb =
+            RevocationBasepoint::from_secret(&secp256k1::SecretKey::from_slice(&[3; 32]).unwrap());
+        let mut cache = OwnCache::default();
+        for n in 0..5 {
+            let e = OwnCommitment::derive(&keys, &rb, n).unwrap();
+            assert_eq!(e.secret, keys.per_commitment_secret(n).unwrap());
+            assert_eq!(e.own.point(), keys.per_commitment_point(n).unwrap());
+            assert_eq!(e.own.revocation_key(), rb.derive(&e.own.point()).unwrap());
+            cache.put(e);
+        }
+        assert!(cache.get(1).is_none());
+        for n in 2..5 {
+            assert_eq!(
+                cache.get(n).unwrap().secret,
+                keys.per_commitment_secret(n).unwrap()
+            );
+        }
+        assert_eq!(cache, OwnCache::default());
+        let shown = format!("{cache:?}");
+        assert!(shown.contains("indices"));
+        for n in 2..5 {
+            let s = keys.per_commitment_secret(n).unwrap();
+            let hex: String = s.0.iter().map(|b| format!("{b:02x}")).collect();
+            assert!(!shown.contains(&hex));
+        }
     }
 }
