@@ -208,6 +208,30 @@ fn appendix_e_key_derivation() {
         revocationpubkey
     );
 
+    // The same keys through ChannelKeys, whose basepoints are all
+    // `base_secret` (the revocation key computed with its secret).
+    let keys = ChannelKeys::from_secrets(
+        base_secret,
+        base_secret,
+        base_secret,
+        base_secret,
+        base_secret,
+        CommitmentSeed([0x55; 32]),
+    );
+    assert_eq!(keys.pubkeys().revocation_basepoint.0, base_point);
+    assert_eq!(
+        keys.peer_revocation_pubkey(&point)
+            .unwrap()
+            .serialize()
+            .to_vec(),
+        revocationpubkey
+    );
+    assert_eq!(keys.htlc_key(&point).unwrap().secret_bytes(), localprivkey);
+    assert_eq!(
+        keys.delayed_payment_key(&point).unwrap().secret_bytes(),
+        localprivkey
+    );
+
     let revocationprivkey = hex32(value(text, "revocationprivkey"));
     let rk = derive_revocation_privkey(&base_secret, &pcs).unwrap();
     assert_eq!(rk.secret_bytes(), revocationprivkey);
@@ -285,6 +309,17 @@ fn wallet_derivation_is_deterministic_and_separated() {
         PublicKey::from_secret_key(SECP256K1, &hk),
         p.htlc_basepoint.derive(&point).unwrap().0
     );
+    assert_eq!(
+        k0.peer_revocation_pubkey(&point).unwrap(),
+        p.revocation_basepoint.derive(&point).unwrap()
+    );
+    for n in 0..8 {
+        let pt = k1.per_commitment_point(n).unwrap();
+        assert_eq!(
+            k0.peer_revocation_pubkey(&pt).unwrap(),
+            p.revocation_basepoint.derive(&pt).unwrap()
+        );
+    }
     let secret = k1.per_commitment_secret(3).unwrap();
     let rk = k0.revocation_key(&secret).unwrap();
     assert_eq!(

@@ -283,6 +283,20 @@ impl Commitments {
         )
     }
 
+    /// [`Self::remote_tx`] built with our `keys` (the revocation key costs
+    /// less with our revocation basepoint secret).
+    fn remote_tx_with(
+        &self,
+        keys: &ChannelKeys,
+        commit: &RemoteCommit,
+    ) -> Result<CommitmentTx, ChannelError> {
+        Ok(CommitmentTx::build_counterparty(
+            &self.params,
+            &commitment_spec(commit.index, &commit.point, &commit.spec),
+            keys,
+        )?)
+    }
+
     // ----- what each side may still send -----
 
     /// The spec of our next commitment with everything received so far.
@@ -580,7 +594,7 @@ impl Commitments {
         keys: &ChannelKeys,
         commit: &RemoteCommit,
     ) -> Result<CommitmentSigned, ChannelError> {
-        self.sign_remote_tx(keys, commit, &self.remote_tx(commit)?)
+        self.sign_remote_tx(keys, commit, &self.remote_tx_with(keys, commit)?)
     }
 
     /// Signs `tx`, the already built transaction of the peer's commitment
@@ -630,7 +644,7 @@ impl Commitments {
             txid: Txid::from_raw_hash(bitcoin::hashes::Hash::all_zeros()),
         };
         // Built once: for its txid and to sign it.
-        let tx = self.remote_tx(&commit)?;
+        let tx = self.remote_tx_with(keys, &commit)?;
         commit.txid = tx.txid();
         let msg = self.sign_remote_tx(keys, &commit, &tx)?;
         self.remote_next = RemoteNext::Waiting {

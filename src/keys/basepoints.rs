@@ -163,7 +163,17 @@ pub fn derive_privkey(
     per_commitment_point: &PublicKey,
 ) -> Result<SecretKey, KeyError> {
     let basepoint = PublicKey::from_secret_key(SECP256K1, basepoint_secret);
-    let tweak = scalar(sha256_two(per_commitment_point, &basepoint))?;
+    derive_privkey_with_basepoint(basepoint_secret, &basepoint, per_commitment_point)
+}
+
+/// [`derive_privkey`] for a caller that holds `basepoint`, the public key of
+/// `basepoint_secret` (one multiplication fewer).
+pub(super) fn derive_privkey_with_basepoint(
+    basepoint_secret: &SecretKey,
+    basepoint: &PublicKey,
+    per_commitment_point: &PublicKey,
+) -> Result<SecretKey, KeyError> {
+    let tweak = scalar(sha256_two(per_commitment_point, basepoint))?;
     basepoint_secret
         .add_tweak(&tweak)
         .map_err(|_| KeyError::TweakOutOfRange)
@@ -188,6 +198,35 @@ pub fn derive_revocation_pubkey(
         .mul_tweak(SECP256K1, &t2)
         .map_err(|_| KeyError::TweakOutOfRange)?;
     a.combine(&b).map_err(|_| KeyError::TweakOutOfRange)
+}
+
+/// [`derive_revocation_pubkey`] computed by the owner of the revocation
+/// basepoint (`revocation_basepoint` is the public key of
+/// `revocation_basepoint_secret`):
+///
+/// ```text
+/// (revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)) * G
+///   + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint)
+/// ```
+///
+/// the same key, with a multiplication of the generator (precomputed
+/// tables) in place of one of an arbitrary point.
+pub(super) fn derive_revocation_pubkey_with_secret(
+    revocation_basepoint_secret: &SecretKey,
+    revocation_basepoint: &PublicKey,
+    per_commitment_point: &PublicKey,
+) -> Result<PublicKey, KeyError> {
+    let t1 = scalar(sha256_two(revocation_basepoint, per_commitment_point))?;
+    let t2 = scalar(sha256_two(per_commitment_point, revocation_basepoint))?;
+    let a = revocation_basepoint_secret
+        .mul_tweak(&t1)
+        .map_err(|_| KeyError::TweakOutOfRange)?;
+    let b = per_commitment_point
+        .mul_tweak(SECP256K1, &t2)
+        .map_err(|_| KeyError::TweakOutOfRange)?;
+    PublicKey::from_secret_key(SECP256K1, &a)
+        .combine(&b)
+        .map_err(|_| KeyError::TweakOutOfRange)
 }
 
 /// `revocationprivkey`:

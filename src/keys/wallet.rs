@@ -7,9 +7,9 @@ use bitcoin::Network;
 use secp256k1::{PublicKey, SecretKey, SECP256K1};
 
 use super::basepoints::{
-    derive_privkey, derive_revocation_privkey, ChannelPublicKeys, DelayedPaymentBasepoint,
-    FundingPubkey, HtlcBasepoint, PaymentBasepoint, PerCommitmentPoint, PerCommitmentSecret,
-    RevocationBasepoint,
+    derive_privkey_with_basepoint, derive_revocation_privkey, derive_revocation_pubkey_with_secret,
+    ChannelPublicKeys, DelayedPaymentBasepoint, FundingPubkey, HtlcBasepoint, PaymentBasepoint,
+    PerCommitmentPoint, PerCommitmentSecret, RevocationBasepoint, RevocationPubkey,
 };
 use super::shachain::CommitmentSeed;
 use super::KeyError;
@@ -122,14 +122,14 @@ impl WalletKeys {
     /// All keys of the channel with key index `index`.
     pub fn channel_keys(&self, index: ChannelKeyIndex) -> Result<ChannelKeys, KeyError> {
         let k = |role| self.derive(&[BRANCH_CHANNEL, index.0, role]);
-        Ok(ChannelKeys {
-            funding: k(ROLE_FUNDING)?,
-            revocation_base: k(ROLE_REVOCATION)?,
-            payment_base: k(ROLE_PAYMENT)?,
-            delayed_payment_base: k(ROLE_DELAYED_PAYMENT)?,
-            htlc_base: k(ROLE_HTLC)?,
-            commitment_seed: CommitmentSeed(k(ROLE_COMMITMENT_SEED)?.secret_bytes()),
-        })
+        Ok(ChannelKeys::from_secrets(
+            k(ROLE_FUNDING)?,
+            k(ROLE_REVOCATION)?,
+            k(ROLE_PAYMENT)?,
+            k(ROLE_DELAYED_PAYMENT)?,
+            k(ROLE_HTLC)?,
+            CommitmentSeed(k(ROLE_COMMITMENT_SEED)?.secret_bytes()),
+        ))
     }
 }
 
@@ -143,6 +143,8 @@ pub struct ChannelKeys {
     delayed_payment_base: SecretKey,
     htlc_base: SecretKey,
     commitment_seed: CommitmentSeed,
+    /// The public keys of the secrets above, computed once.
+    pubkeys: ChannelPublicKeys,
 }
 
 impl fmt::Debug for ChannelKeys {
@@ -163,6 +165,13 @@ impl ChannelKeys {
         htlc_base: SecretKey,
         commitment_seed: CommitmentSeed,
     ) -> Self {
+        let pubkeys = ChannelPublicKeys {
+            funding_pubkey: FundingPubkey::from_secret(&funding),
+            revocation_basepoint: RevocationBasepoint::from_secret(&revocation_base),
+            payment_basepoint: PaymentBasepoint::from_secret(&payment_base),
+            delayed_payment_basepoint: DelayedPaymentBasepoint::from_secret(&delayed_payment_base),
+            htlc_basepoint: HtlcBasepoint::from_secret(&htlc_base),
+        };
         Self {
             funding,
             revocation_base,
@@ -170,20 +179,13 @@ impl ChannelKeys {
             delayed_payment_base,
             htlc_base,
             commitment_seed,
+            pubkeys,
         }
     }
 
     /// The public half, as sent in `open_channel` / `accept_channel`.
     pub fn pubkeys(&self) -> ChannelPublicKeys {
-        ChannelPublicKeys {
-            funding_pubkey: FundingPubkey::from_secret(&self.funding),
-            revocation_basepoint: RevocationBasepoint::from_secret(&self.revocation_base),
-            payment_basepoint: PaymentBasepoint::from_secret(&self.payment_base),
-            delayed_payment_basepoint: DelayedPaymentBasepoint::from_secret(
-                &self.delayed_payment_base,
-            ),
-            htlc_basepoint: HtlcBasepoint::from_secret(&self.htlc_base),
-        }
+        self.pubkeys
     }
 
     /// Secret of our funding key (signs commitment and closing transactions,
@@ -225,11 +227,29 @@ impl ChannelKeys {
     /// `local_delayedprivkey` of our commitment with `point`: sweeps our
     /// `to_local` and second-stage HTLC outputs after the CSV delay.
     pub fn delayed_payment_key(&self, point: &PerCommitmentPoint) -> Result<SecretKey, KeyError> {
-        derive_privkey(&self.delayed_payment_base, &point.0)
+        derive_privkey_with_basepoint(
+            &self.delayed_payment_base,
+            &self.pubkeys.delayed_payment_basepoint.0,
+            &point.0,
+        )
     }
     /// Our HTLC key in the commitment (ours or the peer's) with `point`.
     pub fn htlc_key(&self, point: &PerCommitmentPoint) -> Result<SecretKey, KeyError> {
-        derive_privkey(&self.htlc_base, &point.0)
+        derive_privkey_with_basepoint(&self.htlc_base, &self.pubkeys.htlc_basepoint.0, &point.0)
+    }
+    /// `revocationpubkey` of the peer's commitment with `point` (the
+    /// revocation basepoint in it is ours): the key of
+    /// [`RevocationBasepoint::derive`], computed with our secret (cheaper).
+    pub fn peer_revocation_pubkey(
+        &self,
+        point: &PerCommitmentPoint,
+    ) -> Result<RevocationPubkey, KeyError> {
+        derive_revocation_pubkey_with_secret(
+            &self.revocation_base,
+            &self.pubkeys.revocation_basepoint.0,
+            &point.0,
+        )
+        .map(RevocationPubkey)
     }
     /// `revocationprivkey` of the peer's commitment whose per-commitment
     /// secret the peer revealed: spends every output of that revoked commitment.

@@ -14,8 +14,8 @@ use super::params::*;
 use super::script::*;
 use super::TxError;
 use crate::keys::{
-    DelayedPubkey, FundingPubkey, HtlcPubkey, KeyError, PerCommitmentPoint, RevocationBasepoint,
-    RevocationPubkey, SHACHAIN_MAX_INDEX,
+    ChannelKeys, DelayedPubkey, FundingPubkey, HtlcPubkey, KeyError, PerCommitmentPoint,
+    RevocationBasepoint, RevocationPubkey, SHACHAIN_MAX_INDEX,
 };
 use crate::types::{Msat, PaymentHash, Sat};
 
@@ -299,6 +299,22 @@ impl CommitmentTx {
             return Err(TxError::PerCommitmentSecretMismatch);
         }
         Self::build_inner(params, broadcaster, spec, Some(own.revocation_key))
+    }
+
+    /// [`CommitmentTx::build`] of the counterparty's commitment by the
+    /// holder, whose `keys` give the revocation key more cheaply
+    /// ([`ChannelKeys::peer_revocation_pubkey`]). Errors with
+    /// [`TxError::WrongKey`] if `keys` are not the holder's of `params`.
+    pub fn build_counterparty(
+        params: &ChannelParams,
+        spec: &CommitmentSpec,
+        keys: &ChannelKeys,
+    ) -> Result<Self, TxError> {
+        if keys.pubkeys().revocation_basepoint != params.holder.keys.revocation_basepoint {
+            return Err(TxError::WrongKey);
+        }
+        let revocation_key = keys.peer_revocation_pubkey(&spec.per_commitment_point)?;
+        Self::build_inner(params, Side::Counterparty, spec, Some(revocation_key))
     }
 
     fn build_inner(

@@ -87,7 +87,8 @@ pub enum TxError {
     FeeExceedsBalance,
     /// A transaction that would have no output.
     NoOutputs,
-    /// The key does not match the output being spent.
+    /// The key does not match the output being spent (or the keys given
+    /// are not the holder's).
     WrongKey,
 }
 
