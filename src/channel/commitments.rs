@@ -16,7 +16,7 @@ use secp256k1::ecdsa::Signature;
 
 use crate::keys::{
     ChannelKeys, CommitmentSecretStore, PerCommitmentPoint, PerCommitmentSecret,
-    RevocationBasepoint,
+    RevocationBasepoint, SecretCursor,
 };
 use crate::tx::{
     ChannelParams, CommitmentSpec, CommitmentTx, FeeratePerKw, Htlc, OwnRevocation, Side,
@@ -136,7 +136,18 @@ impl OwnCommitment {
         revocation_basepoint: &RevocationBasepoint,
         index: u64,
     ) -> Result<Self, ChannelError> {
-        let secret = keys.per_commitment_secret(index)?;
+        Self::from_secret(
+            index,
+            keys.per_commitment_secret(index)?,
+            revocation_basepoint,
+        )
+    }
+
+    fn from_secret(
+        index: u64,
+        secret: PerCommitmentSecret,
+        revocation_basepoint: &RevocationBasepoint,
+    ) -> Result<Self, ChannelError> {
         Ok(Self {
             index,
             secret,
@@ -146,7 +157,7 @@ impl OwnCommitment {
 }
 
 /// The [`OwnCommitment`]s of our last few commitment numbers, so that each
-/// is derived once (a shachain walk and point multiplications) although
+/// is derived once (a shachain step and point multiplications) although
 /// every update cycle needs our next point, then our current commitment's
 /// revocation key, then our previous secret.
 ///
@@ -156,6 +167,8 @@ impl OwnCommitment {
 #[derive(Clone, Default)]
 pub(crate) struct OwnCache {
     entries: [Option<OwnCommitment>; 3],
+    /// Derives the secrets of new entries (made on first use).
+    cursor: Option<SecretCursor>,
 }
 
 impl OwnCache {
@@ -261,13 +274,26 @@ impl Commitments {
         }
     }
 
-    /// [`Self::own`], kept in the cache.
+    /// [`Self::own`], kept in the cache (a new secret comes from the
+    /// cache's [`SecretCursor`]: our commitments come in order).
     fn own_cached(
         &mut self,
         keys: &ChannelKeys,
         index: u64,
     ) -> Result<OwnCommitment, ChannelError> {
-        let e = self.own(keys, index)?;
+        if let Some(e) = self.own_cache.get(index) {
+            return Ok(*e);
+        }
+        let secret = self
+            .own_cache
+            .cursor
+            .get_or_insert_with(|| SecretCursor::new(keys.commitment_seed()))
+            .secret(index)?;
+        let e = OwnCommitment::from_secret(
+            index,
+            secret,
+            &self.params.counterparty.keys.revocation_basepoint,
+        )?;
         self.own_cache.put(e);
         Ok(e)
     }
