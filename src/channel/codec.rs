@@ -173,9 +173,16 @@ fn w_tx(w: &mut Writer, t: &Transaction) {
     w.bytes(&b);
 }
 
+/// Room for what [`encode`] writes besides the sealed revoked commitments:
+/// parameters, commitments, pending changes (an `update_add_htlc` carries a
+/// 1366-byte onion) and the 2017-byte secret store.
+const ENCODE_ROOM: usize = 16 * 1024;
+
 /// Encodes a funded channel.
 pub fn encode(f: &Funded) -> Vec<u8> {
-    let mut w = Writer::new();
+    // Sized once for the revoked commitments, which grow with the channel's
+    // history, plus room for the rest (the buffer is not copied as it grows).
+    let mut w = Writer::with_capacity(f.c.revoked.sealed_encoded_len() + ENCODE_ROOM);
     w.bytes(MAGIC);
     w.u8(VERSION);
     w.u32(f.key_index.get());

@@ -70,6 +70,12 @@ impl RevokedList {
 
     /// The record encoding of the entries, oldest first, without the count:
     /// the sealed chunks' stored encodings, then the tail encoded now.
+    /// The size of the sealed chunks' encoding (the bulk of
+    /// [`Self::encode_entries`] in a long-lived channel).
+    pub(super) fn sealed_encoded_len(&self) -> usize {
+        self.sealed.iter().map(|c| c.encoded.len()).sum()
+    }
+
     pub(super) fn encode_entries(&self, w: &mut Writer) {
         for c in self.sealed.iter() {
             w.bytes(&c.encoded);

@@ -206,6 +206,13 @@ impl Writer {
     pub fn new() -> Self {
         Self::default()
     }
+    /// A writer whose buffer holds `capacity` bytes before it grows.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(capacity),
+            error: None,
+        }
+    }
     pub fn len(&self) -> usize {
         self.buf.len()
     }
