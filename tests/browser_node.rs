@@ -10,7 +10,9 @@
 //! payment at LDK with the code LDK returned, reconnect by itself when LDK
 //! drops the connection, refuse a second node on the same database, stop,
 //! and resume from IndexedDB in a new `LnNode` that pays again over the same
-//! channel. A database of another seed is refused.
+//! channel, then again after enough payments for the peer's revoked
+//! commitments to be stored in sealed chunks. A database of another seed is
+//! refused.
 //!
 //! `scripts/test.sh` starts the helpers and passes their addresses at
 //! compile time (see tests/browser_support); without them the test prints
@@ -511,5 +513,35 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     let d = 1_000_000;
     pay_ldk(&node, d).await;
     assert_eq!(settled(&node).await, (balances.0 - d, balances.1 + d));
+
+    // (f) Enough payments for the peer's revoked commitments to fill sealed
+    // chunks (written to IndexedDB apart from the record); a third node
+    // resumes from the record and its chunks, and pays again.
+    let e = 100_000;
+    for _ in 0..12 {
+        pay_ldk(&node, e).await;
+    }
+    let balances = settled(&node).await;
+    assert_eq!(
+        balances.0,
+        FUNDING_SAT * 1000 - PUSH_MSAT + a - b - d - 12 * e
+    );
+    ok(&node, "stop", &[]).await;
+    let (node, _events) = create(options(&seed, tip)).await.expect("resumed again");
+    let c = the_channel(&node);
+    assert_eq!(
+        (
+            get_big(&c, "localBalanceMsat"),
+            get_big(&c, "remoteBalanceMsat")
+        ),
+        balances
+    );
+    ok(&node, "connect", &[ldk.into()]).await;
+    until("channel usable once more", || {
+        get(&the_channel(&node), "usable").as_bool() == Some(true)
+    })
+    .await;
+    pay_ldk(&node, e).await;
+    assert_eq!(settled(&node).await, (balances.0 - e, balances.1 + e));
     ok(&node, "stop", &[]).await;
 }

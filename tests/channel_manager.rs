@@ -1079,11 +1079,11 @@ fn one_input_one_batch_before_its_sends() {
 fn corrupt_or_foreign_records_are_refused_at_load() {
     let mut store = MemoryStore::new();
     store
-        .apply(Batch::new().put(lnwasm::channel::ChannelRecord {
-            channel_id: ChannelId([5; 32]),
-            update_number: 1,
-            data: vec![7, 1, 2],
-        }))
+        .apply(Batch::new().put(lnwasm::channel::ChannelRecord::new(
+            ChannelId([5; 32]),
+            1,
+            vec![7, 1, 2],
+        )))
         .unwrap();
     let err = ChannelManager::load(wallet(1), mconfig(roomy()), &store, 100, 0).unwrap_err();
     assert_eq!(

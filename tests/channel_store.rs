@@ -5,7 +5,7 @@
 mod harness;
 
 use harness::*;
-use lnwasm::channel::{Channel, ChannelRecord};
+use lnwasm::channel::{Channel, ChannelRecord, Command, RevokedChunk};
 use lnwasm::error::ErrorCode;
 #[cfg(not(target_arch = "wasm32"))]
 use lnwasm::store::FileStore;
@@ -15,11 +15,53 @@ use lnwasm::types::Msat;
 use lnwasm::wire::ChannelId;
 
 fn rec(id: u8, n: u64) -> ChannelRecord {
-    ChannelRecord {
-        channel_id: ChannelId([id; 32]),
-        update_number: n,
-        data: vec![id; 10],
+    ChannelRecord::new(ChannelId([id; 32]), n, vec![id; 10])
+}
+
+fn chunk(index: u32, byte: u8) -> RevokedChunk {
+    RevokedChunk {
+        index,
+        data: vec![byte; 3 + index as usize],
     }
+}
+
+fn with_chunks(mut r: ChannelRecord, chunks: &[RevokedChunk]) -> ChannelRecord {
+    r.chunks = chunks.to_vec();
+    r
+}
+
+/// Chunks are written with the record that carries them, kept when later
+/// records carry none or the newest again, returned in order with every
+/// read, and deleted with their channel.
+fn exercise_chunks(s: &mut dyn Store) {
+    let id = ChannelId([7; 32]);
+    s.apply(Batch::new().put(with_chunks(rec(7, 1), &[chunk(0, 0xa0)])))
+        .unwrap();
+    s.apply(Batch::new().put(rec(7, 2))).unwrap();
+    // Two records in one batch (the journal path of the file store).
+    s.apply(
+        Batch::new()
+            .put(with_chunks(rec(7, 3), &[chunk(1, 0xa1)]))
+            .put(with_chunks(rec(8, 1), &[chunk(0, 0xb0)])),
+    )
+    .unwrap();
+    s.apply(Batch::new().put(with_chunks(rec(7, 4), &[chunk(1, 0xa1)])))
+        .unwrap();
+    assert_eq!(
+        s.get(&id).unwrap().unwrap(),
+        with_chunks(rec(7, 4), &[chunk(0, 0xa0), chunk(1, 0xa1)])
+    );
+    // A stale record does not write its chunk either.
+    assert!(s
+        .apply(Batch::new().put(with_chunks(rec(7, 4), &[chunk(2, 0xa2)])))
+        .is_err());
+    assert_eq!(s.get(&id).unwrap().unwrap().chunks.len(), 2);
+    s.apply(Batch::new().delete(id)).unwrap();
+    assert_eq!(s.get(&id).unwrap(), None);
+    assert_eq!(
+        s.list().unwrap(),
+        vec![with_chunks(rec(8, 1), &[chunk(0, 0xb0)])]
+    );
 }
 
 fn exercise(s: &mut dyn Store) {
@@ -42,6 +84,7 @@ fn exercise(s: &mut dyn Store) {
 #[test]
 fn memory_store() {
     exercise(&mut MemoryStore::new());
+    exercise_chunks(&mut MemoryStore::new());
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -55,6 +98,22 @@ fn file_store() {
     }
     let f = FileStore::open(&dir).unwrap();
     assert_eq!(f.list().unwrap(), vec![rec(1, 5)], "survives reopening");
+    std::fs::remove_dir_all(&dir).unwrap();
+    {
+        let mut f = FileStore::open(&dir).unwrap();
+        exercise_chunks(&mut f);
+        f.apply(Batch::new().put(with_chunks(rec(9, 1), &[chunk(0, 0xc0), chunk(1, 0xc1)])))
+            .unwrap();
+    }
+    let f = FileStore::open(&dir).unwrap();
+    assert_eq!(
+        f.list().unwrap(),
+        vec![
+            with_chunks(rec(8, 1), &[chunk(0, 0xb0)]),
+            with_chunks(rec(9, 1), &[chunk(0, 0xc0), chunk(1, 0xc1)]),
+        ],
+        "chunks survive reopening"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -103,4 +162,80 @@ fn hostile_records_never_panic() {
         .truncate(5 + 4 + 32 + 32 + 4 + 8 + 2 + 2 * (5 * 33 + 10) + 2 * 26 + 8 + 2);
     r.data.extend_from_slice(&[0xff; 8]);
     assert!(Channel::restore(&r, &p.a.wallet, config()).is_err());
+}
+
+/// A long-lived channel: what a persist writes does not grow with the
+/// history (the revoked commitments go into sealed chunks written once),
+/// and the channel restores exactly from its record and chunks.
+#[test]
+fn persists_do_not_grow_with_history() {
+    let mut p = open_pair(OpenOpts::default());
+    let mut sizes = vec![];
+    for n in 0..60u64 {
+        let id = p.add(Side::Holder, Msat(1_000_000), n).unwrap();
+        p.sign(Side::Holder);
+        p.b.handle(Command::FulfillHtlc {
+            id,
+            preimage: preimage(n),
+        })
+        .unwrap();
+        p.sign(Side::Counterparty);
+        let rec = p.a.ch.record().unwrap();
+        // A record to persist carries at most the newest chunk.
+        assert!(rec.chunks.len() <= 1);
+        sizes.push((rec.data.len(), p.a.store.stored_bytes()));
+    }
+    p.check();
+    let revoked = p.a.ch.commitments().unwrap().revoked.len();
+    assert!(revoked >= 4 * 16, "{revoked} revocations");
+    // The record proper stays under a few kilobytes however long the
+    // history, while the chunks stored beside it grow.
+    let max = sizes.iter().map(|s| s.0).max().unwrap();
+    assert!(max < 8 * 1024, "record of {max} bytes");
+    let (first, last) = (sizes[10].1, sizes[59].1);
+    assert!(last.1 > first.1 + 2 * 1024, "chunks {first:?} -> {last:?}");
+    // Restores exactly from the store (record + all chunks).
+    let stored = p.a.store.get(&p.a.ch.channel_id()).unwrap().unwrap();
+    assert_eq!(stored.chunks.len(), revoked / 16);
+    assert!(stored
+        .chunks
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.index as usize == i));
+    let back = Channel::restore(&stored, &p.a.wallet, config()).unwrap();
+    assert_eq!(back.funded().unwrap(), p.a.ch.funded().unwrap());
+    assert_eq!(back.commitments().unwrap().revoked.len(), revoked);
+    // A missing chunk is a corrupt record, not a shorter history.
+    let mut r = stored.clone();
+    r.chunks.remove(1);
+    assert_eq!(
+        Channel::restore(&r, &p.a.wallet, config())
+            .unwrap_err()
+            .to_string(),
+        "corrupt channel record: revoked commitments missing"
+    );
+    // A chunk cut short or padded is refused.
+    for edit in [
+        |c: &mut Vec<u8>| {
+            c.pop();
+        },
+        |c: &mut Vec<u8>| c.push(0),
+    ] {
+        let mut r = stored.clone();
+        edit(&mut r.chunks[0].data);
+        assert!(Channel::restore(&r, &p.a.wallet, config()).is_err());
+    }
+    // After a reload from the store, payments go on.
+    p.a.reload();
+    p.b.reload();
+    p.reconnect();
+    let id = p.add(Side::Holder, Msat(1_000_000), 100).unwrap();
+    p.sign(Side::Holder);
+    p.b.handle(Command::FulfillHtlc {
+        id,
+        preimage: preimage(100),
+    })
+    .unwrap();
+    p.sign(Side::Counterparty);
+    p.check();
 }

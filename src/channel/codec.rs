@@ -10,6 +10,12 @@
 //! Version 2 appends the on-chain resolution state ([`OnchainState`]):
 //! confirmations, reported spends and the ids of HTLCs settled on chain.
 //! A version 1 record decodes with an empty one.
+//!
+//! Version 3 keeps the sealed chunks of the peer's revoked commitments out
+//! of the record ([`RevokedChunk`], written once each by the store): where
+//! versions 1 and 2 list every revoked commitment, it lists those after the
+//! sealed chunks, and it ends with the number of sealed chunks. (A version 3
+//! record without sealed chunks is a version 2 one plus four zero bytes.)
 
 use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
@@ -27,12 +33,13 @@ use crate::wire::{ChannelId, OnionPacket, PaymentPreimage, WireError, ONION_PACK
 use super::commitments::{
     Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext, RevokedCommit,
 };
+use super::revoked::CHUNK;
 use super::spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
-use super::{ChannelError, Funded, Negotiation, OnchainState, Status};
+use super::{ChannelError, Funded, Negotiation, OnchainState, RevokedChunk, Status};
 
 const MAGIC: &[u8; 4] = b"LNCH";
 /// Current format version.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 fn bad(_: WireError) -> ChannelError {
     ChannelError::CorruptRecord("truncated or invalid field")
@@ -173,16 +180,28 @@ fn w_tx(w: &mut Writer, t: &Transaction) {
     w.bytes(&b);
 }
 
-/// Room for what [`encode`] writes besides the sealed revoked commitments:
-/// parameters, commitments, pending changes (an `update_add_htlc` carries a
-/// 1366-byte onion) and the 2017-byte secret store.
+/// Room for what [`encode`] writes: parameters, commitments, pending
+/// changes (an `update_add_htlc` carries a 1366-byte onion), the 2017-byte
+/// secret store and the unsealed revoked commitments.
 const ENCODE_ROOM: usize = 16 * 1024;
 
-/// Encodes a funded channel.
+/// The newest sealed chunk of revoked commitments, which a record to
+/// persist carries (see [`super::ChannelRecord`]).
+pub fn encode_chunks(f: &Funded) -> Vec<RevokedChunk> {
+    f.c.revoked
+        .last_sealed()
+        .map(|(index, data)| RevokedChunk {
+            index: index as u32,
+            data: data.to_vec(),
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Encodes a funded channel, but for its sealed chunks of revoked
+/// commitments ([`encode_chunks`]).
 pub fn encode(f: &Funded) -> Vec<u8> {
-    // Sized once for the revoked commitments, which grow with the channel's
-    // history, plus room for the rest (the buffer is not copied as it grows).
-    let mut w = Writer::with_capacity(f.c.revoked.sealed_encoded_len() + ENCODE_ROOM);
+    let mut w = Writer::with_capacity(ENCODE_ROOM);
     w.bytes(MAGIC);
     w.u8(VERSION);
     w.u32(f.key_index.get());
@@ -227,8 +246,10 @@ pub fn encode(f: &Funded) -> Vec<u8> {
     w.u64(c.local_next_htlc_id);
     w.u64(c.remote_next_htlc_id);
     w.bytes(&c.remote_secrets.to_bytes());
-    w.u32(c.revoked.len() as u32);
-    c.revoked.encode_entries(&mut w);
+    // The unsealed ones here (as versions 1 and 2 wrote them all); how
+    // many chunks are sealed, at the end.
+    w.u32(c.revoked.tail().len() as u32);
+    w_revoked_entries(&mut w, c.revoked.tail());
     w.u8(match f.status {
         Status::Opening => 0,
         Status::Normal => 1,
@@ -275,6 +296,7 @@ pub fn encode(f: &Funded) -> Vec<u8> {
         w.txid(t);
     });
     w_list(&mut w, &o.resolved, |w, id| w.u64(*id));
+    w.u32(c.revoked.sealed_count() as u32);
     // Nothing above can exceed a length prefix except a >64 KiB failure
     // reason or script, which the wire layer never produces.
     w.finish().unwrap_or_default()
@@ -416,15 +438,41 @@ fn r_tx(r: R) -> Result<Transaction, ChannelError> {
     deserialize(b).map_err(|_| ChannelError::CorruptRecord("bad transaction"))
 }
 
-/// Decodes [`encode`]'s output.
-pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
+/// One revoked commitment as [`w_revoked_entries`] writes it.
+fn r_revoked(r: R) -> Result<RevokedCommit, ChannelError> {
+    Ok(RevokedCommit {
+        index: r.u64().map_err(bad)?,
+        txid: r.txid().map_err(bad)?,
+        to_local: Msat(r.u64().map_err(bad)?),
+        to_remote: Msat(r.u64().map_err(bad)?),
+        feerate: FeeratePerKw(r.u32().map_err(bad)?),
+        htlcs: r_list(r, |r| {
+            let direction = match r.u8().map_err(bad)? {
+                0 => HtlcDirection::Offered,
+                1 => HtlcDirection::Received,
+                _ => return Err(ChannelError::CorruptRecord("bad direction")),
+            };
+            Ok(Htlc {
+                direction,
+                amount: Msat(r.u64().map_err(bad)?),
+                payment_hash: PaymentHash(r.array().map_err(bad)?),
+                cltv_expiry: r.u32().map_err(bad)?,
+            })
+        })?,
+    })
+}
+
+/// Decodes [`encode`]'s output; `chunks` are the record's sealed chunks of
+/// revoked commitments (all of them, in any order; unused by versions 1
+/// and 2).
+pub fn decode(bytes: &[u8], chunks: &[RevokedChunk]) -> Result<Funded, ChannelError> {
     let mut rd = Reader::new(bytes);
     let r = &mut rd;
     if r.array::<4>().map_err(bad)? != *MAGIC {
         return Err(ChannelError::CorruptRecord("not a channel record"));
     }
     let version = r.u8().map_err(bad)?;
-    if version != 1 && version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(ChannelError::CorruptRecord("unknown record version"));
     }
     let key_index = ChannelKeyIndex::new(r.u32().map_err(bad)?)
@@ -477,28 +525,9 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
     let remote_next_htlc_id = r.u64().map_err(bad)?;
     let remote_secrets = CommitmentSecretStore::from_bytes(r.bytes(8 + 49 * 41).map_err(bad)?)
         .map_err(|_| ChannelError::CorruptRecord("secret store"))?;
-    let revoked = r_list(r, |r| {
-        Ok(RevokedCommit {
-            index: r.u64().map_err(bad)?,
-            txid: r.txid().map_err(bad)?,
-            to_local: Msat(r.u64().map_err(bad)?),
-            to_remote: Msat(r.u64().map_err(bad)?),
-            feerate: FeeratePerKw(r.u32().map_err(bad)?),
-            htlcs: r_list(r, |r| {
-                let direction = match r.u8().map_err(bad)? {
-                    0 => HtlcDirection::Offered,
-                    1 => HtlcDirection::Received,
-                    _ => return Err(ChannelError::CorruptRecord("bad direction")),
-                };
-                Ok(Htlc {
-                    direction,
-                    amount: Msat(r.u64().map_err(bad)?),
-                    payment_hash: PaymentHash(r.array().map_err(bad)?),
-                    cltv_expiry: r.u32().map_err(bad)?,
-                })
-            })?,
-        })
-    })?;
+    // Versions 1 and 2: all of them; version 3: those after the sealed
+    // chunks (counted at the end).
+    let revoked_tail = r_list(r, r_revoked)?;
     let status = match r.u8().map_err(bad)? {
         0 => Status::Opening,
         1 => Status::Normal,
@@ -552,6 +581,31 @@ pub fn decode(bytes: &[u8]) -> Result<Funded, ChannelError> {
         }
     } else {
         OnchainState::default()
+    };
+    let revoked = if version >= 3 {
+        let sealed = r.u32().map_err(bad)? as usize;
+        // Each chunk must be there: `sealed` cannot ask for more than exist.
+        if sealed > chunks.len() {
+            return Err(ChannelError::CorruptRecord("revoked commitments missing"));
+        }
+        let mut v = Vec::with_capacity(sealed * CHUNK + revoked_tail.len());
+        for index in 0..sealed {
+            let chunk = chunks
+                .iter()
+                .find(|c| c.index as usize == index)
+                .ok_or(ChannelError::CorruptRecord("revoked commitments missing"))?;
+            let mut cr = Reader::new(&chunk.data);
+            for _ in 0..CHUNK {
+                v.push(r_revoked(&mut cr)?);
+            }
+            if !cr.is_empty() {
+                return Err(ChannelError::CorruptRecord("revoked chunk length"));
+            }
+        }
+        v.extend(revoked_tail);
+        v
+    } else {
+        revoked_tail
     };
     r.expect_end()
         .map_err(|_| ChannelError::CorruptRecord("trailing bytes"))?;

@@ -81,11 +81,40 @@ pub enum Command {
 
 /// One persisted channel: its id, its monotonic update number and the
 /// versioned encoding of everything needed to resume it.
+///
+/// The peer's revoked commitments, the one part of a channel that grows
+/// with its history, are kept apart from `data` in sealed chunks
+/// ([`RevokedChunk`]) that never change once written: a record to persist
+/// carries only the newest chunk (the store writes it, or writes it again
+/// unchanged), so a persist costs the same after a million payments as
+/// after ten; a record read back from a store carries all of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelRecord {
     pub channel_id: ChannelId,
     pub update_number: u64,
     pub data: Vec<u8>,
+    pub chunks: Vec<RevokedChunk>,
+}
+
+/// A sealed chunk of a channel's revoked commitments: its position (0 is
+/// the oldest) and its encoding. Stored under `(channel_id, index)`, written
+/// once (possibly again with the same bytes), deleted with the channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokedChunk {
+    pub index: u32,
+    pub data: Vec<u8>,
+}
+
+impl ChannelRecord {
+    /// A record without chunks.
+    pub fn new(channel_id: ChannelId, update_number: u64, data: Vec<u8>) -> Self {
+        ChannelRecord {
+            channel_id,
+            update_number,
+            data,
+            chunks: Vec::new(),
+        }
+    }
 }
 
 /// What the driver must do, strictly in the order given.

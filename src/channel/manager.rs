@@ -1384,11 +1384,11 @@ impl ChannelManager {
             }
         }
         if self.next_key_index > self.stored_key_index {
-            batch = batch.put(ChannelRecord {
-                channel_id: ChannelId::ALL,
-                update_number: u64::from(self.next_key_index),
-                data: b"lnwasm channel manager".to_vec(),
-            });
+            batch = batch.put(ChannelRecord::new(
+                ChannelId::ALL,
+                u64::from(self.next_key_index),
+                b"lnwasm channel manager".to_vec(),
+            ));
             self.stored_key_index = self.next_key_index;
         }
         for d in deletes {
@@ -1479,6 +1479,7 @@ fn wrap_record(node_id: &PublicKey, r: ChannelRecord) -> ChannelRecord {
         channel_id: r.channel_id,
         update_number: r.update_number,
         data,
+        chunks: r.chunks,
     }
 }
 
@@ -1501,6 +1502,7 @@ fn unwrap_record(r: &ChannelRecord) -> Result<(PublicKey, ChannelRecord), Manage
             channel_id: r.channel_id,
             update_number: r.update_number,
             data: r.data[34..].to_vec(),
+            chunks: r.chunks.clone(),
         },
     ))
 }

@@ -93,7 +93,7 @@ pub use config::{
     ChannelConfig, PendingLimits, FEERATE_FLOOR, MAX_ACCEPTED_HTLCS_LIMIT, MIN_DUST_LIMIT,
 };
 pub use error::ChannelError;
-pub use io::{Action, ChannelRecord, Command, Event};
+pub use io::{Action, ChannelRecord, Command, Event, RevokedChunk};
 pub use manager::{
     ChannelInfo, ChannelManager, ManagerAction, ManagerConfig, ManagerError, ManagerEvent,
     ManagerInput, Refusal, FUNDEE_UNCONFIRMED_TIMEOUT_BLOCKS,
@@ -342,6 +342,7 @@ impl Channel {
             channel_id: f.c.channel_id,
             update_number: self.update_number,
             data: codec::encode(f),
+            chunks: codec::encode_chunks(f),
         })
     }
 
@@ -352,7 +353,7 @@ impl Channel {
         wallet: &WalletKeys,
         config: ChannelConfig,
     ) -> Result<Channel, ChannelError> {
-        let mut f = codec::decode(&record.data)?;
+        let mut f = codec::decode(&record.data, &record.chunks)?;
         let keys = wallet.channel_keys(f.key_index)?;
         if keys.pubkeys() != f.c.params.holder.keys {
             return Err(ChannelError::CorruptRecord("keys do not match the wallet"));

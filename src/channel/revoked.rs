@@ -5,13 +5,12 @@
 //! a refused command leaves the channel exactly as it was). Cloning must not
 //! cost the length of the channel's history: entries are grouped in sealed,
 //! immutable chunks of [`CHUNK`] shared through an [`Arc`], and only the short
-//! unsealed tail is copied. A chunk also keeps its record encoding, made once
-//! when it is sealed, so that persisting the channel copies those bytes
-//! instead of encoding every revoked commitment again.
+//! unsealed tail is copied. A chunk also keeps its encoding, made once when
+//! it is sealed: the store keeps it apart from the channel's record
+//! ([`super::RevokedChunk`]), written once, so that persisting the channel
+//! does not cost the length of its history either.
 
 use std::sync::Arc;
-
-use crate::wire::codec::Writer;
 
 use super::commitments::RevokedCommit;
 
@@ -68,19 +67,20 @@ impl RevokedList {
             .chain(self.tail.iter())
     }
 
-    /// The record encoding of the entries, oldest first, without the count:
-    /// the sealed chunks' stored encodings, then the tail encoded now.
-    /// The size of the sealed chunks' encoding (the bulk of
-    /// [`Self::encode_entries`] in a long-lived channel).
-    pub(super) fn sealed_encoded_len(&self) -> usize {
-        self.sealed.iter().map(|c| c.encoded.len()).sum()
+    /// How many chunks are sealed.
+    pub(super) fn sealed_count(&self) -> usize {
+        self.sealed.len()
     }
 
-    pub(super) fn encode_entries(&self, w: &mut Writer) {
-        for c in self.sealed.iter() {
-            w.bytes(&c.encoded);
-        }
-        super::codec::w_revoked_entries(w, &self.tail);
+    /// The newest sealed chunk's position and encoding.
+    pub(super) fn last_sealed(&self) -> Option<(usize, &[u8])> {
+        let n = self.sealed.len();
+        self.sealed.last().map(|c| (n - 1, &c.encoded[..]))
+    }
+
+    /// The entries after the sealed chunks.
+    pub(super) fn tail(&self) -> &[RevokedCommit] {
+        &self.tail
     }
 }
 
@@ -161,16 +161,24 @@ mod tests {
     }
 
     #[test]
-    fn cached_encoding_equals_encoding_every_entry() {
+    fn sealed_chunks_keep_their_encoding_and_the_tail_follows() {
         for n in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 4 * CHUNK + 3] {
             let v: Vec<RevokedCommit> = (0..n as u64).map(entry).collect();
-            let mut cached = Writer::new();
-            RevokedList::from(v.clone()).encode_entries(&mut cached);
-            assert_eq!(
-                cached.finish().unwrap(),
-                super::super::codec::encode_revoked(&v),
-                "n = {n}"
-            );
+            let l = RevokedList::from(v.clone());
+            let sealed = n / CHUNK;
+            assert_eq!(l.sealed_count(), sealed, "n = {n}");
+            assert_eq!(l.tail(), &v[sealed * CHUNK..], "n = {n}");
+            match l.last_sealed() {
+                None => assert_eq!(sealed, 0),
+                Some((k, bytes)) => {
+                    assert_eq!(k, sealed - 1);
+                    assert_eq!(
+                        bytes,
+                        &super::super::codec::encode_revoked(&v[k * CHUNK..(k + 1) * CHUNK])[..],
+                        "n = {n}"
+                    );
+                }
+            }
         }
     }
 }

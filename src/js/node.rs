@@ -28,7 +28,8 @@ use super::invoice::{array, hex32, Fields};
 use super::peer::{chain_of, Settle};
 use super::{bad_arg, js_error, to_js};
 use crate::channel::{
-    ChannelInfo, Command, Event, Link as ChannelLink, ManagerEvent, OpenRequest, Status,
+    ChannelInfo, Command, Event, Link as ChannelLink, ManagerEvent, OpenRequest, RevokedChunk,
+    Status,
 };
 use crate::error::ErrorCode;
 use crate::invoice::{self, Description, Network};
@@ -36,7 +37,9 @@ use crate::keys::WalletKeys;
 use crate::node::{Node, NodeAction, NodeConfig, NodeEvent, NodeInput};
 use crate::payment::{InvoiceRequest, PayParams, PaymentEvent};
 use crate::peer::{DisconnectReason, Millis, PeerConfig, PeerConnection, PeerEvent};
-use crate::store::{record_from_bytes, record_to_bytes, Batch, MemoryStore, Op, Store};
+use crate::store::{
+    chunk_key, chunk_key_parts, record_from_bytes, record_to_bytes, Batch, MemoryStore, Op, Store,
+};
 use crate::transport::websocket::{drop_later, Timer, WsEvent, WsStream};
 use crate::transport::{random_secret_key, PeerUri, TransportError};
 use crate::tx::FeeratePerKw;
@@ -45,14 +48,14 @@ use crate::util::{from_hex, to_hex};
 use crate::wire::{ChannelId, ErrorMessage, Message};
 
 #[wasm_bindgen(inline_js = r#"
-const STORES = ["meta", "channels", "payments"];
+const STORES = ["meta", "channels", "payments", "revoked"];
 export function idbOpen(name) {
   return new Promise((resolve, reject) => {
     if (typeof indexedDB === "undefined") {
       reject(new Error("IndexedDB is not available here"));
       return;
     }
-    const req = indexedDB.open(name, 1);
+    const req = indexedDB.open(name, 2);
     req.onupgradeneeded = () => {
       for (const s of STORES) {
         if (!req.result.objectStoreNames.contains(s)) req.result.createObjectStore(s);
@@ -106,6 +109,28 @@ export function acquireLock(name) {
     }).catch(reject);
   });
 }
+// Channel records and their chunks of revoked commitments, atomically.
+// chunkDeletes are [low, high] key ranges (all the chunks of a channel).
+export function idbWriteChannels(db, puts, deletes, chunkPuts, chunkDeletes) {
+  return new Promise((resolve, reject) => {
+    let tx;
+    try {
+      tx = db.transaction(["channels", "revoked"], "readwrite", { durability: "strict" });
+      const channels = tx.objectStore("channels");
+      const revoked = tx.objectStore("revoked");
+      for (const k of deletes) channels.delete(k);
+      for (const [lo, hi] of chunkDeletes) revoked.delete(IDBKeyRange.bound(lo, hi));
+      for (const [k, v] of chunkPuts) revoked.put(v, k);
+      for (const [k, v] of puts) channels.put(v, k);
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new Error("IndexedDB write aborted"));
+  });
+}
 export function idbClose(db) {
   db.close();
 }
@@ -129,6 +154,14 @@ extern "C" {
     fn idb_write(db: &JsValue, store: &str, puts: Array, deletes: Array) -> Promise;
     #[wasm_bindgen(js_name = acquireLock)]
     fn acquire_lock(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = idbWriteChannels)]
+    fn idb_write_channels(
+        db: &JsValue,
+        puts: Array,
+        deletes: Array,
+        chunk_puts: Array,
+        chunk_deletes: Array,
+    ) -> Promise;
     #[wasm_bindgen(js_name = idbClose)]
     fn idb_close(db: &JsValue);
     #[wasm_bindgen(js_name = callFund)]
@@ -346,16 +379,22 @@ fn storage_error(e: JsValue) -> JsValue {
 async fn carry_out(shared: &Shared, a: NodeAction) -> Result<(), JsValue> {
     match a {
         NodeAction::PersistChannels(b) => {
-            let (db, puts, deletes) = {
+            let (db, js) = {
                 let mut i = shared.borrow_mut();
-                let (puts, deletes) = batch_to_js(&b);
+                let js = batch_to_js(&b);
                 i.channels.apply(b).map_err(to_js)?;
-                (i.db.clone(), puts, deletes)
+                (i.db.clone(), js)
             };
             if let Some(db) = db {
-                JsFuture::from(idb_write(&db, "channels", puts, deletes))
-                    .await
-                    .map_err(storage_error)?;
+                JsFuture::from(idb_write_channels(
+                    &db,
+                    js.puts,
+                    js.deletes,
+                    js.chunk_puts,
+                    js.chunk_deletes,
+                ))
+                .await
+                .map_err(storage_error)?;
             }
         }
         NodeAction::PutPaymentRecord { key, value } => {
@@ -436,23 +475,45 @@ fn bytes(b: &[u8]) -> JsValue {
     Uint8Array::from(b).into()
 }
 
-fn batch_to_js(b: &Batch) -> (Array, Array) {
-    let puts = Array::new();
-    let deletes = Array::new();
+/// A channel batch as IndexedDB writes it.
+struct JsBatch {
+    puts: Array,
+    deletes: Array,
+    chunk_puts: Array,
+    chunk_deletes: Array,
+}
+
+fn batch_to_js(b: &Batch) -> JsBatch {
+    let js = JsBatch {
+        puts: Array::new(),
+        deletes: Array::new(),
+        chunk_puts: Array::new(),
+        chunk_deletes: Array::new(),
+    };
     for op in &b.ops {
         match op {
             Op::Put(r) => {
-                puts.push(&Array::of2(
+                js.puts.push(&Array::of2(
                     &bytes(&r.channel_id.0),
                     &bytes(&record_to_bytes(r)),
                 ));
+                for c in &r.chunks {
+                    js.chunk_puts.push(&Array::of2(
+                        &bytes(&chunk_key(&r.channel_id, c.index)),
+                        &bytes(&c.data),
+                    ));
+                }
             }
             Op::Delete(id) => {
-                deletes.push(&bytes(&id.0));
+                js.deletes.push(&bytes(&id.0));
+                js.chunk_deletes.push(&Array::of2(
+                    &bytes(&chunk_key(id, 0)),
+                    &bytes(&chunk_key(id, u32::MAX)),
+                ));
             }
         }
     }
-    (puts, deletes)
+    js
 }
 
 /// Calls the listeners with `ev` (outside any borrow).
@@ -1296,9 +1357,20 @@ async fn load_storage(
                 .map_err(storage_error)?;
         }
     }
+    let mut chunks: BTreeMap<ChannelId, Vec<RevokedChunk>> = BTreeMap::new();
+    for (k, data) in read_all(db, "revoked").await? {
+        let (id, index) = chunk_key_parts(&k)
+            .ok_or_else(|| js_error("STORAGE_CORRUPT", "a revoked chunk's key is malformed"))?;
+        chunks
+            .entry(id)
+            .or_default()
+            .push(RevokedChunk { index, data });
+    }
     let mut batch = Batch::new();
     for (_, v) in read_all(db, "channels").await? {
-        batch = batch.put(record_from_bytes(&v).map_err(to_js)?);
+        let mut r = record_from_bytes(&v).map_err(to_js)?;
+        r.chunks = chunks.remove(&r.channel_id).unwrap_or_default();
+        batch = batch.put(r);
     }
     let payments = read_all(db, "payments")
         .await?

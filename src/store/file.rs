@@ -1,6 +1,7 @@
 //! A directory of channel files with an atomic multi-record commit.
 //!
-//! Each channel is `<dir>/<channel_id>.chan`. A batch is first written as
+//! Each channel is `<dir>/<channel_id>.chan`, and each of its sealed chunks
+//! of revoked commitments `<dir>/<channel_id>-<index>.rev`. A batch is first written as
 //! `<dir>/journal` (all records, then a trailing checksum-free length
 //! marker) and fsynced; then every file is replaced through
 //! write-temp/fsync/rename; then the journal is removed. On open, a
@@ -11,8 +12,10 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{check_batch, record_from_bytes, record_to_bytes, Batch, Op, Store, StoreError};
-use crate::channel::ChannelRecord;
+use super::{
+    check_batch, chunks_of, record_from_bytes, record_to_bytes, Batch, Op, Store, StoreError,
+};
+use crate::channel::{ChannelRecord, RevokedChunk};
 use crate::util::{from_hex_array, to_hex};
 use crate::wire::ChannelId;
 
@@ -20,7 +23,9 @@ use crate::wire::ChannelId;
 #[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
+    /// Records without their chunks.
     cache: BTreeMap<ChannelId, ChannelRecord>,
+    chunks: BTreeMap<(ChannelId, u32), Vec<u8>>,
 }
 
 fn io(e: std::io::Error) -> StoreError {
@@ -47,6 +52,12 @@ fn encode_journal(batch: &Batch) -> Vec<u8> {
                 v.push(1);
                 v.extend_from_slice(&(b.len() as u64).to_be_bytes());
                 v.extend_from_slice(&b);
+                for c in &r.chunks {
+                    v.push(3);
+                    v.extend_from_slice(&c.index.to_be_bytes());
+                    v.extend_from_slice(&(c.data.len() as u64).to_be_bytes());
+                    v.extend_from_slice(&c.data);
+                }
             }
             Op::Delete(id) => {
                 v.push(2);
@@ -76,6 +87,17 @@ fn decode_journal(b: &[u8]) -> Option<Batch> {
                 )));
                 i += 33;
             }
+            // A chunk of the record put just before.
+            3 => {
+                let index = u32::from_be_bytes(body.get(i + 1..i + 5)?.try_into().ok()?);
+                let len = u64::from_be_bytes(body.get(i + 5..i + 13)?.try_into().ok()?) as usize;
+                let data = body.get(i + 13..(i + 13).checked_add(len)?)?.to_vec();
+                match ops.last_mut()? {
+                    Op::Put(r) => r.chunks.push(RevokedChunk { index, data }),
+                    Op::Delete(_) => return None,
+                }
+                i += 13 + len;
+            }
             _ => return None,
         }
     }
@@ -91,6 +113,7 @@ impl FileStore {
         let mut s = Self {
             dir,
             cache: BTreeMap::new(),
+            chunks: BTreeMap::new(),
         };
         s.load()?;
         let journal = s.dir.join("journal");
@@ -108,13 +131,27 @@ impl FileStore {
         self.dir.join(format!("{}.chan", to_hex(&id.0)))
     }
 
+    fn chunk_path(&self, id: &ChannelId, index: u32) -> PathBuf {
+        self.dir.join(format!("{}-{index}.rev", to_hex(&id.0)))
+    }
+
     fn load(&mut self) -> Result<(), StoreError> {
         self.cache.clear();
+        self.chunks.clear();
         for e in fs::read_dir(&self.dir).map_err(io)? {
             let p = e.map_err(io)?.path();
             let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
+            if let Some((hex, index)) = name.strip_suffix(".rev").and_then(|n| n.split_once('-')) {
+                let (Some(id), Ok(index)) = (from_hex_array::<32>(hex), index.parse::<u32>())
+                else {
+                    continue;
+                };
+                let data = fs::read(&p).map_err(io)?;
+                self.chunks.insert((ChannelId(id), index), data);
+                continue;
+            }
             let Some(hex) = name.strip_suffix(".chan") else {
                 continue;
             };
@@ -133,15 +170,42 @@ impl FileStore {
     fn write_files(&self, batch: &Batch) -> Result<(), StoreError> {
         for op in &batch.ops {
             match op {
-                Op::Put(r) => write_atomic(&self.path(&r.channel_id), &record_to_bytes(r))?,
-                Op::Delete(id) => match fs::remove_file(self.path(id)) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io(e)),
-                },
+                Op::Put(r) => {
+                    // Chunks first: a record never counts a chunk not on disk.
+                    for c in &r.chunks {
+                        write_atomic(&self.chunk_path(&r.channel_id, c.index), &c.data)?;
+                    }
+                    write_atomic(&self.path(&r.channel_id), &record_to_bytes(r))?
+                }
+                Op::Delete(id) => {
+                    remove(&self.path(id))?;
+                    for (_, index) in self
+                        .chunks
+                        .range((*id, 0)..=(*id, u32::MAX))
+                        .map(|(k, _)| *k)
+                    {
+                        remove(&self.chunk_path(id, index))?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+}
+
+fn remove(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(e)),
+    }
+}
+
+impl FileStore {
+    fn with_chunks(&self, r: &ChannelRecord) -> ChannelRecord {
+        let mut r = r.clone();
+        r.chunks = chunks_of(&self.chunks, &r.channel_id);
+        r
     }
 }
 
@@ -158,20 +222,24 @@ impl Store for FileStore {
         }
         for op in batch.ops {
             match op {
-                Op::Put(r) => {
+                Op::Put(mut r) => {
+                    for c in std::mem::take(&mut r.chunks) {
+                        self.chunks.insert((r.channel_id, c.index), c.data);
+                    }
                     self.cache.insert(r.channel_id, r);
                 }
                 Op::Delete(id) => {
                     self.cache.remove(&id);
+                    self.chunks.retain(|(c, _), _| *c != id);
                 }
             }
         }
         Ok(())
     }
     fn get(&self, id: &ChannelId) -> Result<Option<ChannelRecord>, StoreError> {
-        Ok(self.cache.get(id).cloned())
+        Ok(self.cache.get(id).map(|r| self.with_chunks(r)))
     }
     fn list(&self) -> Result<Vec<ChannelRecord>, StoreError> {
-        Ok(self.cache.values().cloned().collect())
+        Ok(self.cache.values().map(|r| self.with_chunks(r)).collect())
     }
 }

@@ -8,6 +8,12 @@
 //! replace a newer one — the precondition of the channel's "persist before
 //! send" rule.
 //!
+//! Beside each record, a store keeps the channel's sealed chunks of revoked
+//! commitments ([`RevokedChunk`]) under `(channel id, index)`: a record put
+//! writes the chunks it carries (new, or again with the same bytes), a
+//! delete removes the channel's chunks with it, and a record read back
+//! carries all of its channel's chunks.
+//!
 //! Implementations: [`MemoryStore`] (tests, ephemeral wallets) and, natively,
 //! [`FileStore`] (one file per channel, written to a temporary file,
 //! fsynced, then renamed over the old one; a batch is committed through a
@@ -18,7 +24,7 @@
 use core::fmt;
 use std::collections::BTreeMap;
 
-use crate::channel::ChannelRecord;
+use crate::channel::{ChannelRecord, RevokedChunk};
 use crate::error::ErrorCode;
 use crate::wire::ChannelId;
 
@@ -142,7 +148,9 @@ pub(crate) fn check_batch(
 /// An in-memory store.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
+    /// Records without their chunks.
     records: BTreeMap<ChannelId, ChannelRecord>,
+    chunks: BTreeMap<(ChannelId, u32), Vec<u8>>,
     /// Number of batches applied (tests).
     pub writes: u64,
 }
@@ -158,11 +166,15 @@ impl Store for MemoryStore {
         check_batch(&batch, |id| self.records.get(id).map(|r| r.update_number))?;
         for op in batch.ops {
             match op {
-                Op::Put(r) => {
+                Op::Put(mut r) => {
+                    for c in std::mem::take(&mut r.chunks) {
+                        self.chunks.insert((r.channel_id, c.index), c.data);
+                    }
                     self.records.insert(r.channel_id, r);
                 }
                 Op::Delete(id) => {
                     self.records.remove(&id);
+                    self.chunks.retain(|(c, _), _| *c != id);
                 }
             }
         }
@@ -170,11 +182,57 @@ impl Store for MemoryStore {
         Ok(())
     }
     fn get(&self, id: &ChannelId) -> Result<Option<ChannelRecord>, StoreError> {
-        Ok(self.records.get(id).cloned())
+        Ok(self.records.get(id).map(|r| self.with_chunks(r)))
     }
     fn list(&self) -> Result<Vec<ChannelRecord>, StoreError> {
-        Ok(self.records.values().cloned().collect())
+        Ok(self.records.values().map(|r| self.with_chunks(r)).collect())
     }
+}
+
+impl MemoryStore {
+    /// `r` with every chunk stored for its channel.
+    fn with_chunks(&self, r: &ChannelRecord) -> ChannelRecord {
+        let mut r = r.clone();
+        r.chunks = chunks_of(&self.chunks, &r.channel_id);
+        r
+    }
+
+    /// The bytes kept for records and chunks (tests: what a store holds).
+    pub fn stored_bytes(&self) -> (usize, usize) {
+        (
+            self.records.values().map(|r| r.data.len()).sum(),
+            self.chunks.values().map(Vec::len).sum(),
+        )
+    }
+}
+
+/// The chunks of channel `id` in `map`, oldest first.
+pub(crate) fn chunks_of(
+    map: &BTreeMap<(ChannelId, u32), Vec<u8>>,
+    id: &ChannelId,
+) -> Vec<RevokedChunk> {
+    map.range((*id, 0)..=(*id, u32::MAX))
+        .map(|((_, index), data)| RevokedChunk {
+            index: *index,
+            data: data.clone(),
+        })
+        .collect()
+}
+
+/// The key of a chunk in a key-value store: channel id, then the index
+/// big-endian (so a channel's chunks sort together, oldest first).
+pub fn chunk_key(id: &ChannelId, index: u32) -> [u8; 36] {
+    let mut k = [0u8; 36];
+    k[..32].copy_from_slice(&id.0);
+    k[32..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Parses [`chunk_key`].
+pub fn chunk_key_parts(k: &[u8]) -> Option<(ChannelId, u32)> {
+    let id: [u8; 32] = k.get(..32)?.try_into().ok()?;
+    let index: [u8; 4] = k.get(32..)?.try_into().ok()?;
+    Some((ChannelId(id), u32::from_be_bytes(index)))
 }
 
 /// Serializes a record for storage: channel id, update number, data length, data.
@@ -202,9 +260,9 @@ pub fn record_from_bytes(b: &[u8]) -> Result<ChannelRecord, StoreError> {
     if len != (b.len() - 48) as u64 {
         return Err(StoreError::Corrupt("record length"));
     }
-    Ok(ChannelRecord {
-        channel_id: ChannelId(id),
-        update_number: u64::from_be_bytes(n),
-        data: b[48..].to_vec(),
-    })
+    Ok(ChannelRecord::new(
+        ChannelId(id),
+        u64::from_be_bytes(n),
+        b[48..].to_vec(),
+    ))
 }
