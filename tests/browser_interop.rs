@@ -181,7 +181,7 @@ async fn bad_arguments_are_refused() {
             "INVALID_PEER_URI",
         ),
         (
-            format!("02@1.2.3.4:9735").into(),
+            "02@1.2.3.4:9735".into(),
             JsValue::UNDEFINED,
             "INVALID_PEER_URI",
         ),

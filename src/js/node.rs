@@ -76,15 +76,19 @@ export function idbReadAll(db, store) {
     tx.onabort = () => reject(tx.error || new Error("IndexedDB read aborted"));
   });
 }
-export function idbWrite(db, store, puts, deletes) {
+// One atomic transaction: writes is [[store, puts, deletes], ...], puts
+// [key, value] pairs, deletes keys or [low, high] key ranges.
+export function idbWrite(db, writes) {
   return new Promise((resolve, reject) => {
     let tx;
     try {
       // "strict": the write is on disk when oncomplete fires.
-      tx = db.transaction(store, "readwrite", { durability: "strict" });
-      const os = tx.objectStore(store);
-      for (const k of deletes) os.delete(k);
-      for (const [k, v] of puts) os.put(v, k);
+      tx = db.transaction(writes.map((w) => w[0]), "readwrite", { durability: "strict" });
+      for (const [store, puts, deletes] of writes) {
+        const os = tx.objectStore(store);
+        for (const k of deletes) os.delete(Array.isArray(k) ? IDBKeyRange.bound(k[0], k[1]) : k);
+        for (const [k, v] of puts) os.put(v, k);
+      }
     } catch (e) {
       reject(e);
       return;
@@ -109,28 +113,6 @@ export function acquireLock(name) {
     }).catch(reject);
   });
 }
-// Channel records and their chunks of revoked commitments, atomically.
-// chunkDeletes are [low, high] key ranges (all the chunks of a channel).
-export function idbWriteChannels(db, puts, deletes, chunkPuts, chunkDeletes) {
-  return new Promise((resolve, reject) => {
-    let tx;
-    try {
-      tx = db.transaction(["channels", "revoked"], "readwrite", { durability: "strict" });
-      const channels = tx.objectStore("channels");
-      const revoked = tx.objectStore("revoked");
-      for (const k of deletes) channels.delete(k);
-      for (const [lo, hi] of chunkDeletes) revoked.delete(IDBKeyRange.bound(lo, hi));
-      for (const [k, v] of chunkPuts) revoked.put(v, k);
-      for (const [k, v] of puts) channels.put(v, k);
-    } catch (e) {
-      reject(e);
-      return;
-    }
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error || new Error("IndexedDB write aborted"));
-  });
-}
 export function idbClose(db) {
   db.close();
 }
@@ -151,17 +133,9 @@ extern "C" {
     #[wasm_bindgen(js_name = idbReadAll)]
     fn idb_read_all(db: &JsValue, store: &str) -> Promise;
     #[wasm_bindgen(js_name = idbWrite)]
-    fn idb_write(db: &JsValue, store: &str, puts: Array, deletes: Array) -> Promise;
+    fn idb_write(db: &JsValue, writes: Array) -> Promise;
     #[wasm_bindgen(js_name = acquireLock)]
     fn acquire_lock(name: &str) -> Promise;
-    #[wasm_bindgen(js_name = idbWriteChannels)]
-    fn idb_write_channels(
-        db: &JsValue,
-        puts: Array,
-        deletes: Array,
-        chunk_puts: Array,
-        chunk_deletes: Array,
-    ) -> Promise;
     #[wasm_bindgen(js_name = idbClose)]
     fn idb_close(db: &JsValue);
     #[wasm_bindgen(js_name = callFund)]
@@ -386,37 +360,28 @@ async fn carry_out(shared: &Shared, a: NodeAction) -> Result<(), JsValue> {
                 (i.db.clone(), js)
             };
             if let Some(db) = db {
-                JsFuture::from(idb_write_channels(
-                    &db,
-                    js.puts,
-                    js.deletes,
-                    js.chunk_puts,
-                    js.chunk_deletes,
-                ))
-                .await
-                .map_err(storage_error)?;
+                // Records and their chunks together: a record never counts
+                // a chunk that is not stored.
+                let writes = Array::of2(
+                    &write("channels", js.puts, js.deletes),
+                    &write("revoked", js.chunk_puts, js.chunk_deletes),
+                );
+                JsFuture::from(idb_write(&db, writes))
+                    .await
+                    .map_err(storage_error)?;
             }
         }
         NodeAction::PutPaymentRecord { key, value } => {
             let db = shared.borrow().db.clone();
             if let Some(db) = db {
                 let put = Array::of2(&bytes(&key), &bytes(&value));
-                JsFuture::from(idb_write(&db, "payments", Array::of1(&put), Array::new()))
-                    .await
-                    .map_err(storage_error)?;
+                write_one(&db, "payments", Array::of1(&put), Array::new()).await?;
             }
         }
         NodeAction::DeletePaymentRecord { key } => {
             let db = shared.borrow().db.clone();
             if let Some(db) = db {
-                JsFuture::from(idb_write(
-                    &db,
-                    "payments",
-                    Array::new(),
-                    Array::of1(&bytes(&key)),
-                ))
-                .await
-                .map_err(storage_error)?;
+                write_one(&db, "payments", Array::new(), Array::of1(&bytes(&key))).await?;
             }
         }
         NodeAction::Send { node_id, msg } => {
@@ -469,6 +434,19 @@ async fn carry_out(shared: &Shared, a: NodeAction) -> Result<(), JsValue> {
         NodeAction::Event(e) => on_event(shared, e),
     }
     Ok(())
+}
+
+/// One store's part of an [`idb_write`]: `[store, puts, deletes]`.
+fn write(store: &str, puts: Array, deletes: Array) -> JsValue {
+    Array::of3(&store.into(), &puts, &deletes).into()
+}
+
+/// Writes to one store, durably.
+async fn write_one(db: &JsValue, store: &str, puts: Array, deletes: Array) -> Result<(), JsValue> {
+    JsFuture::from(idb_write(db, Array::of1(&write(store, puts, deletes))))
+        .await
+        .map(drop)
+        .map_err(storage_error)
 }
 
 fn bytes(b: &[u8]) -> JsValue {
@@ -1352,9 +1330,7 @@ async fn load_storage(
         Some(_) => {}
         None => {
             let put = Array::of2(&bytes(NODE_ID_KEY), &bytes(&node_id.serialize()));
-            JsFuture::from(idb_write(db, "meta", Array::of1(&put), Array::new()))
-                .await
-                .map_err(storage_error)?;
+            write_one(db, "meta", Array::of1(&put), Array::new()).await?;
         }
     }
     let mut chunks: BTreeMap<ChannelId, Vec<RevokedChunk>> = BTreeMap::new();
