@@ -20,6 +20,9 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod browser_support;
 
+mod node_driver;
+
+use node_driver::DriveNode;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -87,6 +90,15 @@ struct Ln {
     refused: Vec<String>,
     peer_errors: Vec<String>,
     closed: bool,
+}
+
+impl DriveNode for Ln {
+    fn node_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+    fn carry_out(&mut self, acts: Vec<NodeAction>) {
+        self.run(acts)
+    }
 }
 
 impl Ln {
@@ -186,32 +198,6 @@ impl Ln {
 
     fn views(&self) -> Vec<ChannelView> {
         self.node.channel_views()
-    }
-
-    /// Hands lnwasm's node one input and carries out its actions.
-    fn input(&mut self, i: NodeInput) {
-        let acts = self.node.handle(i);
-        self.run(acts);
-    }
-
-    /// Opens a channel through the node's own entry point and carries out
-    /// its actions.
-    fn open(&mut self, node_id: PublicKey, request: OpenRequest) {
-        let acts = self
-            .node
-            .open_channel(node_id, request.clone())
-            .unwrap_or_else(|e| panic!("lnwasm's node refused to open {request:?}: {e}"));
-        self.run(acts);
-    }
-
-    /// Gives a channel a command through the node's own entry point and
-    /// carries out its actions.
-    fn command(&mut self, channel_id: ChannelId, command: Command) {
-        let acts = self
-            .node
-            .command(channel_id, command.clone())
-            .unwrap_or_else(|e| panic!("lnwasm's node refused {command:?} on {channel_id:?}: {e}"));
-        self.run(acts);
     }
 
     /// Carries out the node's actions in order.

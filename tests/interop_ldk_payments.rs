@@ -21,6 +21,9 @@
 #[path = "channel_harness.rs"]
 mod harness;
 
+mod node_driver;
+
+use node_driver::DriveNode;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -119,6 +122,15 @@ struct Ln {
     lost: Vec<Message>,
 }
 
+impl DriveNode for Ln {
+    fn node_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+    fn carry_out(&mut self, acts: Vec<NodeAction>) {
+        self.run(acts)
+    }
+}
+
 impl Ln {
     fn new(seed: u8, height: u32) -> Ln {
         let w = WalletKeys::from_seed(&[seed; 32], Network::Regtest).unwrap();
@@ -146,32 +158,6 @@ impl Ln {
 
     fn views(&self) -> Vec<ChannelView> {
         self.node.channel_views()
-    }
-
-    /// Hands lnwasm's node one input and carries out its actions.
-    fn input(&mut self, i: NodeInput) {
-        let acts = self.node.handle(i);
-        self.run(acts);
-    }
-
-    /// Opens a channel through the node's own entry point and carries out
-    /// its actions.
-    fn open(&mut self, node_id: PublicKey, request: OpenRequest) {
-        let acts = self
-            .node
-            .open_channel(node_id, request.clone())
-            .unwrap_or_else(|e| panic!("lnwasm's node refused to open {request:?}: {e}"));
-        self.run(acts);
-    }
-
-    /// Gives a channel a command through the node's own entry point and
-    /// carries out its actions.
-    fn command(&mut self, channel_id: ChannelId, command: Command) {
-        let acts = self
-            .node
-            .command(channel_id, command.clone())
-            .unwrap_or_else(|e| panic!("lnwasm's node refused {command:?} on {channel_id:?}: {e}"));
-        self.run(acts);
     }
 
     /// Carries out the node's actions in order.
