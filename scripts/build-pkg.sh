@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
-cargo build --release --target wasm32-unknown-unknown --lib
-wasm=target/wasm32-unknown-unknown/release/lnwasm.wasm
+# The wasm-release profile (Cargo.toml): size-optimised but for libsecp256k1.
+cargo build --profile wasm-release --target wasm32-unknown-unknown --lib
+wasm="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/lnwasm.wasm"
 
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg/web --out-name lnwasm "$wasm"
