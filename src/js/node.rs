@@ -243,7 +243,8 @@ struct Inner {
     next_listener: u32,
     /// Transactions waiting for a height and confirmations.
     later: Vec<Later>,
-    /// Heights at which transactions handed to `blockConnected` confirmed.
+    /// Heights at which watched transactions handed to `blockConnected`
+    /// confirmed.
     confirmed_at: BTreeMap<Txid, u32>,
     tick: Option<Timer>,
     idle: Vec<Settle>,
@@ -1685,8 +1686,16 @@ impl LnNode {
                     .collect::<Result<Vec<_>, _>>()?
             };
             let mut i = shared.borrow_mut();
+            // Confirmations are kept for watched transactions only (what
+            // a delayed broadcast may wait for), however many are given.
             for (_, tx) in &txs {
-                i.confirmed_at.insert(tx.compute_txid(), height);
+                let txid = tx.compute_txid();
+                let watched = i.node.watches().any(
+                    |w| matches!(w, crate::node::Watch::Confirmed { txid: t, .. } if *t == txid),
+                );
+                if watched {
+                    i.confirmed_at.insert(txid, height);
+                }
             }
             let acts = i.node.handle(NodeInput::Block { height, txs });
             i.enqueue(acts);
