@@ -9,10 +9,11 @@
 //! (`payInvoice`), refuse a second payment of the same invoice, fail a
 //! payment at LDK with the code LDK returned, reconnect by itself when LDK
 //! drops the connection, refuse a second node on the same database, stop,
-//! and resume from IndexedDB in a new `LnNode` that pays again over the same
-//! channel, then again after enough payments for the peer's revoked
-//! commitments to be stored in sealed chunks. A database of another seed is
-//! refused.
+//! and resume from IndexedDB in a new `LnNode` that reconnects by itself and
+//! pays again over the same channel, then again after enough payments for
+//! the peer's revoked commitments to be stored in sealed chunks; after
+//! `disconnect`, a restart does not reconnect. A database of another seed
+//! is refused.
 //!
 //! `scripts/test.sh` starts the helpers and passes their addresses at
 //! compile time (see tests/browser_support); without them the test prints
@@ -492,7 +493,7 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
 
     // (e) A new LnNode on the same seed and database resumes the channel
     // and pays over it.
-    let (node, _events) = create(options(&seed, tip)).await.expect("resumed");
+    let (node, events) = create(options(&seed, tip)).await.expect("resumed");
     assert_eq!(get_str(&node, "nodeId"), our_id);
     let c = the_channel(&node);
     assert_eq!(get_str(&c, "channelId"), channel_id);
@@ -505,7 +506,11 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
         ),
         balances
     );
-    ok(&node, "connect", &[ldk.into()]).await;
+    // It reconnects by itself to the peer it was connected to.
+    until("peerConnected after the restart", || {
+        find_event(&events, "peerConnected", "nodeId", &ldk_id).is_some()
+    })
+    .await;
     until("channel usable again", || {
         get(&the_channel(&node), "usable").as_bool() == Some(true)
     })
@@ -527,7 +532,7 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
         FUNDING_SAT * 1000 - PUSH_MSAT + a - b - d - 12 * e
     );
     ok(&node, "stop", &[]).await;
-    let (node, _events) = create(options(&seed, tip)).await.expect("resumed again");
+    let (node, events) = create(options(&seed, tip)).await.expect("resumed again");
     let c = the_channel(&node);
     assert_eq!(
         (
@@ -536,12 +541,34 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
         ),
         balances
     );
-    ok(&node, "connect", &[ldk.into()]).await;
+    until("peerConnected after the second restart", || {
+        find_event(&events, "peerConnected", "nodeId", &ldk_id).is_some()
+    })
+    .await;
     until("channel usable once more", || {
         get(&the_channel(&node), "usable").as_bool() == Some(true)
     })
     .await;
     pay_ldk(&node, e).await;
     assert_eq!(settled(&node).await, (balances.0 - e, balances.1 + e));
+    // After disconnect(nodeId) the peer is forgotten: a restart does not
+    // reconnect to it.
+    ok(&node, "disconnect", &[ldk_id.clone().into()]).await;
+    until("disconnected", || {
+        find_event(&events, "peerDisconnected", "nodeId", &ldk_id).is_some()
+    })
+    .await;
+    let dropped = find_event(&events, "peerDisconnected", "nodeId", &ldk_id).unwrap();
+    assert_eq!(get(&dropped, "reconnecting").as_bool(), Some(false));
+    ok(&node, "stop", &[]).await;
+    let (node, events) = create(options(&seed, tip))
+        .await
+        .expect("resumed a third time");
+    sleep(1500).await;
+    assert!(find_event(&events, "peerConnected", "nodeId", &ldk_id).is_none());
+    assert_eq!(
+        Array::from(&get(&call(&node, "info", &[]), "peers")).length(),
+        0
+    );
     ok(&node, "stop", &[]).await;
 }

@@ -152,6 +152,26 @@ const DEFAULT_FEERATE: FeeratePerKw = FeeratePerKw(2500);
 const RECONNECT_FIRST: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(60);
 const NODE_ID_KEY: &[u8] = b"node_id";
+/// `peer:` + node id: where a peer was reached (see [`encode_peer`]).
+const PEER_KEY_PREFIX: &[u8] = b"peer:";
+
+fn peer_key(node_id: &PublicKey) -> Vec<u8> {
+    [PEER_KEY_PREFIX, &node_id.serialize()[..]].concat()
+}
+
+/// A peer's address as stored: the connect timeout in milliseconds (u32
+/// big-endian), then the WebSocket URL.
+fn encode_peer((url, timeout): &(String, Duration)) -> Vec<u8> {
+    let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+    [&ms.to_be_bytes()[..], url.as_bytes()].concat()
+}
+
+fn decode_peer(key: &[u8], value: &[u8]) -> Option<(PublicKey, String, Duration)> {
+    let id = PublicKey::from_slice(key.strip_prefix(PEER_KEY_PREFIX)?).ok()?;
+    let ms = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
+    let url = String::from_utf8(value.get(4..)?.to_vec()).ok()?;
+    Some((id, url, Duration::from_millis(u64::from(ms))))
+}
 
 fn now() -> Millis {
     Millis(js_sys::Date::now().max(0.0) as u64)
@@ -178,6 +198,8 @@ enum Item {
     Resolve(Settle, JsValue),
     /// Tell the listeners.
     Emit(JsValue),
+    /// Remember (or forget, `None`) a peer's address in the database.
+    Peer(PublicKey, Option<(String, Duration)>),
 }
 
 /// A connection to a peer.
@@ -294,6 +316,22 @@ async fn pump(shared: Shared) {
         match item {
             Item::Resolve(s, v) => s.resolve(&v),
             Item::Emit(ev) => emit(&shared, ev),
+            Item::Peer(node_id, address) => {
+                // Addresses only spare the application a `connect` after a
+                // restart: a failed write does not stop the node.
+                let db = shared.borrow().db.clone();
+                if let Some(db) = db {
+                    let key = bytes(&peer_key(&node_id));
+                    let (puts, deletes) = match address {
+                        Some(a) => (
+                            Array::of1(&Array::of2(&key, &bytes(&encode_peer(&a)))),
+                            Array::new(),
+                        ),
+                        None => (Array::new(), Array::of1(&key)),
+                    };
+                    let _ = write_one(&db, "meta", puts, deletes).await;
+                }
+            }
             Item::Act(a) => {
                 if let Err(e) = carry_out(&shared, a).await {
                     halt(&shared, e);
@@ -960,6 +998,8 @@ impl Inner {
                     .collect();
                 l.features = features.clone();
                 let (url, timeout) = (l.url.clone(), l.timeout);
+                self.queue
+                    .push_back(Item::Peer(node_id, Some((url.clone(), timeout))));
                 match self.known.iter_mut().find(|k| k.node_id == node_id) {
                     Some(k) => {
                         k.url = url;
@@ -1319,8 +1359,9 @@ async fn load_storage(
     name: &str,
     db: &JsValue,
     node_id: &PublicKey,
-) -> Result<(Batch, Vec<Vec<u8>>), JsValue> {
+) -> Result<(Batch, Vec<Vec<u8>>, Vec<(PublicKey, String, Duration)>), JsValue> {
     let meta = read_all(db, "meta").await?;
+    let peers = meta.iter().filter_map(|(k, v)| decode_peer(k, v)).collect();
     match meta.iter().find(|(k, _)| k == NODE_ID_KEY) {
         Some((_, v)) if *v != node_id.serialize() => {
             return Err(js_error(
@@ -1354,7 +1395,7 @@ async fn load_storage(
         .into_iter()
         .map(|(_, v)| v)
         .collect();
-    Ok((batch, payments))
+    Ok((batch, payments, peers))
 }
 
 async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
@@ -1364,6 +1405,7 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
     let config = NodeConfig::new(o.network);
     let height = o.best_height;
     let mut channels = MemoryStore::new();
+    let mut peers = vec![];
     let (node, acts, db) = match &o.indexed_db {
         None => (
             Node::new(wallet, config, height, unix_now()).map_err(to_js)?,
@@ -1373,10 +1415,13 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
         Some(name) => {
             let (db, lock) = open_storage(name).await?;
             let loaded = match load_storage(name, &db, &node_id).await {
-                Ok((records, payments)) => channels.apply(records).map_err(to_js).and_then(|()| {
-                    Node::load(wallet, config, &channels, &payments, height, unix_now())
-                        .map_err(to_js)
-                }),
+                Ok((records, payments, stored_peers)) => {
+                    peers = stored_peers;
+                    channels.apply(records).map_err(to_js).and_then(|()| {
+                        Node::load(wallet, config, &channels, &payments, height, unix_now())
+                            .map_err(to_js)
+                    })
+                }
                 Err(e) => Err(e),
             };
             match loaded {
@@ -1412,7 +1457,23 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
         tick: None,
         idle: vec![],
     }));
-    shared.borrow_mut().enqueue(acts);
+    {
+        let mut i = shared.borrow_mut();
+        i.enqueue(acts);
+        // Back to the peers it was connected to (until `disconnect`).
+        for (node_id, url, timeout) in peers {
+            i.known.push(Known {
+                node_id,
+                url: url.clone(),
+                timeout,
+                attempts: 0,
+                timer: None,
+            });
+            if i.open_link(&shared, node_id, url, timeout, None).is_err() {
+                i.schedule_reconnect(&node_id, &shared);
+            }
+        }
+    }
     arm_tick(&shared);
     kick(&shared);
     Ok(LnNode { shared })
@@ -1578,8 +1639,9 @@ impl LnNode {
                 .and_then(|b| PublicKey::from_slice(&b).ok())
                 .ok_or_else(|| bad_arg("nodeId must be a 33-byte public key in hex"))?;
             let mut i = shared.borrow_mut();
-            // No reconnection after this.
+            // No reconnection after this, now or after a restart.
             i.known.retain(|k| k.node_id != node_id);
+            i.queue.push_back(Item::Peer(node_id, None));
             i.queue
                 .push_back(Item::Act(NodeAction::Disconnect { node_id }));
             i.queue.push_back(Item::Resolve(settle, JsValue::UNDEFINED));

@@ -448,8 +448,10 @@ export type LnNodeEvent =
  */
 export class LnNode {
   private constructor();
-  /** Creates the node; with `storage: { indexedDb }`, resumes what that database holds and
-   * holds its lock (Web Locks) until `stop`: a second node on it is refused (`STORAGE_LOCKED`). */
+  /** Creates the node; with `storage: { indexedDb }`, resumes what that database holds
+   * (channels, payments, and the peers it was connected to, which it reconnects to at once)
+   * and holds its lock (Web Locks) until `stop`: a second node on it is refused
+   * (`STORAGE_LOCKED`). */
   static create(options: LnNodeOptions): Promise<LnNode>;
   /** 33 bytes hex. */
   readonly nodeId: string;
@@ -459,7 +461,7 @@ export class LnNode {
   /** Connects to `<pubkey>@<host>:<port>`; resolves once `init` was exchanged. From then on
    * a dropped connection is re-established automatically (see the `peerDisconnected` event). */
   connect(uri: string, options?: NodeConnectOptions): Promise<ConnectedPeer>;
-  /** Closes the connection to `nodeId` and stops reconnecting to it. */
+  /** Closes the connection to `nodeId` and stops reconnecting to it (after a restart too). */
   disconnect(nodeId: string): Promise<void>;
   /** Resolves once the peer signed our first commitment (the funding transaction went out as a `publish` event). */
   openChannel(options: OpenChannelOptions): Promise<OpenedChannel>;
