@@ -179,6 +179,19 @@ pub(super) fn derive_privkey_with_basepoint(
         .map_err(|_| KeyError::TweakOutOfRange)
 }
 
+/// The two tweaks of every revocation key, `SHA256(revocation_basepoint ||
+/// per_commitment_point)` (of the basepoint) and `SHA256(per_commitment_point
+/// || revocation_basepoint)` (of the point), as scalars.
+pub(crate) fn revocation_tweaks(
+    revocation_basepoint: &PublicKey,
+    per_commitment_point: &PublicKey,
+) -> Result<(Scalar, Scalar), KeyError> {
+    Ok((
+        scalar(sha256_two(revocation_basepoint, per_commitment_point))?,
+        scalar(sha256_two(per_commitment_point, revocation_basepoint))?,
+    ))
+}
+
 /// `revocationpubkey`:
 ///
 /// ```text
@@ -189,8 +202,7 @@ pub fn derive_revocation_pubkey(
     revocation_basepoint: &PublicKey,
     per_commitment_point: &PublicKey,
 ) -> Result<PublicKey, KeyError> {
-    let t1 = scalar(sha256_two(revocation_basepoint, per_commitment_point))?;
-    let t2 = scalar(sha256_two(per_commitment_point, revocation_basepoint))?;
+    let (t1, t2) = revocation_tweaks(revocation_basepoint, per_commitment_point)?;
     let a = revocation_basepoint
         .mul_tweak(SECP256K1, &t1)
         .map_err(|_| KeyError::TweakOutOfRange)?;
@@ -216,8 +228,7 @@ pub(super) fn derive_revocation_pubkey_with_secret(
     revocation_basepoint: &PublicKey,
     per_commitment_point: &PublicKey,
 ) -> Result<PublicKey, KeyError> {
-    let t1 = scalar(sha256_two(revocation_basepoint, per_commitment_point))?;
-    let t2 = scalar(sha256_two(per_commitment_point, revocation_basepoint))?;
+    let (t1, t2) = revocation_tweaks(revocation_basepoint, per_commitment_point)?;
     let a = revocation_basepoint_secret
         .mul_tweak(&t1)
         .map_err(|_| KeyError::TweakOutOfRange)?;
@@ -245,8 +256,7 @@ pub fn derive_revocation_privkey(
     let pcs = per_commitment_secret.secret_key()?;
     let basepoint = PublicKey::from_secret_key(SECP256K1, revocation_basepoint_secret);
     let point = PublicKey::from_secret_key(SECP256K1, &pcs);
-    let t1 = scalar(sha256_two(&basepoint, &point))?;
-    let t2 = scalar(sha256_two(&point, &basepoint))?;
+    let (t1, t2) = revocation_tweaks(&basepoint, &point)?;
     let a = revocation_basepoint_secret
         .mul_tweak(&t1)
         .map_err(|_| KeyError::TweakOutOfRange)?;

@@ -21,6 +21,7 @@ mod basepoints;
 mod shachain;
 mod wallet;
 
+pub(crate) use basepoints::revocation_tweaks;
 pub use basepoints::{
     derive_privkey, derive_pubkey, derive_revocation_privkey, derive_revocation_pubkey,
     ChannelPublicKeys, DelayedPaymentBasepoint, DelayedPubkey, FundingPubkey, HtlcBasepoint,

@@ -2,11 +2,10 @@
 //! "Commitment Transaction Construction").
 
 use bitcoin::absolute::LockTime;
-use bitcoin::hashes::{sha256, Hash, HashEngine};
 use bitcoin::transaction::Version;
 use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
 use secp256k1::ecdsa::Signature;
-use secp256k1::{PublicKey, Scalar, SecretKey, SECP256K1};
+use secp256k1::{PublicKey, SecretKey, SECP256K1};
 
 use super::funding::FundingInfo;
 use super::htlc::HtlcTx;
@@ -14,8 +13,8 @@ use super::params::*;
 use super::script::*;
 use super::TxError;
 use crate::keys::{
-    ChannelKeys, DelayedPubkey, FundingPubkey, HtlcPubkey, KeyError, PerCommitmentPoint,
-    RevocationBasepoint, RevocationPubkey, SHACHAIN_MAX_INDEX,
+    revocation_tweaks, ChannelKeys, DelayedPubkey, FundingPubkey, HtlcPubkey, KeyError,
+    PerCommitmentPoint, RevocationBasepoint, RevocationPubkey, SHACHAIN_MAX_INDEX,
 };
 use crate::types::{Msat, PaymentHash, Sat};
 
@@ -188,18 +187,10 @@ impl OwnRevocation {
         revocation_basepoint: &RevocationBasepoint,
         secret: &SecretKey,
     ) -> Result<Self, TxError> {
-        fn hash(a: &PublicKey, b: &PublicKey) -> Result<Scalar, TxError> {
-            let mut e = sha256::Hash::engine();
-            e.input(&a.serialize());
-            e.input(&b.serialize());
-            Scalar::from_be_bytes(sha256::Hash::from_engine(e).to_byte_array())
-                .map_err(|_| TxError::Key(KeyError::TweakOutOfRange))
-        }
         let tweak_err = |_| TxError::Key(KeyError::TweakOutOfRange);
         let rb = &revocation_basepoint.0;
         let point = PublicKey::from_secret_key(SECP256K1, secret);
-        let t1 = hash(rb, &point)?;
-        let t2 = hash(&point, rb)?;
+        let (t1, t2) = revocation_tweaks(rb, &point)?;
         let a = rb.mul_tweak(SECP256K1, &t1).map_err(tweak_err)?;
         let b = secret.mul_tweak(&t2).map_err(tweak_err)?;
         let key = a
