@@ -205,6 +205,11 @@ fn persists_do_not_grow_with_history() {
     let back = Channel::restore(&stored, &p.a.wallet, config()).unwrap();
     assert_eq!(back.funded().unwrap(), p.a.ch.funded().unwrap());
     assert_eq!(back.commitments().unwrap().revoked.len(), revoked);
+    // The chunks' order in the record does not matter.
+    let mut shuffled = stored.clone();
+    shuffled.chunks.reverse();
+    let back = Channel::restore(&shuffled, &p.a.wallet, config()).unwrap();
+    assert_eq!(back.funded().unwrap(), p.a.ch.funded().unwrap());
     // A missing chunk is a corrupt record, not a shorter history.
     let mut r = stored.clone();
     r.chunks.remove(1);

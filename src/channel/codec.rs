@@ -33,7 +33,7 @@ use crate::wire::{ChannelId, OnionPacket, PaymentPreimage, WireError, ONION_PACK
 use super::commitments::{
     Changes, Commitments, Limits, LocalCommit, RemoteCommit, RemoteNext, RevokedCommit,
 };
-use super::revoked::CHUNK;
+use super::revoked::{RevokedList, CHUNK};
 use super::spec::{HtlcAdd, HtlcDir, Spec, SpecHtlc, Update};
 use super::{ChannelError, Funded, Negotiation, OnchainState, RevokedChunk, Status};
 
@@ -588,24 +588,29 @@ pub fn decode(bytes: &[u8], chunks: &[RevokedChunk]) -> Result<Funded, ChannelEr
         if sealed > chunks.len() {
             return Err(ChannelError::CorruptRecord("revoked commitments missing"));
         }
-        let mut v = Vec::with_capacity(sealed * CHUNK + revoked_tail.len());
-        for index in 0..sealed {
-            let chunk = chunks
-                .iter()
-                .find(|c| c.index as usize == index)
-                .ok_or(ChannelError::CorruptRecord("revoked commitments missing"))?;
+        // By position (stores hand them in order, but need not).
+        let mut by_index: Vec<Option<&RevokedChunk>> = vec![None; sealed];
+        for c in chunks {
+            if let Some(slot) = by_index.get_mut(c.index as usize) {
+                *slot = Some(c);
+            }
+        }
+        let mut decoded = Vec::with_capacity(sealed);
+        for chunk in by_index {
+            let chunk = chunk.ok_or(ChannelError::CorruptRecord("revoked commitments missing"))?;
             let mut cr = Reader::new(&chunk.data);
+            let mut items = Vec::with_capacity(CHUNK);
             for _ in 0..CHUNK {
-                v.push(r_revoked(&mut cr)?);
+                items.push(r_revoked(&mut cr)?);
             }
             if !cr.is_empty() {
                 return Err(ChannelError::CorruptRecord("revoked chunk length"));
             }
+            decoded.push((items, chunk.data.clone()));
         }
-        v.extend(revoked_tail);
-        v
+        RevokedList::from_sealed(decoded, revoked_tail)
     } else {
-        revoked_tail
+        revoked_tail.into()
     };
     r.expect_end()
         .map_err(|_| ChannelError::CorruptRecord("trailing bytes"))?;
@@ -625,7 +630,7 @@ pub fn decode(bytes: &[u8], chunks: &[RevokedChunk]) -> Result<Funded, ChannelEr
             local_next_htlc_id,
             remote_next_htlc_id,
             remote_secrets,
-            revoked: revoked.into(),
+            revoked,
             own_cache: Default::default(),
         },
         status,

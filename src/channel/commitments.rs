@@ -690,15 +690,20 @@ impl Commitments {
         let revoked = index
             .checked_sub(1)
             .ok_or(ChannelError::InvalidState("nothing revoked"))?;
-        // Cached, it costs nothing; else only the secret is derived.
+        // Cached, they cost nothing; else only the secret and the point
+        // are derived (not the revocation key).
         let per_commitment_secret = match self.own_cache.get(revoked) {
             Some(e) => e.secret,
             None => keys.per_commitment_secret(revoked)?,
         };
+        let next_per_commitment_point = match self.own_cache.get(index + 1) {
+            Some(e) => e.own.point(),
+            None => keys.per_commitment_point(index + 1)?,
+        };
         Ok(RevokeAndAck {
             channel_id: self.channel_id,
             per_commitment_secret,
-            next_per_commitment_point: self.own(keys, index + 1)?.own.point(),
+            next_per_commitment_point,
         })
     }
 

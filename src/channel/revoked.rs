@@ -84,6 +84,30 @@ impl RevokedList {
     }
 }
 
+impl RevokedList {
+    /// The list of sealed chunks already encoded (each exactly [`CHUNK`]
+    /// entries with their encoding, as read back from a store), then
+    /// `tail`: the stored encodings are kept, not made again.
+    pub(super) fn from_sealed(
+        sealed: Vec<(Vec<RevokedCommit>, Vec<u8>)>,
+        tail: Vec<RevokedCommit>,
+    ) -> Self {
+        let mut l = Self {
+            sealed: Arc::new(
+                sealed
+                    .into_iter()
+                    .map(|(items, encoded)| Arc::new(Chunk { items, encoded }))
+                    .collect(),
+            ),
+            tail: Vec::new(),
+        };
+        for r in tail {
+            l.push(r);
+        }
+        l
+    }
+}
+
 impl From<Vec<RevokedCommit>> for RevokedList {
     fn from(v: Vec<RevokedCommit>) -> Self {
         let mut l = Self::new();
@@ -158,6 +182,24 @@ mod tests {
         assert_ne!(snapshot, l);
         let back: RevokedList = l.iter().cloned().collect::<Vec<_>>().into();
         assert_eq!(back, l);
+    }
+
+    #[test]
+    fn from_sealed_equals_pushing_every_entry() {
+        for n in [0, CHUNK, 2 * CHUNK + 5, 3 * CHUNK] {
+            let v: Vec<RevokedCommit> = (0..n as u64).map(entry).collect();
+            let sealed = n / CHUNK;
+            let chunks = v[..sealed * CHUNK]
+                .chunks(CHUNK)
+                .map(|c| (c.to_vec(), super::super::codec::encode_revoked(c)))
+                .collect();
+            let l = RevokedList::from_sealed(chunks, v[sealed * CHUNK..].to_vec());
+            let pushed = RevokedList::from(v.clone());
+            assert_eq!(l, pushed, "n = {n}");
+            assert_eq!(l.sealed_count(), pushed.sealed_count());
+            assert_eq!(l.last_sealed(), pushed.last_sealed());
+            assert_eq!(l.tail(), pushed.tail());
+        }
     }
 
     #[test]
