@@ -47,13 +47,19 @@ fn exercise_chunks(s: &mut dyn Store) {
     .unwrap();
     s.apply(Batch::new().put(with_chunks(rec(7, 4), &[chunk(1, 0xa1)])))
         .unwrap();
+    // A chunk is written once: carried again (even with other bytes, which
+    // a channel never does), the stored one stays.
+    s.apply(Batch::new().put(with_chunks(rec(7, 4), &[chunk(1, 0xee)])))
+        .unwrap_err();
+    s.apply(Batch::new().put(with_chunks(rec(7, 5), &[chunk(1, 0xee)])))
+        .unwrap();
     assert_eq!(
         s.get(&id).unwrap().unwrap(),
-        with_chunks(rec(7, 4), &[chunk(0, 0xa0), chunk(1, 0xa1)])
+        with_chunks(rec(7, 5), &[chunk(0, 0xa0), chunk(1, 0xa1)])
     );
     // A stale record does not write its chunk either.
     assert!(s
-        .apply(Batch::new().put(with_chunks(rec(7, 4), &[chunk(2, 0xa2)])))
+        .apply(Batch::new().put(with_chunks(rec(7, 5), &[chunk(2, 0xa2)])))
         .is_err());
     assert_eq!(s.get(&id).unwrap().unwrap().chunks.len(), 2);
     s.apply(Batch::new().delete(id)).unwrap();

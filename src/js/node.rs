@@ -391,9 +391,11 @@ fn storage_error(e: JsValue) -> JsValue {
 /// Carries out one action; `Err` halts the queue.
 async fn carry_out(shared: &Shared, a: NodeAction) -> Result<(), JsValue> {
     match a {
-        NodeAction::PersistChannels(b) => {
+        NodeAction::PersistChannels(mut b) => {
             let (db, js) = {
                 let mut i = shared.borrow_mut();
+                // Chunks stored already are not written again.
+                i.channels.strip_stored_chunks(&mut b);
                 let js = batch_to_js(&b);
                 i.channels.apply(b).map_err(to_js)?;
                 (i.db.clone(), js)

@@ -12,9 +12,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{
-    check_batch, chunks_of, record_from_bytes, record_to_bytes, Batch, Op, Store, StoreError,
-};
+use super::{record_from_bytes, record_to_bytes, Batch, Held, Op, Store, StoreError};
 use crate::channel::{ChannelRecord, RevokedChunk};
 use crate::util::{from_hex_array, to_hex};
 use crate::wire::ChannelId;
@@ -23,9 +21,8 @@ use crate::wire::ChannelId;
 #[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
-    /// Records without their chunks.
-    cache: BTreeMap<ChannelId, ChannelRecord>,
-    chunks: BTreeMap<(ChannelId, u32), Vec<u8>>,
+    /// What the files hold.
+    cache: Held,
 }
 
 fn io(e: std::io::Error) -> StoreError {
@@ -112,8 +109,7 @@ impl FileStore {
         fs::create_dir_all(&dir).map_err(io)?;
         let mut s = Self {
             dir,
-            cache: BTreeMap::new(),
-            chunks: BTreeMap::new(),
+            cache: Held::default(),
         };
         s.load()?;
         let journal = s.dir.join("journal");
@@ -136,8 +132,8 @@ impl FileStore {
     }
 
     fn load(&mut self) -> Result<(), StoreError> {
-        self.cache.clear();
-        self.chunks.clear();
+        let mut records = vec![];
+        let mut chunks: BTreeMap<ChannelId, Vec<RevokedChunk>> = BTreeMap::new();
         for e in fs::read_dir(&self.dir).map_err(io)? {
             let p = e.map_err(io)?.path();
             let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
@@ -149,7 +145,10 @@ impl FileStore {
                     continue;
                 };
                 let data = fs::read(&p).map_err(io)?;
-                self.chunks.insert((ChannelId(id), index), data);
+                chunks
+                    .entry(ChannelId(id))
+                    .or_default()
+                    .push(RevokedChunk { index, data });
                 continue;
             }
             let Some(hex) = name.strip_suffix(".chan") else {
@@ -162,8 +161,15 @@ impl FileStore {
             if r.channel_id.0 != id {
                 return Err(StoreError::Corrupt("file name and record differ"));
             }
-            self.cache.insert(r.channel_id, r);
+            records.push(r);
         }
+        let mut batch = Batch::new();
+        for mut r in records {
+            r.chunks = chunks.remove(&r.channel_id).unwrap_or_default();
+            batch = batch.put(r);
+        }
+        self.cache = Held::default();
+        self.cache.apply(batch);
         Ok(())
     }
 
@@ -179,11 +185,7 @@ impl FileStore {
                 }
                 Op::Delete(id) => {
                     remove(&self.path(id))?;
-                    for (_, index) in self
-                        .chunks
-                        .range((*id, 0)..=(*id, u32::MAX))
-                        .map(|(k, _)| *k)
-                    {
+                    for index in self.cache.chunk_indices(id) {
                         remove(&self.chunk_path(id, index))?;
                     }
                 }
@@ -201,17 +203,11 @@ fn remove(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-impl FileStore {
-    fn with_chunks(&self, r: &ChannelRecord) -> ChannelRecord {
-        let mut r = r.clone();
-        r.chunks = chunks_of(&self.chunks, &r.channel_id);
-        r
-    }
-}
-
 impl Store for FileStore {
-    fn apply(&mut self, batch: Batch) -> Result<(), StoreError> {
-        check_batch(&batch, |id| self.cache.get(id).map(|r| r.update_number))?;
+    fn apply(&mut self, mut batch: Batch) -> Result<(), StoreError> {
+        self.cache.check(&batch)?;
+        // Chunks on disk already are not written (nor journaled) again.
+        self.cache.strip_held_chunks(&mut batch);
         let journal = self.dir.join("journal");
         if batch.ops.len() > 1 {
             write_atomic(&journal, &encode_journal(&batch))?;
@@ -220,26 +216,13 @@ impl Store for FileStore {
         if batch.ops.len() > 1 {
             fs::remove_file(&journal).map_err(io)?;
         }
-        for op in batch.ops {
-            match op {
-                Op::Put(mut r) => {
-                    for c in std::mem::take(&mut r.chunks) {
-                        self.chunks.insert((r.channel_id, c.index), c.data);
-                    }
-                    self.cache.insert(r.channel_id, r);
-                }
-                Op::Delete(id) => {
-                    self.cache.remove(&id);
-                    self.chunks.retain(|(c, _), _| *c != id);
-                }
-            }
-        }
+        self.cache.apply(batch);
         Ok(())
     }
     fn get(&self, id: &ChannelId) -> Result<Option<ChannelRecord>, StoreError> {
-        Ok(self.cache.get(id).map(|r| self.with_chunks(r)))
+        Ok(self.cache.get(id))
     }
     fn list(&self) -> Result<Vec<ChannelRecord>, StoreError> {
-        Ok(self.cache.values().map(|r| self.with_chunks(r)).collect())
+        Ok(self.cache.list())
     }
 }

@@ -145,30 +145,50 @@ pub(crate) fn check_batch(
     Ok(())
 }
 
-/// An in-memory store.
+/// What a store holds, in memory: its records (without their chunks) and
+/// every chunk. [`MemoryStore`] is one; [`FileStore`] keeps one as the
+/// cache of its files.
 #[derive(Clone, Debug, Default)]
-pub struct MemoryStore {
-    /// Records without their chunks.
+pub(crate) struct Held {
     records: BTreeMap<ChannelId, ChannelRecord>,
     chunks: BTreeMap<(ChannelId, u32), Vec<u8>>,
-    /// Number of batches applied (tests).
-    pub writes: u64,
 }
 
-impl MemoryStore {
-    pub fn new() -> Self {
-        Self::default()
+impl Held {
+    /// Refuses a batch with a stale update ([`StoreError::StaleUpdate`]).
+    pub(crate) fn check(&self, batch: &Batch) -> Result<(), StoreError> {
+        check_batch(batch, |id| self.records.get(id).map(|r| r.update_number))
     }
-}
 
-impl Store for MemoryStore {
-    fn apply(&mut self, batch: Batch) -> Result<(), StoreError> {
-        check_batch(&batch, |id| self.records.get(id).map(|r| r.update_number))?;
+    /// Drops from `batch` the chunks held already: a chunk never changes
+    /// once written, so writing it again would write the same bytes.
+    pub(crate) fn strip_held_chunks(&self, batch: &mut Batch) {
+        for op in &mut batch.ops {
+            if let Op::Put(r) = op {
+                let id = r.channel_id;
+                r.chunks
+                    .retain(|c| !self.chunks.contains_key(&(id, c.index)));
+            }
+        }
+    }
+
+    /// The positions of channel `id`'s chunks, oldest first.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn chunk_indices(&self, id: &ChannelId) -> Vec<u32> {
+        self.chunks
+            .range((*id, 0)..=(*id, u32::MAX))
+            .map(|((_, index), _)| *index)
+            .collect()
+    }
+
+    /// Takes in a batch that was written (and [`Self::check`]ed).
+    pub(crate) fn apply(&mut self, batch: Batch) {
         for op in batch.ops {
             match op {
                 Op::Put(mut r) => {
+                    // Written once: a chunk held already is kept as it is.
                     for c in std::mem::take(&mut r.chunks) {
-                        self.chunks.insert((r.channel_id, c.index), c.data);
+                        self.chunks.entry((r.channel_id, c.index)).or_insert(c.data);
                     }
                     self.records.insert(r.channel_id, r);
                 }
@@ -178,45 +198,72 @@ impl Store for MemoryStore {
                 }
             }
         }
-        self.writes += 1;
-        Ok(())
     }
-    fn get(&self, id: &ChannelId) -> Result<Option<ChannelRecord>, StoreError> {
-        Ok(self.records.get(id).map(|r| self.with_chunks(r)))
+
+    /// The record of `id` with all its chunks.
+    pub(crate) fn get(&self, id: &ChannelId) -> Option<ChannelRecord> {
+        self.records.get(id).map(|r| self.with_chunks(r))
     }
-    fn list(&self) -> Result<Vec<ChannelRecord>, StoreError> {
-        Ok(self.records.values().map(|r| self.with_chunks(r)).collect())
+
+    pub(crate) fn list(&self) -> Vec<ChannelRecord> {
+        self.records.values().map(|r| self.with_chunks(r)).collect()
+    }
+
+    fn with_chunks(&self, r: &ChannelRecord) -> ChannelRecord {
+        let mut r = r.clone();
+        r.chunks = self
+            .chunks
+            .range((r.channel_id, 0)..=(r.channel_id, u32::MAX))
+            .map(|((_, index), data)| RevokedChunk {
+                index: *index,
+                data: data.clone(),
+            })
+            .collect();
+        r
     }
 }
 
+/// An in-memory store.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    held: Held,
+    /// Number of batches applied (tests).
+    pub writes: u64,
+}
+
 impl MemoryStore {
-    /// `r` with every chunk stored for its channel.
-    fn with_chunks(&self, r: &ChannelRecord) -> ChannelRecord {
-        let mut r = r.clone();
-        r.chunks = chunks_of(&self.chunks, &r.channel_id);
-        r
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Drops from `batch` the chunks this store holds already (a driver
+    /// mirroring an outside store in it does not write them again).
+    pub fn strip_stored_chunks(&self, batch: &mut Batch) {
+        self.held.strip_held_chunks(batch);
     }
 
     /// The bytes kept for records and chunks (tests: what a store holds).
     pub fn stored_bytes(&self) -> (usize, usize) {
         (
-            self.records.values().map(|r| r.data.len()).sum(),
-            self.chunks.values().map(Vec::len).sum(),
+            self.held.records.values().map(|r| r.data.len()).sum(),
+            self.held.chunks.values().map(Vec::len).sum(),
         )
     }
 }
 
-/// The chunks of channel `id` in `map`, oldest first.
-pub(crate) fn chunks_of(
-    map: &BTreeMap<(ChannelId, u32), Vec<u8>>,
-    id: &ChannelId,
-) -> Vec<RevokedChunk> {
-    map.range((*id, 0)..=(*id, u32::MAX))
-        .map(|((_, index), data)| RevokedChunk {
-            index: *index,
-            data: data.clone(),
-        })
-        .collect()
+impl Store for MemoryStore {
+    fn apply(&mut self, batch: Batch) -> Result<(), StoreError> {
+        self.held.check(&batch)?;
+        self.held.apply(batch);
+        self.writes += 1;
+        Ok(())
+    }
+    fn get(&self, id: &ChannelId) -> Result<Option<ChannelRecord>, StoreError> {
+        Ok(self.held.get(id))
+    }
+    fn list(&self) -> Result<Vec<ChannelRecord>, StoreError> {
+        Ok(self.held.list())
+    }
 }
 
 /// The key of a chunk in a key-value store: channel id, then the index
