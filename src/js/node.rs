@@ -379,13 +379,20 @@ fn halt(shared: &Shared, e: JsValue) {
     }
 }
 
-fn storage_error(e: JsValue) -> JsValue {
-    let msg = e
-        .dyn_ref::<js_sys::Error>()
+/// What a thrown or rejected JS value says: an `Error`'s message, a
+/// string, or a generic text.
+fn message_of(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| e.as_string())
-        .unwrap_or_else(|| "unknown error".into());
-    js_error("STORAGE_IO", &format!("storage write failed: {msg}"))
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+fn storage_error(e: JsValue) -> JsValue {
+    js_error(
+        "STORAGE_IO",
+        &format!("storage write failed: {}", message_of(&e)),
+    )
 }
 
 /// Carries out one action; `Err` halts the queue.
@@ -834,13 +841,7 @@ async fn fund_channel(
     .into();
     let answer = JsFuture::from(call_fund(&fund, &req)).await;
     let tx = answer
-        .map_err(|e| {
-            let msg = e
-                .dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-                .unwrap_or_else(|| "rejected".into());
-            js_error("FUNDING_FAILED", &format!("fund: {msg}"))
-        })
+        .map_err(|e| js_error("FUNDING_FAILED", &format!("fund: {}", message_of(&e))))
         .and_then(|v| {
             v.as_string()
                 .and_then(|h| deserialize_hex::<Transaction>(&h).ok())
@@ -891,6 +892,22 @@ async fn fund_channel(
 impl Inner {
     fn enqueue(&mut self, acts: Vec<NodeAction>) {
         self.queue.extend(acts.into_iter().map(Item::Act));
+    }
+
+    /// Remembers where `node_id` is reached, for reconnecting (a fresh
+    /// start: no attempt made, no timer armed).
+    fn know(&mut self, node_id: PublicKey, url: String, timeout: Duration) {
+        let k = Known {
+            node_id,
+            url,
+            timeout,
+            attempts: 0,
+            timer: None,
+        };
+        match self.known.iter_mut().find(|k| k.node_id == node_id) {
+            Some(old) => *old = k,
+            None => self.known.push(k),
+        }
     }
 
     fn link_mut(&mut self, id: u64) -> Option<&mut Link> {
@@ -1002,21 +1019,7 @@ impl Inner {
                 let (url, timeout) = (l.url.clone(), l.timeout);
                 self.queue
                     .push_back(Item::Peer(node_id, Some((url.clone(), timeout))));
-                match self.known.iter_mut().find(|k| k.node_id == node_id) {
-                    Some(k) => {
-                        k.url = url;
-                        k.timeout = timeout;
-                        k.attempts = 0;
-                        k.timer = None;
-                    }
-                    None => self.known.push(Known {
-                        node_id,
-                        url,
-                        timeout,
-                        attempts: 0,
-                        timer: None,
-                    }),
-                }
+                self.know(node_id, url, timeout);
                 let acts = self.node.handle(NodeInput::PeerConnected {
                     node_id,
                     features: info.features,
@@ -1304,9 +1307,12 @@ fn create_options(v: &JsValue) -> Result<CreateOptions, JsValue> {
 
 /// Reads every `[key, value]` pair of `store`.
 async fn read_all(db: &JsValue, store: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, JsValue> {
-    let rows = JsFuture::from(idb_read_all(db, store))
-        .await
-        .map_err(|e| js_error("STORAGE_IO", &format!("reading {store}: {e:?}")))?;
+    let rows = JsFuture::from(idb_read_all(db, store)).await.map_err(|e| {
+        js_error(
+            "STORAGE_IO",
+            &format!("reading {store}: {}", message_of(&e)),
+        )
+    })?;
     Ok(Array::from(&rows)
         .iter()
         .map(|r| {
@@ -1342,7 +1348,7 @@ async fn open_storage(name: &str) -> Result<(JsValue, Option<Function>), JsValue
             }
             Err(js_error(
                 "STORAGE_IO",
-                &format!("opening IndexedDB {name}: {e:?}"),
+                &format!("opening IndexedDB {name}: {}", message_of(&e)),
             ))
         }
     }
@@ -1464,13 +1470,7 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
         i.enqueue(acts);
         // Back to the peers it was connected to (until `disconnect`).
         for (node_id, url, timeout) in peers {
-            i.known.push(Known {
-                node_id,
-                url: url.clone(),
-                timeout,
-                attempts: 0,
-                timer: None,
-            });
+            i.know(node_id, url.clone(), timeout);
             if i.open_link(&shared, node_id, url, timeout, None).is_err() {
                 i.schedule_reconnect(&node_id, &shared);
             }
