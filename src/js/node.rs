@@ -948,7 +948,7 @@ impl Inner {
             && confirmed.iter().all(|(t, n)| {
                 self.confirmed_at
                     .get(t)
-                    .is_some_and(|h| tip + 1 >= h + u32::from(*n))
+                    .is_some_and(|h| u64::from(tip) + 1 >= u64::from(*h) + u64::from(*n))
             })
     }
 
