@@ -22,7 +22,7 @@ mod browser_support;
 
 mod node_driver;
 
-use node_driver::DriveNode;
+use node_driver::{funding_required, open_request, DriveNode};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -35,7 +35,7 @@ use browser_support::{
     control, funding_tx, get, get_num, get_str, hex, ldk_channel, ldk_invoice, random_bytes, show,
     sleep, CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
 };
-use lnwasm::channel::{Command, Event, ManagerEvent, OpenRequest};
+use lnwasm::channel::{Command, ManagerEvent};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description};
 use lnwasm::keys::WalletKeys;
@@ -47,9 +47,7 @@ use lnwasm::peer::{Millis, PeerConfig, PeerConnection, PeerEvent};
 use lnwasm::store::{MemoryStore, Store};
 use lnwasm::transport::websocket::{WsEvent, WsStream};
 use lnwasm::transport::{random_secret_key, PeerUri};
-use lnwasm::tx::FeeratePerKw;
 use lnwasm::types::{Msat, Sat, ShortChannelId};
-use lnwasm::wire::features::Features;
 use lnwasm::wire::{ChannelId, ErrorMessage, Message, PaymentPreimage};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
@@ -343,31 +341,9 @@ async fn single_hop_payments_both_ways_with_ldk() {
     let temporary_channel_id = ChannelId(random_bytes());
     ln.open(
         ln.ldk_id,
-        OpenRequest {
-            temporary_channel_id,
-            funding: FUNDING,
-            push: PUSH,
-            feerate: FeeratePerKw(1000),
-            announce: false,
-            peer_features: Features::empty(),
-            our_features: Features::empty(),
-            now: unix_now(),
-        },
+        open_request(temporary_channel_id, FUNDING, PUSH, unix_now()),
     );
-    let funding_required = |l: &Ln| {
-        l.mevents.iter().find_map(|e| match e {
-            ManagerEvent::Channel {
-                event:
-                    Event::FundingRequired {
-                        temporary_channel_id: t,
-                        script_pubkey,
-                        amount,
-                    },
-                ..
-            } if *t == temporary_channel_id => Some((script_pubkey.clone(), *amount)),
-            _ => None,
-        })
-    };
+    let funding_required = |l: &Ln| funding_required(&l.mevents, temporary_channel_id);
     ln.until("accept_channel from LDK", |l| funding_required(l).is_some())
         .await;
     let (script, amount) = funding_required(&ln).unwrap();

@@ -9,7 +9,7 @@ use lnwasm::channel::{Channel, ChannelRecord, Command, RevokedChunk};
 use lnwasm::error::ErrorCode;
 #[cfg(not(target_arch = "wasm32"))]
 use lnwasm::store::FileStore;
-use lnwasm::store::{Batch, MemoryStore, Store};
+use lnwasm::store::{Batch, MemoryStore, Store, StoredIndex};
 use lnwasm::tx::Side;
 use lnwasm::types::Msat;
 use lnwasm::wire::ChannelId;
@@ -91,6 +91,66 @@ fn exercise(s: &mut dyn Store) {
 fn memory_store() {
     exercise(&mut MemoryStore::new());
     exercise_chunks(&mut MemoryStore::new());
+}
+
+/// Applies `b` to a full store and to an index of it, as a driver does
+/// (stripping stored chunks first); both must agree. Returns the outcome
+/// and what was written.
+fn apply_both(
+    store: &mut MemoryStore,
+    index: &mut StoredIndex,
+    mut b: Batch,
+) -> (Result<(), &'static str>, Batch) {
+    index.strip_stored_chunks(&mut b);
+    let i = index.apply(&b).map_err(|e| e.code());
+    let s = store.apply(b.clone()).map_err(|e| e.code());
+    assert_eq!(i, s);
+    assert_eq!(store.index(), *index);
+    (i, b)
+}
+
+/// The index a driver keeps of an outside store follows it exactly: same
+/// update numbers and chunk positions as a full store fed the same
+/// batches, the same stale refusals, and chunks stored once stripped.
+#[test]
+fn stored_index_follows_a_store() {
+    let (mut store, mut index) = (MemoryStore::new(), StoredIndex::new());
+    let s = &mut store;
+    let id = ChannelId([7; 32]);
+    let put = |r| Batch::new().put(r);
+    apply_both(
+        s,
+        &mut index,
+        put(with_chunks(rec(7, 1), &[chunk(0, 0xa0)])),
+    )
+    .0
+    .unwrap();
+    // Carried again, a stored chunk is dropped from the write.
+    let (r, written) = apply_both(
+        s,
+        &mut index,
+        put(with_chunks(rec(7, 2), &[chunk(0, 0xa0), chunk(1, 0xa1)])),
+    );
+    r.unwrap();
+    assert_eq!(written, put(with_chunks(rec(7, 2), &[chunk(1, 0xa1)])));
+    apply_both(s, &mut index, put(rec(8, 1))).0.unwrap();
+    // Stale: refused by both, nothing taken in.
+    let stale = put(with_chunks(rec(7, 2), &[chunk(2, 0xa2)]));
+    assert_eq!(apply_both(s, &mut index, stale).0, Err("STALE_UPDATE"));
+    assert_eq!((index.len(), index.chunk_count()), (2, 2));
+    apply_both(s, &mut index, Batch::new().delete(id))
+        .0
+        .unwrap();
+    assert_eq!((index.len(), index.chunk_count()), (1, 0));
+    // A deleted channel id may be stored again from any update number.
+    apply_both(
+        s,
+        &mut index,
+        put(with_chunks(rec(7, 1), &[chunk(0, 0xa0)])),
+    )
+    .0
+    .unwrap();
+    assert_eq!((index.len(), index.chunk_count()), (2, 1));
 }
 
 #[cfg(not(target_arch = "wasm32"))]

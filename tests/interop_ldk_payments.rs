@@ -23,7 +23,7 @@ mod harness;
 
 mod node_driver;
 
-use node_driver::DriveNode;
+use node_driver::{funding_required, open_request, DriveNode};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -51,7 +51,7 @@ use ldk_peer::lightning::types::payment::{
 };
 use ldk_peer::{Config, LdkNode};
 use lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description as LdkDescription};
-use lnwasm::channel::{Command, Event, ManagerEvent, OpenRequest};
+use lnwasm::channel::{Command, Event, ManagerEvent};
 use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description, NewInvoice};
 use lnwasm::keys::WalletKeys;
@@ -65,7 +65,6 @@ use lnwasm::peer::{PeerConfig, PeerEvent};
 use lnwasm::store::{MemoryStore, Store};
 use lnwasm::transport::tcp::{self, TcpPeer};
 use lnwasm::transport::PeerUri;
-use lnwasm::tx::FeeratePerKw;
 use lnwasm::types::{Msat, PaymentHash, PaymentSecret, Sat, ShortChannelId};
 use lnwasm::wire::features::{Feature, Features};
 use lnwasm::wire::{ChannelId, ErrorMessage, Message, PaymentPreimage};
@@ -486,31 +485,9 @@ impl Rig {
         let node_id = self.ldk[j].node_id();
         self.ln[i].open(
             node_id,
-            OpenRequest {
-                temporary_channel_id,
-                funding: FUNDING,
-                push: PUSH,
-                feerate: FeeratePerKw(1000),
-                announce: false,
-                peer_features: Features::empty(),
-                our_features: Features::empty(),
-                now: unix_now(),
-            },
+            open_request(temporary_channel_id, FUNDING, PUSH, unix_now()),
         );
-        let funding_required = |l: &Ln| {
-            l.mevents.iter().find_map(|e| match e {
-                ManagerEvent::Channel {
-                    event:
-                        Event::FundingRequired {
-                            temporary_channel_id: t,
-                            script_pubkey,
-                            amount,
-                        },
-                    ..
-                } if *t == temporary_channel_id => Some((script_pubkey.clone(), *amount)),
-                _ => None,
-            })
-        };
+        let funding_required = |l: &Ln| funding_required(&l.mevents, temporary_channel_id);
         self.until("accept_channel from LDK", |r| {
             funding_required(&r.ln[i]).is_some()
         });

@@ -219,6 +219,26 @@ pub struct Settled {
     pub failed_malformed: Vec<(u64, u16, [u8; 32])>,
 }
 
+/// What a settlement of HTLC `add` must satisfy, ours or the peer's: a
+/// fulfill's preimage hashes to its payment hash, a malformed failure
+/// carries BADONION, and `changes` (the settling side's updates) do not
+/// settle it already.
+fn check_settle(u: &Update, add: &HtlcAdd, changes: &Changes) -> Result<(), ChannelError> {
+    match u {
+        Update::Fulfill { preimage, .. } if preimage.payment_hash() != add.payment_hash => {
+            return Err(ChannelError::InvalidPreimage)
+        }
+        Update::FailMalformed { failure_code, .. } if failure_code & FAILURE_CODE_BADONION == 0 => {
+            return Err(ChannelError::MalformedWithoutBadonion)
+        }
+        _ => {}
+    }
+    if changes.all().any(|x| x.settles() == u.settles()) {
+        return Err(ChannelError::HtlcAlreadySettled);
+    }
+    Ok(())
+}
+
 impl Commitments {
     pub fn we_are_funder(&self) -> bool {
         self.params.opener == Side::Holder
@@ -495,19 +515,7 @@ impl Commitments {
             .settles()
             .ok_or(ChannelError::InvalidState("not a settlement"))?;
         let add = self.cross_signed(Side::Counterparty, id)?;
-        if let Update::Fulfill { preimage, .. } = &u {
-            if preimage.payment_hash() != add.payment_hash {
-                return Err(ChannelError::InvalidPreimage);
-            }
-        }
-        if let Update::FailMalformed { failure_code, .. } = &u {
-            if failure_code & FAILURE_CODE_BADONION == 0 {
-                return Err(ChannelError::MalformedWithoutBadonion);
-            }
-        }
-        if self.local_changes.all().any(|x| x.settles() == Some(id)) {
-            return Err(ChannelError::HtlcAlreadySettled);
-        }
+        check_settle(&u, add, &self.local_changes)?;
         self.local_changes.proposed.push(u);
         Ok(())
     }
@@ -518,19 +526,7 @@ impl Commitments {
             .settles()
             .ok_or(ChannelError::UnexpectedMessage("update"))?;
         let add = self.cross_signed(Side::Holder, id)?.clone();
-        if let Update::Fulfill { preimage, .. } = &u {
-            if preimage.payment_hash() != add.payment_hash {
-                return Err(ChannelError::InvalidPreimage);
-            }
-        }
-        if let Update::FailMalformed { failure_code, .. } = &u {
-            if failure_code & FAILURE_CODE_BADONION == 0 {
-                return Err(ChannelError::MalformedWithoutBadonion);
-            }
-        }
-        if self.remote_changes.all().any(|x| x.settles() == Some(id)) {
-            return Err(ChannelError::HtlcAlreadySettled);
-        }
+        check_settle(&u, &add, &self.remote_changes)?;
         self.remote_changes.proposed.push(u);
         Ok(add)
     }

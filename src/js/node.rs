@@ -39,6 +39,7 @@ use crate::payment::{InvoiceRequest, PayParams, PaymentEvent};
 use crate::peer::{DisconnectReason, Millis, PeerConfig, PeerConnection, PeerEvent};
 use crate::store::{
     chunk_key, chunk_key_parts, record_from_bytes, record_to_bytes, Batch, MemoryStore, Op, Store,
+    StoredIndex,
 };
 use crate::transport::websocket::{drop_later, Timer, WsEvent, WsStream};
 use crate::transport::{random_secret_key, PeerUri, TransportError};
@@ -246,8 +247,9 @@ struct Inner {
     /// Our BOLT 8 static key.
     node_secret: SecretKey,
     network: Network,
-    /// The channel records as stored (what the store checks run against).
-    channels: MemoryStore,
+    /// What IndexedDB holds of the channels: update numbers and chunk
+    /// positions (the records themselves live in `node`).
+    stored: StoredIndex,
     db: Option<JsValue>,
     /// Releases the database's lock (Web Locks), held while the node runs.
     lock: Option<Function>,
@@ -402,9 +404,9 @@ async fn carry_out(shared: &Shared, a: NodeAction) -> Result<(), JsValue> {
             let (db, js) = {
                 let mut i = shared.borrow_mut();
                 // Chunks stored already are not written again.
-                i.channels.strip_stored_chunks(&mut b);
+                i.stored.strip_stored_chunks(&mut b);
+                i.stored.apply(&b).map_err(to_js)?;
                 let js = batch_to_js(&b);
-                i.channels.apply(b).map_err(to_js)?;
                 (i.db.clone(), js)
             };
             if let Some(db) = db {
@@ -1446,7 +1448,7 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
         node,
         node_secret,
         network: o.network,
-        channels,
+        stored: channels.index(),
         db,
         lock: lock.flatten(),
         proxy_url: o.proxy_url,

@@ -22,7 +22,7 @@
 //! implements the same trait in the JS layer.
 
 use core::fmt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::channel::{ChannelRecord, RevokedChunk};
 use crate::error::ErrorCode;
@@ -162,14 +162,9 @@ impl Held {
 
     /// Drops from `batch` the chunks held already: a chunk never changes
     /// once written, so writing it again would write the same bytes.
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn strip_held_chunks(&self, batch: &mut Batch) {
-        for op in &mut batch.ops {
-            if let Op::Put(r) = op {
-                let id = r.channel_id;
-                r.chunks
-                    .retain(|c| !self.chunks.contains_key(&(id, c.index)));
-            }
-        }
+        strip_chunks(batch, |key| self.chunks.contains_key(key));
     }
 
     /// The positions of channel `id`'s chunks, oldest first.
@@ -236,10 +231,17 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Drops from `batch` the chunks this store holds already (a driver
-    /// mirroring an outside store in it does not write them again).
-    pub fn strip_stored_chunks(&self, batch: &mut Batch) {
-        self.held.strip_held_chunks(batch);
+    /// What this store holds, as a [`StoredIndex`].
+    pub fn index(&self) -> StoredIndex {
+        StoredIndex {
+            updates: self
+                .held
+                .records
+                .iter()
+                .map(|(id, r)| (*id, r.update_number))
+                .collect(),
+            chunks: self.held.chunks.keys().copied().collect(),
+        }
     }
 
     /// The bytes kept for records and chunks (tests: what a store holds).
@@ -263,6 +265,77 @@ impl Store for MemoryStore {
     }
     fn list(&self) -> Result<Vec<ChannelRecord>, StoreError> {
         Ok(self.held.list())
+    }
+}
+
+/// Drops from `batch`'s puts every chunk that `stored` says is stored.
+fn strip_chunks(batch: &mut Batch, stored: impl Fn(&(ChannelId, u32)) -> bool) {
+    for op in &mut batch.ops {
+        if let Op::Put(r) = op {
+            let id = r.channel_id;
+            r.chunks.retain(|c| !stored(&(id, c.index)));
+        }
+    }
+}
+
+/// What a driver writing to an outside store (the browser's IndexedDB)
+/// must know of what that store holds, without holding it: each channel's
+/// stored update number, to refuse a stale write before it is made, and
+/// which of its revoked chunks are stored, so that none is written twice.
+/// Its memory grows by a few bytes per chunk, not by the chunks' contents.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredIndex {
+    updates: BTreeMap<ChannelId, u64>,
+    chunks: BTreeSet<(ChannelId, u32)>,
+}
+
+impl StoredIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Refuses a batch with a stale update ([`StoreError::StaleUpdate`]).
+    pub fn check(&self, batch: &Batch) -> Result<(), StoreError> {
+        check_batch(batch, |id| self.updates.get(id).copied())
+    }
+
+    /// Drops from `batch` the chunks stored already.
+    pub fn strip_stored_chunks(&self, batch: &mut Batch) {
+        strip_chunks(batch, |key| self.chunks.contains(key));
+    }
+
+    /// Checks `batch` ([`Self::check`]) and takes it in as written: call it
+    /// before the write, and stop writing if the write then fails.
+    pub fn apply(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        self.check(batch)?;
+        for op in &batch.ops {
+            match op {
+                Op::Put(r) => {
+                    self.updates.insert(r.channel_id, r.update_number);
+                    self.chunks
+                        .extend(r.chunks.iter().map(|c| (r.channel_id, c.index)));
+                }
+                Op::Delete(id) => {
+                    self.updates.remove(id);
+                    self.chunks.retain(|(c, _)| c != id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of channels stored.
+    pub fn len(&self) -> usize {
+        self.updates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.updates.is_empty()
+    }
+
+    /// The number of chunks stored.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
     }
 }
 

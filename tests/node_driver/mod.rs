@@ -3,10 +3,54 @@
 //! Shared by the tests that drive a node against LDK (natively and in the
 //! browser); include with `mod node_driver;`.
 
-use lnwasm::channel::{Command, OpenRequest};
+use bitcoin::ScriptBuf;
+use lnwasm::channel::{Command, Event, ManagerEvent, OpenRequest};
 use lnwasm::node::{Node, NodeAction, NodeInput};
+use lnwasm::tx::FeeratePerKw;
+use lnwasm::types::{Msat, Sat};
+use lnwasm::wire::features::Features;
 use lnwasm::wire::ChannelId;
 use secp256k1::PublicKey;
+
+/// The opening of an unannounced channel of `funding`, pushing `push`, at
+/// 1000 sat/kw.
+pub fn open_request(
+    temporary_channel_id: ChannelId,
+    funding: Sat,
+    push: Msat,
+    now: u64,
+) -> OpenRequest {
+    OpenRequest {
+        temporary_channel_id,
+        funding,
+        push,
+        feerate: FeeratePerKw(1000),
+        announce: false,
+        peer_features: Features::empty(),
+        our_features: Features::empty(),
+        now,
+    }
+}
+
+/// The funding output the channel being opened as `temporary_channel_id`
+/// asked for, once among `events`.
+pub fn funding_required(
+    events: &[ManagerEvent],
+    temporary_channel_id: ChannelId,
+) -> Option<(ScriptBuf, Sat)> {
+    events.iter().find_map(|e| match e {
+        ManagerEvent::Channel {
+            event:
+                Event::FundingRequired {
+                    temporary_channel_id: t,
+                    script_pubkey,
+                    amount,
+                },
+            ..
+        } if *t == temporary_channel_id => Some((script_pubkey.clone(), *amount)),
+        _ => None,
+    })
+}
 
 pub trait DriveNode {
     fn node_mut(&mut self) -> &mut Node;
