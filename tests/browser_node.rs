@@ -175,6 +175,16 @@ async fn pay_ldk(node: &JsValue, amount: u64) {
         ),
         (amount, 0, 1)
     );
+    let sent = listed(node, "listPayments", &hash);
+    assert_eq!(get_str(&sent, "status"), "succeeded");
+    assert_eq!(get_str(&sent, "preimage"), preimage);
+    assert_eq!(
+        (get_big(&sent, "amountMsat"), get_big(&sent, "feeMsat")),
+        (amount, 0)
+    );
+    let payee = decode_invoice(bolt11.clone().into()).unwrap();
+    assert_eq!(get_str(&sent, "payee"), get_str(&payee, "payeeNodeId"));
+    assert!((get_num(&sent, "createdAt") as f64 - js_sys::Date::now() / 1000.0).abs() < 600.0);
     let start = js_sys::Date::now();
     let claimed = loop {
         let list = Array::from(&control("GET", "/received", None).await);
@@ -192,6 +202,14 @@ async fn pay_ldk(node: &JsValue, amount: u64) {
     // The same invoice is never paid twice.
     let e = rejected(node, "payInvoice", &[bolt11.into()]).await;
     assert_eq!(get_str(&e, "code"), "PAYMENT_ALREADY_PAID");
+}
+
+/// The entry of `listInvoices` or `listPayments` (`method`) for `hash`.
+fn listed(node: &JsValue, method: &str, hash: &str) -> JsValue {
+    Array::from(&call(node, method, &[]))
+        .iter()
+        .find(|e| get_str(e, "paymentHash") == hash)
+        .unwrap_or_else(|| panic!("{method} lists no {hash}"))
 }
 
 /// Waits until the channel has no HTLC left; its balances.
@@ -388,6 +406,19 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     .await;
     let received = find_event(&events, "paymentReceived", "paymentHash", &hash).unwrap();
     assert_eq!(get_big(&received, "amountMsat"), a);
+    let listed_invoice = |node: &JsValue| {
+        let inv = listed(node, "listInvoices", &hash);
+        assert_eq!(get_str(&inv, "status"), "paid");
+        assert_eq!(
+            (get_big(&inv, "amountMsat"), get_big(&inv, "receivedMsat")),
+            (a, a)
+        );
+        assert_eq!(
+            get_num(&inv, "expiresAt") - get_num(&inv, "createdAt"),
+            3600
+        );
+    };
+    listed_invoice(&node);
     assert_eq!(
         settled(&node).await,
         (FUNDING_SAT * 1000 - PUSH_MSAT + a, PUSH_MSAT - a)
@@ -472,6 +503,10 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     assert_eq!(get_num(&e, "failureCode"), 0x400a);
     assert_eq!(get_num(&e, "hopIndex"), 0);
     assert_eq!(get_str(&e, "nodeId"), ldk_id);
+    let nowhere_hash = get_str(&e, "paymentHash");
+    let failed = listed(&node, "listPayments", &nowhere_hash);
+    assert_eq!(get_str(&failed, "status"), "failed");
+    assert!(get(&failed, "preimage").is_null() && get(&failed, "feeMsat").is_null());
     let balances = settled(&node).await;
     assert_eq!(
         balances,
@@ -504,6 +539,22 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     assert_eq!(get_str(&c, "channelId"), channel_id);
     assert_eq!(get_str(&c, "shortChannelId"), scid);
     assert!(!get(&c, "online").as_bool().unwrap());
+    // Invoices and payments are read back: (a)'s invoice paid, the
+    // payments of (b) and after the reconnection, and (c)'s failure.
+    listed_invoice(&node);
+    let statuses: Vec<String> = Array::from(&call(&node, "listPayments", &[]))
+        .iter()
+        .map(|p| get_str(&p, "status"))
+        .collect();
+    let count = |s: &str| statuses.iter().filter(|x| *x == s).count();
+    assert_eq!(
+        (count("succeeded"), count("failed"), statuses.len()),
+        (2, 1, 3)
+    );
+    assert_eq!(
+        get_str(&listed(&node, "listPayments", &nowhere_hash), "status"),
+        "failed"
+    );
     assert_eq!(
         (
             get_big(&c, "localBalanceMsat"),

@@ -10,8 +10,8 @@ use lnwasm::error::ErrorCode;
 use lnwasm::invoice::{self, Description, NewInvoice};
 use lnwasm::onion::FailureMessage;
 use lnwasm::payment::{
-    invoice_secrets, InvoiceRequest, PayFailure, PaymentError, PaymentEvent, PaymentInput,
-    Payments, Route, RouteFailure,
+    invoice_secrets, InvoiceRequest, InvoiceStatus, OutgoingStatus, PayFailure, PaymentError,
+    PaymentEvent, PaymentInput, Payments, Route, RouteFailure,
 };
 use lnwasm::types::{Msat, PaymentHash, ShortChannelId};
 use lnwasm::wire::{Features, Message};
@@ -112,6 +112,33 @@ fn a_pays_c_through_b() {
     let claim = w.net.nodes[C].p.invoice(&h).unwrap().claim.clone().unwrap();
     assert_eq!(claim.amount, Msat(AMOUNT));
     assert_eq!(claim.htlcs, vec![(w.bc, 0, HEIGHT + 21)]);
+    // What listInvoices and listPayments show: paid for good (expiry no
+    // longer matters), and sent with its fee and start time.
+    let invoices: Vec<_> = w.net.nodes[C].p.invoices().collect();
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0].expires_at(), NOW + 3600);
+    for t in [NOW, NOW + 3600, u64::MAX] {
+        assert_eq!(
+            invoices[0].status(t),
+            InvoiceStatus::Paid {
+                amount: Msat(AMOUNT)
+            }
+        );
+    }
+    let sent: Vec<_> = w.net.nodes[A].p.outgoing_payments().collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].payment_hash, &sent[0].status, sent[0].created_at),
+        (
+            h,
+            &OutgoingStatus::Succeeded {
+                preimage: pre,
+                fee: Msat(FEE)
+            },
+            Some(NOW)
+        )
+    );
+    assert_eq!(w.net.nodes[B].p.invoices().count(), 0);
 
     // Never twice.
     assert_eq!(
@@ -242,6 +269,13 @@ fn expired_invoice() {
         )
     );
     w.assert_initial_balances();
+    // Listed as expired from its expiry on, open before; the failed
+    // payment is listed as failed.
+    let listed = w.net.nodes[C].p.invoice(&hash_of(&inv)).unwrap().clone();
+    assert_eq!(listed.status(NOW + 59), InvoiceStatus::Open);
+    assert_eq!(listed.status(NOW + 60), InvoiceStatus::Expired);
+    let sent = w.net.nodes[A].p.outgoing(&hash_of(&inv)).unwrap();
+    assert_eq!(sent.status, OutgoingStatus::Failed);
     // A refuses an invoice it sees expired.
     w.net.nodes[A].tick(NOW + 60);
     let inv2 = w.net.nodes[C].invoice(AMOUNT, 60, 0xc4);

@@ -35,7 +35,7 @@ use crate::error::ErrorCode;
 use crate::invoice::{self, Description, Network};
 use crate::keys::WalletKeys;
 use crate::node::{Node, NodeAction, NodeConfig, NodeEvent, NodeInput};
-use crate::payment::{InvoiceRequest, PayParams, PaymentEvent};
+use crate::payment::{InvoiceRequest, InvoiceStatus, OutgoingStatus, PayParams, PaymentEvent};
 use crate::peer::{DisconnectReason, Millis, PeerConfig, PeerConnection, PeerEvent};
 use crate::store::{
     chunk_key, chunk_key_parts, record_from_bytes, record_to_bytes, Batch, MemoryStore, Op, Store,
@@ -570,6 +570,13 @@ fn event_object(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
 
 fn big(n: u64) -> JsValue {
     BigInt::from(n).into()
+}
+
+/// The objects as an array, newest first (`None`: oldest).
+fn newest_first(items: impl Iterator<Item = (Option<u64>, Object)>) -> Array {
+    let mut items: Vec<_> = items.collect();
+    items.sort_unstable_by_key(|(t, _)| core::cmp::Reverse(*t));
+    items.into_iter().map(|(_, o)| JsValue::from(o)).collect()
 }
 
 fn hex_id(id: &ChannelId) -> JsValue {
@@ -1725,6 +1732,59 @@ impl LnNode {
                 channel_to_js(c, usable)
             })
             .collect()
+    }
+
+    /// The invoices this node issued, newest first, with where each
+    /// stands now.
+    #[wasm_bindgen(js_name = listInvoices, skip_typescript)]
+    pub fn list_invoices(&self) -> Array {
+        let i = self.shared.borrow();
+        let now = unix_now();
+        newest_first(i.node.payments().invoices().map(|r| {
+            let (status, received) = match r.status(now) {
+                InvoiceStatus::Open => ("open", JsValue::NULL),
+                InvoiceStatus::Paid { amount } => ("paid", big(amount.0)),
+                InvoiceStatus::Expired => ("expired", JsValue::NULL),
+            };
+            let o = object(&[
+                ("paymentHash", to_hex(&r.payment_hash.0).into()),
+                ("amountMsat", r.amount.map_or(JsValue::NULL, |a| big(a.0))),
+                ("createdAt", (r.created_at as f64).into()),
+                ("expiresAt", (r.expires_at() as f64).into()),
+                ("status", status.into()),
+                ("receivedMsat", received),
+            ]);
+            (Some(r.created_at), o)
+        }))
+    }
+
+    /// The payments this node sent or is sending, newest first.
+    #[wasm_bindgen(js_name = listPayments, skip_typescript)]
+    pub fn list_payments(&self) -> Array {
+        let i = self.shared.borrow();
+        newest_first(i.node.payments().outgoing_payments().map(|r| {
+            let (status, preimage, fee) = match &r.status {
+                OutgoingStatus::Pending => ("pending", JsValue::NULL, JsValue::NULL),
+                OutgoingStatus::Succeeded { preimage, fee } => {
+                    ("succeeded", to_hex(&preimage.0).into(), big(fee.0))
+                }
+                OutgoingStatus::Failed => ("failed", JsValue::NULL, JsValue::NULL),
+            };
+            let o = object(&[
+                ("paymentHash", to_hex(&r.payment_hash.0).into()),
+                ("payee", to_hex(&r.payee.serialize()).into()),
+                ("amountMsat", big(r.amount.0)),
+                ("status", status.into()),
+                ("preimage", preimage),
+                ("feeMsat", fee),
+                ("attempts", r.attempts.into()),
+                (
+                    "createdAt",
+                    r.created_at.map_or(JsValue::NULL, |t| (t as f64).into()),
+                ),
+            ]);
+            (r.created_at, o)
+        }))
     }
 
     /// A new block at `height`, with the transactions of it that touch

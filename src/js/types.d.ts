@@ -416,6 +416,37 @@ export interface PaymentResult {
   readonly attempts: number;
 }
 
+/** An invoice this node issued, as `listInvoices` shows it. */
+export interface InvoiceSummary {
+  readonly paymentHash: string;
+  /** `null` for an any-amount invoice. */
+  readonly amountMsat: bigint | null;
+  /** Unix seconds. */
+  readonly createdAt: number;
+  /** Unix seconds; an unpaid invoice is refused from then on. */
+  readonly expiresAt: number;
+  /** `paid` once its HTLCs reached the amount (the preimage is released), whatever the time. */
+  readonly status: "open" | "paid" | "expired";
+  /** What was received, once paid. */
+  readonly receivedMsat: bigint | null;
+}
+
+/** A payment this node sent or is sending, as `listPayments` shows it. */
+export interface PaymentSummary {
+  readonly paymentHash: string;
+  /** The payee's node id (33 bytes hex). */
+  readonly payee: string;
+  readonly amountMsat: bigint;
+  readonly status: "pending" | "succeeded" | "failed";
+  /** The proof of payment, once succeeded. */
+  readonly preimage: string | null;
+  /** Routing fees paid, once succeeded. */
+  readonly feeMsat: bigint | null;
+  readonly attempts: number;
+  /** Unix seconds; `null` for a payment recorded before this was kept. */
+  readonly createdAt: number | null;
+}
+
 /** What `onEvent` listeners hear. */
 export type LnNodeEvent =
   | { readonly type: "publish"; readonly txid: string; readonly txHex: string }
@@ -473,6 +504,10 @@ export class LnNode {
   createInvoice(request?: CreateInvoiceRequest): Promise<CreatedInvoice>;
   /** Pays over our channels (direct, or through the invoice's route hints); never pays the same hash twice. */
   payInvoice(invoice: string, options?: PayInvoiceOptions): Promise<PaymentResult>;
+  /** The invoices this node issued (kept in its storage), newest first. */
+  listInvoices(): InvoiceSummary[];
+  /** The payments this node sent or is sending (kept in its storage), newest first. */
+  listPayments(): PaymentSummary[];
   /** Resolves once every queued write and message is done. */
   flush(): Promise<void>;
   /** Finishes queued work, closes connections and storage; later calls reject with `NODE_STOPPED`. */

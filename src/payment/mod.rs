@@ -111,8 +111,8 @@ mod route;
 mod tests;
 
 pub use record::{
-    AttemptRecord, Claim, ForwardRecord, InvoiceRecord, OutgoingRecord, OutgoingStatus,
-    PaymentRecord,
+    AttemptRecord, Claim, ForwardRecord, InvoiceRecord, InvoiceStatus, OutgoingRecord,
+    OutgoingStatus, PaymentRecord,
 };
 pub use route::{candidate_routes, relay_fee, Route, RouteHop, RoutePlan};
 
@@ -881,6 +881,21 @@ impl Payments {
         self.invoices.get(h)
     }
 
+    /// Every invoice we issued, by payment hash.
+    pub fn invoices(&self) -> impl Iterator<Item = &InvoiceRecord> {
+        self.invoices.values()
+    }
+
+    /// Every payment we sent or are sending, by payment hash.
+    pub fn outgoing_payments(&self) -> impl Iterator<Item = &OutgoingRecord> {
+        self.outgoing.values()
+    }
+
+    /// The current time as last given (unix seconds).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
     /// Forwards not settled yet.
     pub fn forwards(&self) -> Vec<&ForwardRecord> {
         self.forwards.iter().map(|(f, _)| f).collect()
@@ -979,6 +994,7 @@ impl Payments {
             attempts: 0,
             attempt: None,
             status: OutgoingStatus::Pending,
+            created_at: Some(self.now),
         };
         let mut out = Out::default();
         if !self.start_attempt(&mut o, channels, &mut out) {

@@ -16,7 +16,9 @@ use crate::wire::{ChannelId, PaymentPreimage, WireError};
 
 use super::route::{Route, RouteHop};
 
-const VERSION: u8 = 1;
+/// Version 2 added an outgoing payment's `created_at`; version 1 records
+/// are read (with `created_at: None`).
+const VERSION: u8 = 2;
 const KIND_INVOICE: u8 = 1;
 const KIND_OUTGOING: u8 = 2;
 const KIND_FORWARD: u8 = 3;
@@ -34,6 +36,33 @@ pub struct InvoiceRecord {
     pub min_final_cltv_expiry_delta: u32,
     /// Set once, when the parts reached the total: the HTLCs we fulfil.
     pub claim: Option<Claim>,
+}
+
+/// Where an invoice we issued stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvoiceStatus {
+    /// Payable: not paid, not expired.
+    Open,
+    /// Paid: its HTLCs reached the amount and are being or were fulfilled.
+    Paid { amount: Msat },
+    /// Past its expiry unpaid (a payment arriving now is refused).
+    Expired,
+}
+
+impl InvoiceRecord {
+    /// When it expires (unix seconds).
+    pub fn expires_at(&self) -> u64 {
+        self.created_at.saturating_add(self.expiry_secs)
+    }
+
+    /// Its status at `now` (unix seconds).
+    pub fn status(&self, now: u64) -> InvoiceStatus {
+        match &self.claim {
+            Some(c) => InvoiceStatus::Paid { amount: c.amount },
+            None if now >= self.expires_at() => InvoiceStatus::Expired,
+            None => InvoiceStatus::Open,
+        }
+    }
 }
 
 /// The HTLCs that paid an invoice.
@@ -88,6 +117,9 @@ pub struct OutgoingRecord {
     pub attempts: u32,
     pub attempt: Option<AttemptRecord>,
     pub status: OutgoingStatus,
+    /// When `payInvoice` started it (unix seconds); `None` in a record
+    /// written before this was kept.
+    pub created_at: Option<u64>,
 }
 
 /// An HTLC we forward.
@@ -211,6 +243,13 @@ impl PaymentRecord {
                     }
                     OutgoingStatus::Failed => w.u8(2),
                 }
+                match r.created_at {
+                    None => w.u8(0),
+                    Some(t) => {
+                        w.u8(1);
+                        w.u64(t);
+                    }
+                }
             }
             PaymentRecord::Forward(r) => {
                 w.u8(KIND_FORWARD);
@@ -241,7 +280,8 @@ impl PaymentRecord {
     /// that are left, so a corrupt record cannot make us allocate much.
     pub fn decode(bytes: &[u8]) -> Result<PaymentRecord, WireError> {
         let mut r = Reader::new(bytes);
-        if r.u8()? != VERSION {
+        let version = r.u8()?;
+        if version == 0 || version > VERSION {
             return Err(WireError::InvalidValue("payment record version"));
         }
         let rec = match r.u8()? {
@@ -351,6 +391,14 @@ impl PaymentRecord {
                     2 => OutgoingStatus::Failed,
                     _ => return Err(WireError::InvalidValue("payment status")),
                 };
+                let created_at = match version {
+                    1 => None,
+                    _ => match r.u8()? {
+                        0 => None,
+                        1 => Some(r.u64()?),
+                        _ => return Err(WireError::InvalidValue("created_at flag")),
+                    },
+                };
                 PaymentRecord::Outgoing(OutgoingRecord {
                     payment_hash,
                     payee,
@@ -367,6 +415,7 @@ impl PaymentRecord {
                     attempts,
                     attempt,
                     status,
+                    created_at,
                 })
             }
             KIND_FORWARD => PaymentRecord::Forward(ForwardRecord {

@@ -723,7 +723,32 @@ fn records_round_trip_and_reject_corruption() {
             preimage: PaymentPreimage([9; 32]),
             fee: Msat(0),
         },
+        created_at: Some(1000),
     };
+    // A version 1 record (no created_at) is read; written again, it stays
+    // without one.
+    let mut v1 = PaymentRecord::Outgoing(out.clone()).encode();
+    v1[0] = 1;
+    v1.truncate(v1.len() - 9);
+    let old = PaymentRecord::decode(&v1).unwrap();
+    let PaymentRecord::Outgoing(o) = &old else {
+        panic!("{old:?}")
+    };
+    assert_eq!(o.created_at, None);
+    assert_eq!(
+        *o,
+        OutgoingRecord {
+            created_at: None,
+            ..out.clone()
+        }
+    );
+    assert_eq!(PaymentRecord::decode(&old.encode()).unwrap(), old);
+    // Versions 0 and 3 are unknown.
+    for v in [0, 3] {
+        let mut b = PaymentRecord::Outgoing(out.clone()).encode();
+        b[0] = v;
+        assert!(PaymentRecord::decode(&b).is_err(), "version {v}");
+    }
     for r in [
         PaymentRecord::Invoice(inv),
         PaymentRecord::Forward(fwd),

@@ -85,6 +85,33 @@ test("payInvoice: local refusals carry their codes", async () => {
   assert.equal(await code(n.payInvoice(open, { amountMsat: 7000n })), "NO_USABLE_ROUTE");
   assert.equal(await code(n.payInvoice("lnbcrt1nonsense")), "INVALID_CHARACTER");
   assert.equal(await code(n.payInvoice(42)), "INVALID_ARGUMENT");
+  // Refused before sending: nothing is recorded as a payment.
+  assert.deepEqual(n.listPayments(), []);
+  await n.stop();
+});
+
+test("listInvoices: each invoice with its amount, times and status", async () => {
+  const n = await regtest();
+  assert.deepEqual(n.listInvoices(), []);
+  const before = Math.floor(Date.now() / 1000);
+  const a = await n.createInvoice({ amountMsat: 2000n, description: "a", expirySeconds: 600 });
+  const b = await n.createInvoice({ description: "b", expirySeconds: 1 });
+  const byHash = () => new Map(n.listInvoices().map((i) => [i.paymentHash, i]));
+  const listed = byHash();
+  assert.equal(listed.size, 2);
+  const ia = listed.get(a.paymentHash);
+  assert.ok(ia.createdAt >= before && ia.createdAt <= before + 60);
+  assert.deepEqual(ia, {
+    paymentHash: a.paymentHash, amountMsat: 2000n, createdAt: ia.createdAt, expiresAt: ia.createdAt + 600,
+    status: "open", receivedMsat: null,
+  });
+  const ib = listed.get(b.paymentHash);
+  assert.equal(ib.amountMsat, null);
+  assert.equal(ib.expiresAt, ib.createdAt + 1);
+  // Past its expiry, unpaid: expired; the other stays open.
+  await new Promise((r) => setTimeout(r, Math.max(0, (ib.expiresAt + 0.05) * 1000 - Date.now())));
+  assert.equal(byHash().get(b.paymentHash).status, "expired");
+  assert.equal(byHash().get(a.paymentHash).status, "open");
   await n.stop();
 });
 

@@ -2,7 +2,8 @@
 // declarations type a wallet's uses precisely.
 import { LnNode } from "lnwasm";
 import type {
-  ChannelSummary, CreatedInvoice, LnNodeEvent, LnwasmNodeError, NodeInfo, PaymentResult,
+  ChannelSummary, CreatedInvoice, InvoiceSummary, LnNodeEvent, LnwasmNodeError, NodeInfo,
+  PaymentResult, PaymentSummary,
 } from "lnwasm";
 
 async function wallet(): Promise<void> {
@@ -37,6 +38,15 @@ async function wallet(): Promise<void> {
     const hop: number | undefined = err.hopIndex;
     void hop, err.code;
   }
+  const invoices: InvoiceSummary[] = node.listInvoices();
+  const paid: boolean = invoices.some((i) => i.status === "paid" && i.receivedMsat !== null);
+  const payments: PaymentSummary[] = node.listPayments();
+  const fee: bigint | null = payments[0].feeMsat;
+  // @ts-expect-error an invoice's status is open, paid or expired
+  const unknownStatus: boolean = invoices[0].status === "settled";
+  // @ts-expect-error the amount of an any-amount invoice is null
+  const amount: bigint = invoices[0].amountMsat;
+  void paid, fee, unknownStatus, amount;
   await node.blockConnected(101, []);
   // @ts-expect-error fundingSat is required
   await node.openChannel({ nodeId: "02ab", fund: () => "" });
