@@ -607,6 +607,44 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     .await;
     pay_ldk(&node, e).await;
     assert_eq!(settled(&node).await, (balances.0 - e, balances.1 + e));
+
+    // (g) A cooperative close with LDK: resolved with the closing
+    // transaction, which went out as a `publish` event; the channel is no
+    // longer closed again, nor by closeAllChannels.
+    let e = rejected(
+        &node,
+        "closeChannel",
+        &[
+            channel_id.clone().into(),
+            obj(&[("force", true.into()), ("feeratePerKw", 1000.into())]),
+        ],
+    )
+    .await;
+    assert_eq!(get_str(&e, "code"), "INVALID_ARGUMENT");
+    let closed = ok(
+        &node,
+        "closeChannel",
+        &[
+            channel_id.clone().into(),
+            obj(&[("feeratePerKw", 1000.into())]),
+        ],
+    )
+    .await;
+    assert_eq!(get_str(&closed, "channelId"), channel_id);
+    assert_eq!(get_str(&closed, "kind"), "mutual");
+    let closing_txid = get_str(&closed, "txid");
+    until("the closing transaction published", || {
+        find_event(&events, "publish", "txid", &closing_txid).is_some()
+    })
+    .await;
+    let closing = find_event(&events, "channelClosing", "channelId", &channel_id).unwrap();
+    assert_eq!(get_str(&closing, "txid"), closing_txid);
+    assert_eq!(get_str(&the_channel(&node), "status"), "closing");
+    let e = rejected(&node, "closeChannel", &[channel_id.clone().into()]).await;
+    assert_eq!(get_str(&e, "code"), "INVALID_CHANNEL_STATE");
+    let all = ok(&node, "closeAllChannels", &[]).await;
+    assert_eq!(Array::from(&all).length(), 0);
+
     // After disconnect(nodeId) the peer is forgotten: a restart does not
     // reconnect to it.
     ok(&node, "disconnect", &[ldk_id.clone().into()]).await;

@@ -17,7 +17,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use bitcoin::consensus::encode::{deserialize_hex, serialize_hex};
-use bitcoin::{Transaction, Txid};
+use bitcoin::{ScriptBuf, Transaction, Txid};
 use js_sys::{Array, BigInt, Function, Object, Promise, Reflect, Uint8Array};
 use secp256k1::{PublicKey, SecretKey};
 use wasm_bindgen::prelude::*;
@@ -45,7 +45,7 @@ use crate::transport::websocket::{drop_later, Timer, WsEvent, WsStream};
 use crate::transport::{random_secret_key, PeerUri, TransportError};
 use crate::tx::FeeratePerKw;
 use crate::types::{Msat, PaymentHash, Sat};
-use crate::util::{from_hex, to_hex};
+use crate::util::{from_hex, from_hex_array, to_hex};
 use crate::wire::{ChannelId, ErrorMessage, Message};
 
 #[wasm_bindgen(inline_js = r#"
@@ -262,6 +262,8 @@ struct Inner {
     /// Set by a failed write, or by `stop`.
     halted: Option<JsValue>,
     pays: Vec<(PaymentHash, Settle)>,
+    /// `closeChannel` calls waiting for their channel's closing transaction.
+    closes: Vec<(ChannelId, Settle)>,
     opens: Vec<Opening>,
     listeners: Vec<(u32, Function)>,
     next_listener: u32,
@@ -355,6 +357,9 @@ fn halt(shared: &Shared, e: JsValue) {
         i.tick = None;
         i.known.clear();
         for (_, s) in i.pays.drain(..) {
+            s.reject(&e);
+        }
+        for (_, s) in i.closes.drain(..) {
             s.reject(&e);
         }
         for o in i.opens.iter_mut() {
@@ -798,18 +803,50 @@ fn channel_event(shared: &Shared, m: ManagerEvent) -> Option<JsValue> {
             );
             None
         }
-        Event::MutualClose { txid } => Some(closed_event(&channel_id, nid, "mutual", txid)),
-        Event::ForceClosed { txid, ours } => Some(closed_event(
+        Event::MutualClose { txid } => Some(closed(shared, &channel_id, nid, "mutual", txid)),
+        Event::ForceClosed { txid, ours } => Some(closed(
+            shared,
             &channel_id,
             nid,
             if ours { "localForce" } else { "remoteForce" },
             txid,
         )),
         Event::RevokedCommitmentSeen { penalty_txid, .. } => {
-            Some(closed_event(&channel_id, nid, "breach", penalty_txid))
+            Some(closed(shared, &channel_id, nid, "breach", penalty_txid))
         }
         _ => None,
     }
+}
+
+/// The `channelClosing` event; settles the `closeChannel` calls waiting
+/// for this channel with it.
+fn closed(
+    shared: &Shared,
+    channel_id: &ChannelId,
+    nid: JsValue,
+    kind: &str,
+    txid: Txid,
+) -> JsValue {
+    let ev = closed_event(channel_id, nid, kind, txid);
+    let waiting: Vec<Settle> = {
+        let mut i = shared.borrow_mut();
+        let (now, later) = std::mem::take(&mut i.closes)
+            .into_iter()
+            .partition(|(id, _)| id == channel_id);
+        i.closes = later;
+        now.into_iter().map(|(_, s)| s).collect()
+    };
+    if !waiting.is_empty() {
+        let result = object(&[
+            ("channelId", hex_id(channel_id)),
+            ("kind", kind.into()),
+            ("txid", txid.to_string().into()),
+        ]);
+        for s in waiting {
+            s.resolve(&result);
+        }
+    }
+    ev
 }
 
 fn closed_event(channel_id: &ChannelId, nid: JsValue, kind: &str, txid: Txid) -> JsValue {
@@ -839,7 +876,7 @@ async fn fund_channel(
     shared: Shared,
     fund: Function,
     temporary_channel_id: ChannelId,
-    script_pubkey: bitcoin::ScriptBuf,
+    script_pubkey: ScriptBuf,
     amount: Sat,
 ) {
     let req: JsValue = object(&[
@@ -1466,6 +1503,7 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
         pumping: false,
         halted: None,
         pays: vec![],
+        closes: vec![],
         opens: vec![],
         listeners: vec![],
         next_listener: 0,
@@ -1939,6 +1977,87 @@ impl LnNode {
             i.enqueue(acts);
             Ok(())
         })
+    }
+
+    /// Closes a channel: cooperatively by default (`shutdown`, then a fee
+    /// negotiated with the peer, paying to `scriptPubKey` or to the node's
+    /// own key), or at once with our commitment (`force`). Resolves once
+    /// the closing transaction is known (a `publish` event carries ours).
+    #[wasm_bindgen(js_name = closeChannel, skip_typescript)]
+    pub fn close_channel(&self, channel_id: JsValue, options: JsValue) -> Promise {
+        promise(&self.shared, |shared, settle| {
+            let id = channel_id
+                .as_string()
+                .and_then(|h| from_hex_array(&h))
+                .map(ChannelId)
+                .ok_or_else(|| bad_arg("channelId must be 32 bytes hex"))?;
+            let f = optional_fields(&options, "options")?;
+            let force = match f.get("force")? {
+                None => false,
+                Some(v) => v
+                    .as_bool()
+                    .ok_or_else(|| bad_arg("force must be a boolean"))?,
+            };
+            let script = f
+                .string("scriptPubKey")?
+                .map(|h| {
+                    from_hex(&h)
+                        .map(ScriptBuf::from)
+                        .ok_or_else(|| bad_arg("scriptPubKey must be hex"))
+                })
+                .transpose()?;
+            let feerate = match f.uint("feeratePerKw")? {
+                None => DEFAULT_FEERATE,
+                Some(n) => FeeratePerKw(
+                    u32::try_from(n).map_err(|_| bad_arg("feeratePerKw is too large"))?,
+                ),
+            };
+            if force && (script.is_some() || f.get("feeratePerKw")?.is_some()) {
+                return Err(bad_arg(
+                    "a force close takes neither scriptPubKey nor feeratePerKw",
+                ));
+            }
+            let command = if force {
+                Command::ForceClose
+            } else {
+                Command::Close { script, feerate }
+            };
+            let mut i = shared.borrow_mut();
+            let acts = i.node.command(id, command).map_err(to_js)?;
+            i.closes.push((id, settle));
+            i.enqueue(acts);
+            Ok(())
+        })
+    }
+
+    /// Closes every open channel (`closeChannel` each, with `options`):
+    /// cooperatively those in `normal` status, or, with `force`, also those
+    /// already shutting down. Resolves with each one's outcome
+    /// (`Promise.allSettled`), in `listChannels` order.
+    #[wasm_bindgen(js_name = closeAllChannels, skip_typescript)]
+    pub fn close_all_channels(&self, options: JsValue) -> Promise {
+        let force = Reflect::get(&options, &"force".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        let ids: Vec<ChannelId> = self
+            .shared
+            .borrow()
+            .node
+            .list_channels()
+            .iter()
+            .filter(|c| match c.status {
+                Some(Status::Normal) => true,
+                Some(Status::ShuttingDown | Status::Negotiating) => force,
+                _ => false,
+            })
+            .map(|c| c.channel_id)
+            .collect();
+        let closes: Array = ids
+            .iter()
+            .map(|id| JsValue::from(self.close_channel(hex_id(id), options.clone())))
+            .collect();
+        Promise::all_settled(&closes)
     }
 
     /// Resolves once every queued action is carried out.

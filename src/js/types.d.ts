@@ -416,6 +416,24 @@ export interface PaymentResult {
   readonly attempts: number;
 }
 
+export interface CloseChannelOptions {
+  /** Publish our commitment now instead of negotiating with the peer: works with the peer
+   * offline, but our funds wait the channel's CSV delay and pay the commitment's fee. */
+  force?: boolean;
+  /** Cooperative close: where our funds go (hex; default the node's own key, or the
+   * upfront shutdown script agreed at opening, which it must then equal). */
+  scriptPubKey?: string;
+  /** Cooperative close: the feerate our fee proposal starts from (default 2500 sat per 1000 weight). */
+  feeratePerKw?: number;
+}
+
+/** How a channel closed: the transaction that closed it (for a breach, our penalty). */
+export interface ClosedChannel {
+  readonly channelId: string;
+  readonly kind: "mutual" | "localForce" | "remoteForce" | "breach";
+  readonly txid: string;
+}
+
 /** An invoice this node issued, as `listInvoices` shows it. */
 export interface InvoiceSummary {
   readonly paymentHash: string;
@@ -504,6 +522,13 @@ export class LnNode {
   createInvoice(request?: CreateInvoiceRequest): Promise<CreatedInvoice>;
   /** Pays over our channels (direct, or through the invoice's route hints); never pays the same hash twice. */
   payInvoice(invoice: string, options?: PayInvoiceOptions): Promise<PaymentResult>;
+  /** Closes a channel (cooperatively unless `force`); resolves once the closing transaction
+   * is known (ours also goes out as a `publish` event). A cooperative close waits for the
+   * peer: reconnected, the channel resumes the negotiation. */
+  closeChannel(channelId: string, options?: CloseChannelOptions): Promise<ClosedChannel>;
+  /** `closeChannel` on every channel in `normal` status (with `force`, also those shutting
+   * down), each outcome apart, in `listChannels` order. */
+  closeAllChannels(options?: CloseChannelOptions): Promise<PromiseSettledResult<ClosedChannel>[]>;
   /** The invoices this node issued (kept in its storage), newest first. */
   listInvoices(): InvoiceSummary[];
   /** The payments this node sent or is sending (kept in its storage), newest first. */

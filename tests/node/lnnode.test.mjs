@@ -90,6 +90,21 @@ test("payInvoice: local refusals carry their codes", async () => {
   await n.stop();
 });
 
+test("closeChannel and closeAllChannels refusals", async () => {
+  const n = await regtest();
+  assert.equal(await code(n.closeChannel("ab".repeat(32))), "UNKNOWN_CHANNEL");
+  assert.equal(await code(n.closeChannel("ab".repeat(32), { force: true })), "UNKNOWN_CHANNEL");
+  assert.equal(await code(n.closeChannel("abcd")), "INVALID_ARGUMENT");
+  assert.equal(await code(n.closeChannel(7)), "INVALID_ARGUMENT");
+  assert.equal(await code(n.closeChannel("ab".repeat(32), { force: "yes" })), "INVALID_ARGUMENT");
+  assert.equal(await code(n.closeChannel("ab".repeat(32), { scriptPubKey: "xyz" })), "INVALID_ARGUMENT");
+  assert.equal(await code(n.closeChannel("ab".repeat(32), { force: true, scriptPubKey: "0014" + "00".repeat(20) })), "INVALID_ARGUMENT");
+  assert.deepEqual(await n.closeAllChannels(), []);
+  assert.deepEqual(await n.closeAllChannels({ force: true }), []);
+  await n.stop();
+  assert.equal(await code(n.closeChannel("ab".repeat(32))), "NODE_STOPPED");
+});
+
 test("listInvoices: each invoice with its amount, times and status", async () => {
   const n = await regtest();
   assert.deepEqual(n.listInvoices(), []);

@@ -2,7 +2,7 @@
 // declarations type a wallet's uses precisely.
 import { LnNode } from "lnwasm";
 import type {
-  ChannelSummary, CreatedInvoice, InvoiceSummary, LnNodeEvent, LnwasmNodeError, NodeInfo,
+  ChannelSummary, ClosedChannel, CreatedInvoice, InvoiceSummary, LnNodeEvent, LnwasmNodeError, NodeInfo,
   PaymentResult, PaymentSummary,
 } from "lnwasm";
 
@@ -47,6 +47,19 @@ async function wallet(): Promise<void> {
   // @ts-expect-error the amount of an any-amount invoice is null
   const amount: bigint = invoices[0].amountMsat;
   void paid, fee, unknownStatus, amount;
+  const closed: ClosedChannel = await node.closeChannel(id, { feeratePerKw: 1000 });
+  const closingTxid: string = closed.txid;
+  const forced: ClosedChannel = await node.closeChannel(id, { force: true });
+  const all: PromiseSettledResult<ClosedChannel>[] = await node.closeAllChannels({ force: true });
+  for (const r of all) {
+    if (r.status === "fulfilled") {
+      const kind: "mutual" | "localForce" | "remoteForce" | "breach" = r.value.kind;
+      void kind;
+    }
+  }
+  // @ts-expect-error force is a boolean
+  await node.closeChannel(id, { force: "yes" });
+  void closingTxid, forced;
   await node.blockConnected(101, []);
   // @ts-expect-error fundingSat is required
   await node.openChannel({ nodeId: "02ab", fund: () => "" });
