@@ -27,8 +27,9 @@ mod browser_support;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use bitcoin::consensus::encode::{deserialize_hex, serialize_hex};
 use bitcoin::hashes::{sha256, Hash};
-use bitcoin::{ScriptBuf, Transaction};
+use bitcoin::{OutPoint, ScriptBuf, Transaction};
 use browser_support::{
     control, funding_tx, get, get_num, get_str, hex, ldk_channel, ldk_invoice, random_bytes, show,
     sleep, CONTROL, LDK, LDK_MIN_DEPTH, PROXY,
@@ -664,5 +665,52 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
         Array::from(&get(&call(&node, "info", &[]), "peers")).length(),
         0
     );
+
+    // (h) A force close, of a second channel (funded, not confirmed):
+    // resolved with our commitment, published, spending the funding output.
+    ok(&node, "connect", &[ldk.into()]).await;
+    let funding: Rc<RefCell<Option<Transaction>>> = Rc::default();
+    let slot = funding.clone();
+    let fund = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |req: JsValue| {
+        let script = ScriptBuf::from_bytes(unhex(&get_str(&req, "scriptPubKey")));
+        let tx = funding_tx(script, get_big(&req, "amountSat"));
+        let hex = serialize_hex(&tx);
+        *slot.borrow_mut() = Some(tx);
+        JsValue::from(hex)
+    });
+    let opened = ok(
+        &node,
+        "openChannel",
+        &[obj(&[
+            ("nodeId", ldk_id.clone().into()),
+            ("fundingSat", big(FUNDING_SAT)),
+            ("feeratePerKw", 1000.into()),
+            ("fund", fund.into_js_value()),
+        ])],
+    )
+    .await;
+    let second = get_str(&opened, "channelId");
+    let funding_txid = funding.borrow().as_ref().expect("funded").compute_txid();
+    let closed = ok(
+        &node,
+        "closeChannel",
+        &[second.clone().into(), obj(&[("force", true.into())])],
+    )
+    .await;
+    assert_eq!(get_str(&closed, "channelId"), second);
+    assert_eq!(get_str(&closed, "kind"), "localForce");
+    let txid = get_str(&closed, "txid");
+    until("the commitment published", || {
+        find_event(&events, "publish", "txid", &txid).is_some()
+    })
+    .await;
+    let published = find_event(&events, "publish", "txid", &txid).unwrap();
+    let commitment: Transaction = deserialize_hex(&get_str(&published, "txHex")).unwrap();
+    assert_eq!(
+        commitment.input[0].previous_output,
+        OutPoint::new(funding_txid, 0)
+    );
+    let all = ok(&node, "closeAllChannels", &[obj(&[("force", true.into())])]).await;
+    assert_eq!(Array::from(&all).length(), 0);
     ok(&node, "stop", &[]).await;
 }
