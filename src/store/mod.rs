@@ -22,7 +22,7 @@
 //! implements the same trait in the JS layer.
 
 use core::fmt;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::channel::{ChannelRecord, RevokedChunk};
 use crate::error::ErrorCode;
@@ -234,6 +234,7 @@ impl MemoryStore {
     /// What this store holds, as a [`StoredIndex`].
     pub fn index(&self) -> StoredIndex {
         StoredIndex {
+            // B-tree order: sorted.
             updates: self
                 .held
                 .records
@@ -285,8 +286,11 @@ fn strip_chunks(batch: &mut Batch, stored: impl Fn(&(ChannelId, u32)) -> bool) {
 /// Its memory grows by a few bytes per chunk, not by the chunks' contents.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredIndex {
-    updates: BTreeMap<ChannelId, u64>,
-    chunks: BTreeSet<(ChannelId, u32)>,
+    /// Sorted by channel id. (Sorted vectors rather than B-trees: the
+    /// same lookups in a fraction of the wasm code.)
+    updates: Vec<(ChannelId, u64)>,
+    /// Sorted.
+    chunks: Vec<(ChannelId, u32)>,
 }
 
 impl StoredIndex {
@@ -294,14 +298,19 @@ impl StoredIndex {
         Self::default()
     }
 
+    fn update_of(&self, id: &ChannelId) -> Option<u64> {
+        let k = self.updates.binary_search_by(|(c, _)| c.cmp(id)).ok()?;
+        Some(self.updates[k].1)
+    }
+
     /// Refuses a batch with a stale update ([`StoreError::StaleUpdate`]).
     pub fn check(&self, batch: &Batch) -> Result<(), StoreError> {
-        check_batch(batch, |id| self.updates.get(id).copied())
+        check_batch(batch, |id| self.update_of(id))
     }
 
     /// Drops from `batch` the chunks stored already.
     pub fn strip_stored_chunks(&self, batch: &mut Batch) {
-        strip_chunks(batch, |key| self.chunks.contains(key));
+        strip_chunks(batch, |key| self.chunks.binary_search(key).is_ok());
     }
 
     /// Checks `batch` ([`Self::check`]) and takes it in as written: call it
@@ -311,12 +320,19 @@ impl StoredIndex {
         for op in &batch.ops {
             match op {
                 Op::Put(r) => {
-                    self.updates.insert(r.channel_id, r.update_number);
-                    self.chunks
-                        .extend(r.chunks.iter().map(|c| (r.channel_id, c.index)));
+                    let id = r.channel_id;
+                    match self.updates.binary_search_by(|(c, _)| c.cmp(&id)) {
+                        Ok(k) => self.updates[k].1 = r.update_number,
+                        Err(k) => self.updates.insert(k, (id, r.update_number)),
+                    }
+                    for c in &r.chunks {
+                        if let Err(k) = self.chunks.binary_search(&(id, c.index)) {
+                            self.chunks.insert(k, (id, c.index));
+                        }
+                    }
                 }
                 Op::Delete(id) => {
-                    self.updates.remove(id);
+                    self.updates.retain(|(c, _)| c != id);
                     self.chunks.retain(|(c, _)| c != id);
                 }
             }
