@@ -213,6 +213,29 @@ fn listed(node: &JsValue, method: &str, hash: &str) -> JsValue {
         .unwrap_or_else(|| panic!("{method} lists no {hash}"))
 }
 
+/// Closes `channel_id` with `options`, expecting a close of `kind`; waits
+/// for the closing transaction's `publish` event and returns it.
+async fn close(
+    node: &JsValue,
+    events: &Events,
+    channel_id: &str,
+    options: JsValue,
+    kind: &str,
+) -> Transaction {
+    let closed = ok(node, "closeChannel", &[channel_id.into(), options]).await;
+    assert_eq!(get_str(&closed, "channelId"), channel_id);
+    assert_eq!(get_str(&closed, "kind"), kind);
+    let txid = get_str(&closed, "txid");
+    until("the closing transaction published", || {
+        find_event(events, "publish", "txid", &txid).is_some()
+    })
+    .await;
+    let published = find_event(events, "publish", "txid", &txid).unwrap();
+    let tx: Transaction = deserialize_hex(&get_str(&published, "txHex")).unwrap();
+    assert_eq!(tx.compute_txid().to_string(), txid);
+    tx
+}
+
 /// Waits until the channel has no HTLC left; its balances.
 async fn settled(node: &JsValue) -> (u64, u64) {
     until("no HTLC in flight", || {
@@ -622,22 +645,15 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     )
     .await;
     assert_eq!(get_str(&e, "code"), "INVALID_ARGUMENT");
-    let closed = ok(
+    let closing_tx = close(
         &node,
-        "closeChannel",
-        &[
-            channel_id.clone().into(),
-            obj(&[("feeratePerKw", 1000.into())]),
-        ],
+        &events,
+        &channel_id,
+        obj(&[("feeratePerKw", 1000.into())]),
+        "mutual",
     )
     .await;
-    assert_eq!(get_str(&closed, "channelId"), channel_id);
-    assert_eq!(get_str(&closed, "kind"), "mutual");
-    let closing_txid = get_str(&closed, "txid");
-    until("the closing transaction published", || {
-        find_event(&events, "publish", "txid", &closing_txid).is_some()
-    })
-    .await;
+    let closing_txid = closing_tx.compute_txid().to_string();
     let closing = find_event(&events, "channelClosing", "channelId", &channel_id).unwrap();
     assert_eq!(get_str(&closing, "txid"), closing_txid);
     assert_eq!(get_str(&the_channel(&node), "status"), "closing");
@@ -691,21 +707,14 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     .await;
     let second = get_str(&opened, "channelId");
     let funding_txid = funding.borrow().as_ref().expect("funded").compute_txid();
-    let closed = ok(
+    let commitment = close(
         &node,
-        "closeChannel",
-        &[second.clone().into(), obj(&[("force", true.into())])],
+        &events,
+        &second,
+        obj(&[("force", true.into())]),
+        "localForce",
     )
     .await;
-    assert_eq!(get_str(&closed, "channelId"), second);
-    assert_eq!(get_str(&closed, "kind"), "localForce");
-    let txid = get_str(&closed, "txid");
-    until("the commitment published", || {
-        find_event(&events, "publish", "txid", &txid).is_some()
-    })
-    .await;
-    let published = find_event(&events, "publish", "txid", &txid).unwrap();
-    let commitment: Transaction = deserialize_hex(&get_str(&published, "txHex")).unwrap();
     assert_eq!(
         commitment.input[0].previous_output,
         OutPoint::new(funding_txid, 0)
