@@ -213,6 +213,42 @@ fn listed(node: &JsValue, method: &str, hash: &str) -> JsValue {
         .unwrap_or_else(|| panic!("{method} lists no {hash}"))
 }
 
+/// Opens a channel of [`FUNDING_SAT`] to `node_id`, pushing `push_msat`,
+/// funded through `fund`; what `openChannel` resolved with, and the
+/// funding transaction.
+async fn open_funded(node: &JsValue, node_id: &str, push_msat: u64) -> (JsValue, Transaction) {
+    let funding: Rc<RefCell<Option<Transaction>>> = Rc::default();
+    let opened = ok(
+        node,
+        "openChannel",
+        &[obj(&[
+            ("nodeId", node_id.into()),
+            ("fundingSat", big(FUNDING_SAT)),
+            ("pushMsat", big(push_msat)),
+            ("feeratePerKw", 1000.into()),
+            ("fund", fund_into(funding.clone())),
+        ])],
+    )
+    .await;
+    let tx = funding.borrow().clone().expect("fund was called");
+    (opened, tx)
+}
+
+/// A `fund` callback: builds the funding transaction asked for, keeps it
+/// in `slot` and returns it in hex, through a promise (as a wallet's
+/// signing would).
+fn fund_into(slot: Rc<RefCell<Option<Transaction>>>) -> JsValue {
+    Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |req: JsValue| {
+        let script = ScriptBuf::from_bytes(unhex(&get_str(&req, "scriptPubKey")));
+        assert_eq!(get_str(&req, "temporaryChannelId").len(), 64);
+        let tx = funding_tx(script, get_big(&req, "amountSat"));
+        let hex = serialize_hex(&tx);
+        *slot.borrow_mut() = Some(tx);
+        Promise::resolve(&JsValue::from(hex)).into()
+    })
+    .into_js_value()
+}
+
 /// Closes `channel_id` with `options`, expecting a close of `kind`; waits
 /// for the closing transaction's `publish` event and returns it.
 async fn close(
@@ -309,40 +345,13 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     );
 
     // Open, funded through `fund`.
-    let funding: Rc<RefCell<Option<Transaction>>> = Rc::default();
-    let slot = funding.clone();
-    let fund = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |req: JsValue| {
-        let script = ScriptBuf::from_bytes(unhex(&get_str(&req, "scriptPubKey")));
-        let amount = get_big(&req, "amountSat");
-        assert_eq!(amount, FUNDING_SAT);
-        assert_eq!(get_str(&req, "temporaryChannelId").len(), 64);
-        let tx = funding_tx(script, amount);
-        let hex = bitcoin::consensus::encode::serialize_hex(&tx);
-        *slot.borrow_mut() = Some(tx);
-        // A promise, as a wallet's signing would be.
-        Promise::resolve(&JsValue::from(hex)).into()
-    });
-    let opened = ok(
-        &node,
-        "openChannel",
-        &[obj(&[
-            ("nodeId", ldk_id.clone().into()),
-            ("fundingSat", big(FUNDING_SAT)),
-            ("pushMsat", big(PUSH_MSAT)),
-            ("feeratePerKw", 1000.into()),
-            ("fund", fund.into_js_value()),
-        ])],
-    )
-    .await;
-    let tx = funding.borrow().clone().expect("fund was called");
+    let (opened, tx) = open_funded(&node, &ldk_id, PUSH_MSAT).await;
+    assert_eq!(tx.output[0].value.to_sat(), FUNDING_SAT);
     let txid = tx.compute_txid().to_string();
     let channel_id = get_str(&opened, "channelId");
     assert_eq!(get_str(&opened, "fundingTxid"), txid);
     let published = find_event(&events, "publish", "txid", &txid).expect("funding published");
-    assert_eq!(
-        get_str(&published, "txHex"),
-        bitcoin::consensus::encode::serialize_hex(&tx)
-    );
+    assert_eq!(get_str(&published, "txHex"), serialize_hex(&tx));
     assert!(find_event(&events, "channelFunded", "channelId", &channel_id).is_some());
     let watches = Array::from(&call(&node, "watches", &[]));
     let w = watches
@@ -685,28 +694,9 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     // (h) A force close, of a second channel (funded, not confirmed):
     // resolved with our commitment, published, spending the funding output.
     ok(&node, "connect", &[ldk.into()]).await;
-    let funding: Rc<RefCell<Option<Transaction>>> = Rc::default();
-    let slot = funding.clone();
-    let fund = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |req: JsValue| {
-        let script = ScriptBuf::from_bytes(unhex(&get_str(&req, "scriptPubKey")));
-        let tx = funding_tx(script, get_big(&req, "amountSat"));
-        let hex = serialize_hex(&tx);
-        *slot.borrow_mut() = Some(tx);
-        JsValue::from(hex)
-    });
-    let opened = ok(
-        &node,
-        "openChannel",
-        &[obj(&[
-            ("nodeId", ldk_id.clone().into()),
-            ("fundingSat", big(FUNDING_SAT)),
-            ("feeratePerKw", 1000.into()),
-            ("fund", fund.into_js_value()),
-        ])],
-    )
-    .await;
+    let (opened, funding) = open_funded(&node, &ldk_id, 0).await;
     let second = get_str(&opened, "channelId");
-    let funding_txid = funding.borrow().as_ref().expect("funded").compute_txid();
+    let funding_txid = funding.compute_txid();
     let commitment = close(
         &node,
         &events,
