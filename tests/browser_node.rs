@@ -654,14 +654,10 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     )
     .await;
     assert_eq!(get_str(&e, "code"), "INVALID_ARGUMENT");
-    let closing_tx = close(
-        &node,
-        &events,
-        &channel_id,
-        obj(&[("feeratePerKw", 1000.into())]),
-        "mutual",
-    )
-    .await;
+    // The fee estimate is the close's feerate when none is given.
+    ok(&node, "setFeeEstimate", &[1000.into()]).await;
+    assert_eq!(get_num(&call(&node, "info", &[]), "feeEstimatePerKw"), 1000);
+    let closing_tx = close(&node, &events, &channel_id, obj(&[]), "mutual").await;
     let closing_txid = closing_tx.compute_txid().to_string();
     let closing = find_event(&events, "channelClosing", "channelId", &channel_id).unwrap();
     assert_eq!(get_str(&closing, "txid"), closing_txid);

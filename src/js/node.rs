@@ -262,6 +262,8 @@ struct Inner {
     /// Set by a failed write, or by `stop`.
     halted: Option<JsValue>,
     pays: Vec<(PaymentHash, Settle)>,
+    /// The last `setFeeEstimate`.
+    fee_estimate: Option<FeeratePerKw>,
     /// `closeChannel` calls waiting for their channel's closing transaction.
     closes: Vec<(ChannelId, Settle)>,
     opens: Vec<Opening>,
@@ -575,6 +577,17 @@ fn event_object(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
 
 fn big(n: u64) -> JsValue {
     BigInt::from(n).into()
+}
+
+/// The `feeratePerKw` option (sat per 1000 weight), if given.
+fn feerate_option(f: &Fields) -> Result<Option<FeeratePerKw>, JsValue> {
+    f.uint("feeratePerKw")?
+        .map(|n| {
+            u32::try_from(n)
+                .map(FeeratePerKw)
+                .map_err(|_| bad_arg("feeratePerKw is too large"))
+        })
+        .transpose()
 }
 
 /// The objects as an array, newest first (`None`: oldest).
@@ -971,6 +984,12 @@ impl Inner {
         self.opens.iter().position(|o| {
             o.temporary_channel_id == *channel_id || o.channel_id == Some(*channel_id)
         })
+    }
+
+    /// The feerate of an open or a cooperative close given none: the last
+    /// estimate, or [`DEFAULT_FEERATE`].
+    fn default_feerate(&self) -> FeeratePerKw {
+        self.fee_estimate.unwrap_or(DEFAULT_FEERATE)
     }
 
     fn settle_pays(&mut self, hash: &PaymentHash, result: Result<JsValue, JsValue>) {
@@ -1503,6 +1522,7 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
         pumping: false,
         halted: None,
         pays: vec![],
+        fee_estimate: None,
         closes: vec![],
         opens: vec![],
         listeners: vec![],
@@ -1587,6 +1607,10 @@ impl LnNode {
             ),
             ("network", i.network.as_str().into()),
             ("bestHeight", i.node.best_height().into()),
+            (
+                "feeEstimatePerKw",
+                i.fee_estimate.map_or(JsValue::NULL, |f| f.0.into()),
+            ),
             (
                 "peers",
                 i.links
@@ -1711,12 +1735,7 @@ impl LnNode {
                 .big("fundingSat")?
                 .ok_or_else(|| bad_arg("fundingSat is required"))?;
             let push = f.big("pushMsat")?.unwrap_or(0);
-            let feerate = match f.uint("feeratePerKw")? {
-                None => DEFAULT_FEERATE,
-                Some(n) => FeeratePerKw(
-                    u32::try_from(n).map_err(|_| bad_arg("feeratePerKw is too large"))?,
-                ),
-            };
+            let feerate = feerate_option(&f)?;
             let announce = match f.get("announce")? {
                 None => false,
                 Some(v) => v
@@ -1729,6 +1748,7 @@ impl LnNode {
                 .ok_or_else(|| bad_arg("fund must be a function"))?;
             let temporary_channel_id = ChannelId(random32());
             let mut i = shared.borrow_mut();
+            let feerate = feerate.unwrap_or_else(|| i.default_feerate());
             let acts = i
                 .node
                 .open_channel(
@@ -1979,6 +1999,28 @@ impl LnNode {
         })
     }
 
+    /// The feerate that gets a transaction confirmed now (sat per 1000
+    /// weight, at least 253), from the wallet's chain source; call it
+    /// whenever the estimate changes. Our sweeps, penalties and HTLC claims
+    /// are built at it, the peer's `update_fee` is checked against it, and
+    /// opens and cooperative closes given no feerate use it.
+    #[wasm_bindgen(js_name = setFeeEstimate, skip_typescript)]
+    pub fn set_fee_estimate(&self, feerate_per_kw: JsValue) -> Promise {
+        promise(&self.shared, |shared, settle| {
+            let rate = feerate_per_kw
+                .as_f64()
+                .filter(|r| r.fract() == 0.0 && (253.0..=f64::from(u32::MAX)).contains(r))
+                .ok_or_else(|| bad_arg("feeratePerKw must be an integer of at least 253"))?
+                as u32;
+            let mut i = shared.borrow_mut();
+            i.fee_estimate = Some(FeeratePerKw(rate));
+            let acts = i.node.handle(NodeInput::FeeEstimate(FeeratePerKw(rate)));
+            i.enqueue(acts);
+            i.queue.push_back(Item::Resolve(settle, JsValue::UNDEFINED));
+            Ok(())
+        })
+    }
+
     /// Closes a channel: cooperatively by default (`shutdown`, then a fee
     /// negotiated with the peer, paying to `scriptPubKey` or to the node's
     /// own key), or at once with our commitment (`force`). Resolves once
@@ -2006,23 +2048,19 @@ impl LnNode {
                         .ok_or_else(|| bad_arg("scriptPubKey must be hex"))
                 })
                 .transpose()?;
-            let feerate = match f.uint("feeratePerKw")? {
-                None => DEFAULT_FEERATE,
-                Some(n) => FeeratePerKw(
-                    u32::try_from(n).map_err(|_| bad_arg("feeratePerKw is too large"))?,
-                ),
-            };
-            if force && (script.is_some() || f.get("feeratePerKw")?.is_some()) {
+            let feerate = feerate_option(&f)?;
+            if force && (script.is_some() || feerate.is_some()) {
                 return Err(bad_arg(
                     "a force close takes neither scriptPubKey nor feeratePerKw",
                 ));
             }
+            let mut i = shared.borrow_mut();
             let command = if force {
                 Command::ForceClose
             } else {
+                let feerate = feerate.unwrap_or_else(|| i.default_feerate());
                 Command::Close { script, feerate }
             };
-            let mut i = shared.borrow_mut();
             let acts = i.node.command(id, command).map_err(to_js)?;
             i.closes.push((id, settle));
             i.enqueue(acts);

@@ -317,7 +317,7 @@ export interface OpenChannelOptions {
   fundingSat: bigint | number;
   /** Given to the peer at opening (default 0). */
   pushMsat?: bigint | number;
-  /** Commitment feerate (default 2500 sat per 1000 weight). */
+  /** Commitment feerate (default: the last `setFeeEstimate`, else 2500 sat per 1000 weight). */
   feeratePerKw?: number;
   /** Announce the channel to the network (default false). */
   announce?: boolean;
@@ -364,6 +364,8 @@ export interface NodeInfo {
   readonly nodeId: string;
   readonly network: Network;
   readonly bestHeight: number;
+  /** The last `setFeeEstimate` (sat per 1000 weight), or `null`. */
+  readonly feeEstimatePerKw: number | null;
   /** Connected peers' node ids. */
   readonly peers: string[];
   readonly channels: number;
@@ -423,7 +425,8 @@ export interface CloseChannelOptions {
   /** Cooperative close: where our funds go (hex; default the node's own key, or the
    * upfront shutdown script agreed at opening, which it must then equal). */
   scriptPubKey?: string;
-  /** Cooperative close: the feerate our fee proposal starts from (default 2500 sat per 1000 weight). */
+  /** Cooperative close: the feerate our fee proposal starts from (default: the last
+   * `setFeeEstimate`, else 2500 sat per 1000 weight). */
   feeratePerKw?: number;
 }
 
@@ -522,6 +525,11 @@ export class LnNode {
   createInvoice(request?: CreateInvoiceRequest): Promise<CreatedInvoice>;
   /** Pays over our channels (direct, or through the invoice's route hints); never pays the same hash twice. */
   payInvoice(invoice: string, options?: PayInvoiceOptions): Promise<PaymentResult>;
+  /** The feerate that confirms a transaction now (sat per 1000 weight, at least 253), from
+   * your chain source; call it whenever the estimate changes. Sweeps, penalties and HTLC
+   * claims are built at it (until it is set: 1000), the peer's `update_fee` is checked
+   * against it, and opens and closes given no feerate use it. */
+  setFeeEstimate(feeratePerKw: number): Promise<void>;
   /** Closes a channel (cooperatively unless `force`); resolves once the closing transaction
    * is known (ours also goes out as a `publish` event). A cooperative close waits for the
    * peer: reconnected, the channel resumes the negotiation. */

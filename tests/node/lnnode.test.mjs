@@ -29,7 +29,8 @@ test("a new node: id, info, no channels", async () => {
   const n = await regtest();
   assert.equal(n.nodeId, NODE_ID);
   assert.deepEqual(n.info(), {
-    nodeId: NODE_ID, network: "regtest", bestHeight: 100, peers: [], activeChannels: 0, channels: 0, stopped: false,
+    nodeId: NODE_ID, network: "regtest", bestHeight: 100, feeEstimatePerKw: null, peers: [], activeChannels: 0, channels: 0,
+    stopped: false,
   });
   assert.deepEqual(n.listChannels(), []);
   assert.deepEqual(n.watches(), []);
@@ -87,6 +88,19 @@ test("payInvoice: local refusals carry their codes", async () => {
   assert.equal(await code(n.payInvoice(42)), "INVALID_ARGUMENT");
   // Refused before sending: nothing is recorded as a payment.
   assert.deepEqual(n.listPayments(), []);
+  await n.stop();
+});
+
+test("setFeeEstimate: kept and shown, checked", async () => {
+  const n = await regtest();
+  assert.equal(await n.setFeeEstimate(2000), undefined);
+  assert.equal(n.info().feeEstimatePerKw, 2000);
+  await n.setFeeEstimate(253);
+  assert.equal(n.info().feeEstimatePerKw, 253);
+  for (const bad of [252, 1000.5, -1, "2000", undefined, 2 ** 32]) {
+    assert.equal(await code(n.setFeeEstimate(bad)), "INVALID_ARGUMENT", String(bad));
+  }
+  assert.equal(n.info().feeEstimatePerKw, 253);
   await n.stop();
 });
 

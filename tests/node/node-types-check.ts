@@ -47,6 +47,9 @@ async function wallet(): Promise<void> {
   // @ts-expect-error the amount of an any-amount invoice is null
   const amount: bigint = invoices[0].amountMsat;
   void paid, fee, unknownStatus, amount;
+  await node.setFeeEstimate(1500);
+  const estimate: number | null = node.info().feeEstimatePerKw;
+  void estimate;
   const closed: ClosedChannel = await node.closeChannel(id, { feeratePerKw: 1000 });
   const closingTxid: string = closed.txid;
   const forced: ClosedChannel = await node.closeChannel(id, { force: true });
