@@ -528,7 +528,8 @@ export class LnNode {
   /** The feerate that confirms a transaction now (sat per 1000 weight, at least 253), from
    * your chain source; call it whenever the estimate changes. Sweeps, penalties and HTLC
    * claims are built at it (until it is set: 1000), the peer's `update_fee` is checked
-   * against it, and opens and closes given no feerate use it. */
+   * against it, and opens and closes given no feerate use it. Not stored: call it again
+   * after `create`. */
   setFeeEstimate(feeratePerKw: number): Promise<void>;
   /** Closes a channel (cooperatively unless `force`); resolves once the closing transaction
    * is known (ours also goes out as a `publish` event). A cooperative close waits for the

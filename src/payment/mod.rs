@@ -891,11 +891,6 @@ impl Payments {
         self.outgoing.values()
     }
 
-    /// The current time as last given (unix seconds).
-    pub fn now(&self) -> u64 {
-        self.now
-    }
-
     /// Forwards not settled yet.
     pub fn forwards(&self) -> Vec<&ForwardRecord> {
         self.forwards.iter().map(|(f, _)| f).collect()
