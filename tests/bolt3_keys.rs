@@ -149,6 +149,16 @@ fn appendix_e_key_derivation() {
         base_point
     );
     assert_eq!(pcs.point().unwrap(), point);
+    // The check of a revealed secret against its point.
+    assert!(pcs.is_secret_of(&point));
+    let negated = PerCommitmentSecret(pcs.secret_key().unwrap().negate().secret_bytes());
+    assert!(!negated.is_secret_of(&point));
+    assert!(negated.is_secret_of(&PerCommitmentPoint(point.0.negate(SECP256K1))));
+    let mut other = pcs;
+    other.0[31] ^= 1;
+    assert!(!other.is_secret_of(&point));
+    assert!(!PerCommitmentSecret([0; 32]).is_secret_of(&point));
+    assert!(!PerCommitmentSecret([0xff; 32]).is_secret_of(&point));
 
     let localpubkey = hex(value(text, "localpubkey"));
     assert_eq!(

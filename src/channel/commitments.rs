@@ -559,6 +559,12 @@ impl Commitments {
         Ok(())
     }
 
+    /// The feerate of the peer's next commitment: that of our last
+    /// `update_fee`, sent or not yet signed, else the current one.
+    pub fn next_feerate(&self) -> Result<FeeratePerKw, ChannelError> {
+        Ok(self.remote_next_spec(None)?.feerate)
+    }
+
     /// The peer's `update_fee`.
     pub fn receive_fee(
         &mut self,
@@ -747,11 +753,10 @@ impl Commitments {
             return Err(ChannelError::UnexpectedRevocation);
         };
         let commit = commit.clone();
-        let point = msg
+        if !msg
             .per_commitment_secret
-            .point()
-            .map_err(|_| ChannelError::InvalidRevocationSecret)?;
-        if point != self.remote_commit.point {
+            .is_secret_of(&self.remote_commit.point)
+        {
             return Err(ChannelError::InvalidRevocationSecret);
         }
         let mut secrets = self.remote_secrets.clone();

@@ -131,6 +131,26 @@ impl PerCommitmentSecret {
     pub fn point(&self) -> Result<PerCommitmentPoint, KeyError> {
         Ok(PerCommitmentPoint::from_secret(&self.secret_key()?))
     }
+
+    /// Whether this secret is a valid scalar whose point is `point`, for a
+    /// secret the peer revealed (`revoke_and_ack`), hence public.
+    ///
+    /// Computed as `-point + secret * G`, which is the point at infinity
+    /// exactly when `secret * G == point`: one variable-time multiplication
+    /// by precomputed multiples of G, less than half the work of the
+    /// constant-time one [`Self::point`] does, which a secret that is no
+    /// longer secret does not need. Never use it on a secret of our own.
+    pub fn is_secret_of(&self, point: &PerCommitmentPoint) -> bool {
+        let Ok(secret) = self.secret_key() else {
+            return false;
+        };
+        // The secp256k1 API reports a sum at infinity as an error.
+        point
+            .0
+            .negate(SECP256K1)
+            .add_exp_tweak(SECP256K1, &Scalar::from(secret))
+            .is_err()
+    }
 }
 
 fn sha256_two(a: &PublicKey, b: &PublicKey) -> [u8; 32] {
