@@ -654,9 +654,16 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     )
     .await;
     assert_eq!(get_str(&e, "code"), "INVALID_ARGUMENT");
-    // The fee estimate is the close's feerate when none is given.
-    ok(&node, "setFeeEstimate", &[1000.into()]).await;
-    assert_eq!(get_num(&call(&node, "info", &[]), "feeEstimatePerKw"), 1000);
+    // The channel we funded follows the fee estimate (opened at 1000, it
+    // goes up to 2000: LDK signs our commitment at it), and the estimate is
+    // the close's feerate when none is given.
+    assert_eq!(get_num(&the_channel(&node), "feeratePerKw"), 1000);
+    ok(&node, "setFeeEstimate", &[2000.into()]).await;
+    assert_eq!(get_num(&call(&node, "info", &[]), "feeEstimatePerKw"), 2000);
+    until("our commitment at the estimate", || {
+        get(&the_channel(&node), "feeratePerKw").as_f64() == Some(2000.0)
+    })
+    .await;
     let closing_tx = close(&node, &events, &channel_id, obj(&[]), "mutual").await;
     let closing_txid = closing_tx.compute_txid().to_string();
     let closing = find_event(&events, "channelClosing", "channelId", &channel_id).unwrap();
@@ -680,6 +687,8 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     let (node, events) = create(options(&seed, tip))
         .await
         .expect("resumed a third time");
+    // The fee estimate was kept.
+    assert_eq!(get_num(&call(&node, "info", &[]), "feeEstimatePerKw"), 2000);
     sleep(1500).await;
     assert!(find_event(&events, "peerConnected", "nodeId", &ldk_id).is_none());
     assert_eq!(

@@ -155,6 +155,110 @@ fn update_fee_flows_and_fundee_cannot_send_it() {
     );
 }
 
+/// The feerate of both sides' current commitments.
+fn feerates(p: &Pair) -> (u32, u32) {
+    let f = |n: &harness::Node| n.ch.commitments().unwrap().local_commit.spec.feerate.0;
+    (f(&p.a), f(&p.b))
+}
+
+/// What `n` sent since `before` messages, by name.
+fn sent_since(n: &harness::Node, before: usize) -> Vec<&'static str> {
+    n.sent[before..].iter().map(|m| m.name()).collect()
+}
+
+#[test]
+fn fee_update_policy() {
+    use lnwasm::channel::fee_update_target;
+    let t = |c, e| fee_update_target(FeeratePerKw(c), FeeratePerKw(e)).map(|f| f.0);
+    assert_eq!(t(2500, 2500), None);
+    assert_eq!(t(2500, 2749), None);
+    assert_eq!(t(2500, 2750), Some(2750));
+    assert_eq!(t(2500, 1250), None);
+    assert_eq!(t(2500, 1249), Some(1249));
+    assert_eq!(t(u32::MAX, u32::MAX), None);
+    assert_eq!(t(253, u32::MAX), Some(u32::MAX));
+}
+
+#[test]
+fn the_funder_follows_the_fee_estimate() {
+    for anchors in [true, false] {
+        let mut p = open_pair(OpenOpts {
+            anchors,
+            ..OpenOpts::default()
+        });
+        assert_eq!(feerates(&p), (2500, 2500));
+        // The fundee never sends update_fee, whatever its estimate.
+        let before = p.b.sent.len();
+        p.b.handle(Command::FeeEstimate(FeeratePerKw(9000)))
+            .unwrap();
+        p.b.handle(Command::Tick { now: 1 }).unwrap();
+        assert!(sent_since(&p.b, before).is_empty());
+        p.b.handle(Command::FeeEstimate(FeeratePerKw(2500)))
+            .unwrap();
+
+        // Less than 10% up: nothing.
+        let before = p.a.sent.len();
+        p.a.handle(Command::FeeEstimate(FeeratePerKw(2749)))
+            .unwrap();
+        assert!(sent_since(&p.a, before).is_empty());
+        // 10% up: update_fee and a signature at once.
+        p.a.handle(Command::FeeEstimate(FeeratePerKw(2750)))
+            .unwrap();
+        assert_eq!(
+            sent_since(&p.a, before),
+            ["update_fee", "commitment_signed"]
+        );
+        p.settle();
+        p.check();
+        assert_eq!(feerates(&p), (2750, 2750));
+        // Down, but not below half: nothing; below half: down.
+        let before = p.a.sent.len();
+        p.a.handle(Command::FeeEstimate(FeeratePerKw(1375)))
+            .unwrap();
+        p.a.handle(Command::Tick { now: 2 }).unwrap();
+        assert!(sent_since(&p.a, before).is_empty());
+        p.a.handle(Command::FeeEstimate(FeeratePerKw(1374)))
+            .unwrap();
+        assert_eq!(
+            sent_since(&p.a, before),
+            ["update_fee", "commitment_signed"]
+        );
+        p.settle();
+        p.check();
+        assert_eq!(feerates(&p), (1374, 1374));
+
+        // While a signature round is under way the update waits for the
+        // revocation, then is signed.
+        p.add(Side::Holder, Msat(5_000_000), 1).unwrap();
+        p.a.handle(Command::Sign).unwrap();
+        let before = p.a.sent.len();
+        p.a.handle(Command::FeeEstimate(FeeratePerKw(2000)))
+            .unwrap();
+        assert_eq!(sent_since(&p.a, before), ["update_fee"]);
+        p.settle();
+        p.check();
+        assert_eq!(feerates(&p), (2000, 2000));
+
+        // Offline: nothing; after the reconnection: the update.
+        p.disconnect();
+        let before = p.a.sent.len();
+        p.a.handle(Command::FeeEstimate(FeeratePerKw(3000)))
+            .unwrap();
+        assert!(sent_since(&p.a, before).is_empty());
+        p.reconnect();
+        p.check();
+        assert_eq!(feerates(&p), (3000, 3000));
+
+        // A fee the funder cannot pay: no update and no error.
+        let before = p.a.sent.len();
+        p.a.handle(Command::FeeEstimate(FeeratePerKw(50_000_000)))
+            .unwrap();
+        p.a.handle(Command::Tick { now: 3 }).unwrap();
+        assert!(sent_since(&p.a, before).is_empty());
+        assert_eq!(feerates(&p), (3000, 3000));
+    }
+}
+
 #[test]
 fn reestablish_without_loss_is_quiet() {
     let mut p = open_pair(OpenOpts::default());

@@ -776,6 +776,34 @@ fn update_fee_from_lnwasm_case(seed: u8, anchors: bool) {
     assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
 
+/// lnwasm, the funder, follows its fee estimate with `update_fee` on its
+/// own: up as the estimate rises, down once it falls below half; LDK
+/// accepts each.
+#[test]
+fn lnwasm_commitments_follow_its_fee_estimate() {
+    let mut r = Rig::new(35);
+    let tx = r.lnwasm_opens(false, Msat(100_000_000));
+    r.confirm_and_ready(&tx);
+    check_feerate(&r, 1000);
+    for (i, estimate) in [(1, 2600), (2, 1200)] {
+        r.ln.handle(Command::FeeEstimate(FeeratePerKw(estimate)));
+        r.until("both commitments at the estimate", |r| {
+            let cm = r.ln.ch().commitments().unwrap();
+            cm.local_commit.index == i
+                && cm.remote_commit.index == i
+                && r.ldk_channel().feerate_sat_per_1000_weight == Some(estimate)
+        });
+        r.settle(Duration::from_millis(100));
+        check_feerate(&r, estimate);
+    }
+    // Within the band: no update.
+    r.ln.handle(Command::FeeEstimate(FeeratePerKw(1300)));
+    r.settle(Duration::from_millis(100));
+    check_feerate(&r, 1200);
+    assert_eq!(count(&r.ln.sent, |m| matches!(m, Message::UpdateFee(_))), 2);
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
+}
+
 #[test]
 fn update_fee_from_ldk_accepted_by_lnwasm() {
     update_fee_from_ldk_case(32, true);

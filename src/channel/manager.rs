@@ -442,6 +442,8 @@ pub struct ChannelInfo {
     pub remote_balance: Msat,
     /// HTLCs on our current commitment.
     pub in_flight: Msat,
+    /// The feerate of our current commitment (`None` before funding).
+    pub feerate: Option<FeeratePerKw>,
     pub short_channel_id: Option<ShortChannelId>,
     /// The alias we gave the peer (`option_scid_alias`).
     pub alias: Option<ShortChannelId>,
@@ -1448,6 +1450,7 @@ fn info(e: &Entry) -> ChannelInfo {
         local_balance: local,
         remote_balance: remote,
         in_flight,
+        feerate: f.map(|f| f.c.local_commit.spec.feerate),
         short_channel_id: f.and_then(|f| f.scid),
         alias: f.and_then(|f| f.our_alias),
         funding_txid: match &ch.state {

@@ -98,6 +98,7 @@ pub use manager::{
     ChannelInfo, ChannelManager, ManagerAction, ManagerConfig, ManagerError, ManagerEvent,
     ManagerInput, Refusal, FUNDEE_UNCONFIRMED_TIMEOUT_BLOCKS,
 };
+pub use normal::fee_update_target;
 pub use onchain::{commitment_number, OnchainState, HTLC_RESOLUTION_DEPTH};
 pub use open::OpenRequest;
 pub use pending::PendingChannelLimits;
@@ -379,9 +380,12 @@ impl Channel {
             Command::Disconnected => self.on_disconnected(out),
             Command::FeeEstimate(f) => {
                 self.fee_estimate = Some(f);
-                Ok(())
+                self.follow_fee_estimate(out)
             }
-            Command::Tick { now } => self.on_tick(now, out),
+            Command::Tick { now } => {
+                self.on_tick(now, out)?;
+                self.follow_fee_estimate(out)
+            }
             Command::FundingTx { tx, output_index } => self.on_funding_tx(tx, output_index, out),
             Command::FundingDepth { depth, scid } => self.on_funding_depth(depth, scid, out),
             Command::FundingSpent { tx } => self.on_funding_spent(tx, out),

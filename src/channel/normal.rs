@@ -52,7 +52,59 @@ pub(super) fn update_message(channel_id: crate::wire::ChannelId, u: &Update) -> 
     }
 }
 
+/// The feerate a funder moves its commitments to when the fee estimate is
+/// `estimate` and they are at `current`, if it moves them at all: up as
+/// soon as the estimate is 10% higher (a commitment that pays too little
+/// may not confirm when it has to), down only once the estimate is below
+/// half (overpaying costs nothing until a force close, and each update is a
+/// signing round the peer may also judge against its own estimate).
+pub fn fee_update_target(current: FeeratePerKw, estimate: FeeratePerKw) -> Option<FeeratePerKw> {
+    let (c, e) = (u64::from(current.0), u64::from(estimate.0));
+    (e * 10 >= c * 11 || e * 2 < c).then_some(estimate)
+}
+
 impl Channel {
+    /// As the funder of a channel in normal operation with its peer
+    /// connected, sends `update_fee` (then signs) when the fee estimate has
+    /// moved away from the commitments' feerate ([`fee_update_target`]).
+    /// Nothing when the funder cannot afford the new fee: the commitment
+    /// keeps its feerate until it can.
+    pub(super) fn follow_fee_estimate(&mut self, out: &mut Out) -> Result<(), ChannelError> {
+        let Some(estimate) = self.fee_estimate else {
+            return Ok(());
+        };
+        if self.link != Link::Online {
+            return Ok(());
+        }
+        let State::Funded(f) = &mut self.state else {
+            return Ok(());
+        };
+        if f.status != Status::Normal
+            || f.local_shutdown.is_some()
+            || f.remote_shutdown.is_some()
+            || !f.c.we_are_funder()
+        {
+            return Ok(());
+        }
+        let Some(target) = fee_update_target(f.c.next_feerate()?, estimate) else {
+            return Ok(());
+        };
+        match f.c.send_fee(target) {
+            Ok(()) => {}
+            Err(ChannelError::InsufficientBalance | ChannelError::FeerateOutOfRange) => {
+                return Ok(())
+            }
+            Err(e) => return Err(e),
+        }
+        out.persist = true;
+        out.send(update_message(f.c.channel_id, &Update::Fee(target)));
+        if f.c.can_sign() {
+            let msg = f.c.send_commit(&self.keys)?;
+            out.send(Message::CommitmentSigned(msg));
+        }
+        Ok(())
+    }
+
     pub(super) fn on_user_update(
         &mut self,
         cmd: Command,

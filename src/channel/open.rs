@@ -829,6 +829,7 @@ impl Channel {
                 alias: f.our_alias,
             };
             out.event(ev);
+            self.follow_fee_estimate(out)?;
         }
         Ok(())
     }

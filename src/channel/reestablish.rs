@@ -185,6 +185,7 @@ impl Channel {
         if f.status == Status::Opening && !f.ready_sent && (f.funding_confirmed || f.zero_conf) {
             self.on_funding_depth(0, None, out)?;
         }
-        Ok(())
+        // A fee estimate that moved while we were apart.
+        self.follow_fee_estimate(out)
     }
 }

@@ -29,7 +29,7 @@ use super::peer::{chain_of, Settle};
 use super::{bad_arg, js_error, to_js};
 use crate::channel::{
     ChannelInfo, Command, Event, Link as ChannelLink, ManagerEvent, OpenRequest, RevokedChunk,
-    Status,
+    Status, FEERATE_FLOOR,
 };
 use crate::error::ErrorCode;
 use crate::invoice::{self, Description, Network};
@@ -155,6 +155,13 @@ const RECONNECT_MAX: Duration = Duration::from_secs(60);
 const NODE_ID_KEY: &[u8] = b"node_id";
 /// `peer:` + node id: where a peer was reached (see [`encode_peer`]).
 const PEER_KEY_PREFIX: &[u8] = b"peer:";
+/// The last `setFeeEstimate` (u32 big-endian sat per 1000 weight).
+const FEE_ESTIMATE_KEY: &[u8] = b"fee_estimate";
+
+fn decode_fee_estimate(value: &[u8]) -> Option<FeeratePerKw> {
+    let rate = u32::from_be_bytes(value.try_into().ok()?);
+    (rate >= FEERATE_FLOOR.0).then_some(FeeratePerKw(rate))
+}
 
 fn peer_key(node_id: &PublicKey) -> Vec<u8> {
     [PEER_KEY_PREFIX, &node_id.serialize()[..]].concat()
@@ -199,8 +206,9 @@ enum Item {
     Resolve(Settle, JsValue),
     /// Tell the listeners.
     Emit(JsValue),
-    /// Remember (or forget, `None`) a peer's address in the database.
-    Peer(PublicKey, Option<(String, Duration)>),
+    /// Remember (or forget, `None`) a value of the database's `meta`
+    /// store: a peer's address, the fee estimate.
+    Meta(Vec<u8>, Option<Vec<u8>>),
 }
 
 /// A connection to a peer.
@@ -322,17 +330,15 @@ async fn pump(shared: Shared) {
         match item {
             Item::Resolve(s, v) => s.resolve(&v),
             Item::Emit(ev) => emit(&shared, ev),
-            Item::Peer(node_id, address) => {
-                // Addresses only spare the application a `connect` after a
-                // restart: a failed write does not stop the node.
+            Item::Meta(key, value) => {
+                // Peer addresses and the fee estimate only spare the
+                // application calls after a restart: a failed write does not
+                // stop the node.
                 let db = shared.borrow().db.clone();
                 if let Some(db) = db {
-                    let key = bytes(&peer_key(&node_id));
-                    let (puts, deletes) = match address {
-                        Some(a) => (
-                            Array::of1(&Array::of2(&key, &bytes(&encode_peer(&a)))),
-                            Array::new(),
-                        ),
+                    let key = bytes(&key);
+                    let (puts, deletes) = match value {
+                        Some(v) => (Array::of1(&Array::of2(&key, &bytes(&v))), Array::new()),
                         None => (Array::new(), Array::of1(&key)),
                     };
                     let _ = write_one(&db, "meta", puts, deletes).await;
@@ -1082,8 +1088,10 @@ impl Inner {
                     .collect();
                 l.features = features.clone();
                 let (url, timeout) = (l.url.clone(), l.timeout);
-                self.queue
-                    .push_back(Item::Peer(node_id, Some((url.clone(), timeout))));
+                self.queue.push_back(Item::Meta(
+                    peer_key(&node_id),
+                    Some(encode_peer(&(url.clone(), timeout))),
+                ));
                 self.know(node_id, url, timeout);
                 let acts = self.node.handle(NodeInput::PeerConnected {
                     node_id,
@@ -1426,15 +1434,23 @@ fn close_storage(db: &JsValue, lock: &Option<Function>) {
     }
 }
 
+/// What a node's database holds.
+struct Stored {
+    channels: Batch,
+    payments: Vec<Vec<u8>>,
+    peers: Vec<(PublicKey, String, Duration)>,
+    fee_estimate: Option<FeeratePerKw>,
+}
+
 /// Checks the database belongs to `node_id` (marks it so when new) and
 /// reads the channel and payment records.
-async fn load_storage(
-    name: &str,
-    db: &JsValue,
-    node_id: &PublicKey,
-) -> Result<(Batch, Vec<Vec<u8>>, Vec<(PublicKey, String, Duration)>), JsValue> {
+async fn load_storage(name: &str, db: &JsValue, node_id: &PublicKey) -> Result<Stored, JsValue> {
     let meta = read_all(db, "meta").await?;
     let peers = meta.iter().filter_map(|(k, v)| decode_peer(k, v)).collect();
+    let fee_estimate = meta
+        .iter()
+        .find(|(k, _)| k == FEE_ESTIMATE_KEY)
+        .and_then(|(_, v)| decode_fee_estimate(v));
     match meta.iter().find(|(k, _)| k == NODE_ID_KEY) {
         Some((_, v)) if *v != node_id.serialize() => {
             return Err(js_error(
@@ -1457,18 +1473,23 @@ async fn load_storage(
             .or_default()
             .push(RevokedChunk { index, data });
     }
-    let mut batch = Batch::new();
+    let mut channels = Batch::new();
     for (_, v) in read_all(db, "channels").await? {
         let mut r = record_from_bytes(&v).map_err(to_js)?;
         r.chunks = chunks.remove(&r.channel_id).unwrap_or_default();
-        batch = batch.put(r);
+        channels = channels.put(r);
     }
     let payments = read_all(db, "payments")
         .await?
         .into_iter()
         .map(|(_, v)| v)
         .collect();
-    Ok((batch, payments, peers))
+    Ok(Stored {
+        channels,
+        payments,
+        peers,
+        fee_estimate,
+    })
 }
 
 async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
@@ -1479,6 +1500,7 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
     let height = o.best_height;
     let mut channels = MemoryStore::new();
     let mut peers = vec![];
+    let mut fee_estimate = None;
     let (node, acts, db) = match &o.indexed_db {
         None => (
             Node::new(wallet, config, height, unix_now()).map_err(to_js)?,
@@ -1488,12 +1510,23 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
         Some(name) => {
             let (db, lock) = open_storage(name).await?;
             let loaded = match load_storage(name, &db, &node_id).await {
-                Ok((records, payments, stored_peers)) => {
-                    peers = stored_peers;
-                    channels.apply(records).map_err(to_js).and_then(|()| {
-                        Node::load(wallet, config, &channels, &payments, height, unix_now())
+                Ok(stored) => {
+                    peers = stored.peers;
+                    fee_estimate = stored.fee_estimate;
+                    channels
+                        .apply(stored.channels)
+                        .map_err(to_js)
+                        .and_then(|()| {
+                            Node::load(
+                                wallet,
+                                config,
+                                &channels,
+                                &stored.payments,
+                                height,
+                                unix_now(),
+                            )
                             .map_err(to_js)
-                    })
+                        })
                 }
                 Err(e) => Err(e),
             };
@@ -1535,6 +1568,11 @@ async fn create(o: CreateOptions) -> Result<LnNode, JsValue> {
     {
         let mut i = shared.borrow_mut();
         i.enqueue(acts);
+        if let Some(f) = fee_estimate {
+            i.fee_estimate = Some(f);
+            let acts = i.node.handle(NodeInput::FeeEstimate(f));
+            i.enqueue(acts);
+        }
         // Back to the peers it was connected to (until `disconnect`).
         for (node_id, url, timeout) in peers {
             i.know(node_id, url.clone(), timeout);
@@ -1714,7 +1752,7 @@ impl LnNode {
             let mut i = shared.borrow_mut();
             // No reconnection after this, now or after a restart.
             i.known.retain(|k| k.node_id != node_id);
-            i.queue.push_back(Item::Peer(node_id, None));
+            i.queue.push_back(Item::Meta(peer_key(&node_id), None));
             i.queue
                 .push_back(Item::Act(NodeAction::Disconnect { node_id }));
             i.queue.push_back(Item::Resolve(settle, JsValue::UNDEFINED));
@@ -2002,8 +2040,9 @@ impl LnNode {
     /// The feerate that gets a transaction confirmed now (sat per 1000
     /// weight, at least 253), from the wallet's chain source; call it
     /// whenever the estimate changes. Our sweeps, penalties and HTLC claims
-    /// are built at it, the peer's `update_fee` is checked against it, and
-    /// opens and cooperative closes given no feerate use it.
+    /// are built at it, the peer's `update_fee` is checked against it, opens
+    /// and cooperative closes given no feerate use it, and the channels we
+    /// funded follow it with `update_fee`. Kept in the database.
     #[wasm_bindgen(js_name = setFeeEstimate, skip_typescript)]
     pub fn set_fee_estimate(&self, feerate_per_kw: JsValue) -> Promise {
         promise(&self.shared, |shared, settle| {
@@ -2016,6 +2055,10 @@ impl LnNode {
             i.fee_estimate = Some(FeeratePerKw(rate));
             let acts = i.node.handle(NodeInput::FeeEstimate(FeeratePerKw(rate)));
             i.enqueue(acts);
+            i.queue.push_back(Item::Meta(
+                FEE_ESTIMATE_KEY.to_vec(),
+                Some(rate.to_be_bytes().to_vec()),
+            ));
             i.queue.push_back(Item::Resolve(settle, JsValue::UNDEFINED));
             Ok(())
         })
@@ -2170,6 +2213,10 @@ fn channel_to_js(c: &ChannelInfo, usable: bool) -> JsValue {
         ("localBalanceMsat", big(c.local_balance.0)),
         ("remoteBalanceMsat", big(c.remote_balance.0)),
         ("inFlightMsat", big(c.in_flight.0)),
+        (
+            "feeratePerKw",
+            c.feerate.map_or(JsValue::NULL, |f| f.0.into()),
+        ),
         (
             "shortChannelId",
             c.short_channel_id

@@ -355,6 +355,8 @@ export interface ChannelSummary {
   readonly localBalanceMsat: bigint;
   readonly remoteBalanceMsat: bigint;
   readonly inFlightMsat: bigint;
+  /** Our current commitment's feerate (sat per 1000 weight), `null` before funding. */
+  readonly feeratePerKw: number | null;
   /** `BLOCKxTXxOUTPUT` once confirmed. */
   readonly shortChannelId: string | null;
   readonly fundingTxid: string | null;
@@ -528,8 +530,9 @@ export class LnNode {
   /** The feerate that confirms a transaction now (sat per 1000 weight, at least 253), from
    * your chain source; call it whenever the estimate changes. Sweeps, penalties and HTLC
    * claims are built at it (until it is set: 1000), the peer's `update_fee` is checked
-   * against it, and opens and closes given no feerate use it. Not stored: call it again
-   * after `create`. */
+   * against it, and opens and closes given no feerate use it. Channels we funded follow
+   * it with `update_fee` (when it is 10% above their feerate, or below half of it). Kept
+   * in IndexedDB: a node created again on the database starts from it. */
   setFeeEstimate(feeratePerKw: number): Promise<void>;
   /** Closes a channel (cooperatively unless `force`); resolves once the closing transaction
    * is known (ours also goes out as a `publish` event). A cooperative close waits for the

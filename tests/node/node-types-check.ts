@@ -27,6 +27,7 @@ async function wallet(): Promise<void> {
   const id: string = opened.channelId;
   const channels: ChannelSummary[] = node.listChannels();
   const local: bigint = channels[0].localBalanceMsat;
+  const feerate: number | null = channels[0].feeratePerKw;
   const info: NodeInfo = node.info();
   const inv: CreatedInvoice = await node.createInvoice({ amountMsat: 1000n, description: "x" });
   try {
@@ -72,6 +73,6 @@ async function wallet(): Promise<void> {
   const wrong: number = channels[0].localBalanceMsat;
   off();
   await node.stop();
-  void id, local, info, wrong;
+  void id, local, feerate, info, wrong;
 }
 void wallet;
