@@ -228,13 +228,21 @@ fn the_funder_follows_the_fee_estimate() {
         assert_eq!(feerates(&p), (1374, 1374));
 
         // While a signature round is under way the update waits for the
-        // revocation, then is signed.
+        // revocation, then goes out signed at once.
         p.add(Side::Holder, Msat(5_000_000), 1).unwrap();
         p.a.handle(Command::Sign).unwrap();
         let before = p.a.sent.len();
         p.a.handle(Command::FeeEstimate(FeeratePerKw(2000)))
             .unwrap();
-        assert_eq!(sent_since(&p.a, before), ["update_fee"]);
+        assert!(sent_since(&p.a, before).is_empty());
+        harness::deliver(&mut p.a, &mut p.b); // B revokes and signs
+                                              // B's revoke_and_ack lets A update the fee and sign; then A revokes
+                                              // for B's commitment_signed.
+        harness::deliver(&mut p.b, &mut p.a);
+        assert_eq!(
+            sent_since(&p.a, before),
+            ["update_fee", "commitment_signed", "revoke_and_ack"]
+        );
         p.settle();
         p.check();
         assert_eq!(feerates(&p), (2000, 2000));

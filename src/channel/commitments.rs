@@ -611,6 +611,12 @@ impl Commitments {
             && (!self.local_changes.proposed.is_empty() || !self.remote_changes.acked.is_empty())
     }
 
+    /// Whether we signed a commitment of the peer's that it has not yet
+    /// answered with `revoke_and_ack`.
+    pub fn awaiting_revocation(&self) -> bool {
+        matches!(self.remote_next, RemoteNext::Waiting { .. })
+    }
+
     /// Whether any of our updates is not yet in the peer's commitment.
     pub fn local_has_unsigned(&self) -> bool {
         !self.local_changes.proposed.is_empty()

@@ -65,10 +65,13 @@ pub fn fee_update_target(current: FeeratePerKw, estimate: FeeratePerKw) -> Optio
 
 impl Channel {
     /// As the funder of a channel in normal operation with its peer
-    /// connected, sends `update_fee` (then signs) when the fee estimate has
-    /// moved away from the commitments' feerate ([`fee_update_target`]).
-    /// Nothing when the funder cannot afford the new fee: the commitment
-    /// keeps its feerate until it can.
+    /// connected, sends `update_fee` and signs it at once when the fee
+    /// estimate has moved away from the commitments' feerate
+    /// ([`fee_update_target`]). Only when it can sign at once (not while
+    /// waiting for the peer's `revoke_and_ack`, after which it is called
+    /// again), so that it never leaves an unsigned update that would hold
+    /// up a `shutdown`. Nothing when the funder cannot afford the new fee:
+    /// the commitment keeps its feerate until it can.
     pub(super) fn follow_fee_estimate(&mut self, out: &mut Out) -> Result<(), ChannelError> {
         let Some(estimate) = self.fee_estimate else {
             return Ok(());
@@ -83,6 +86,7 @@ impl Channel {
             || f.local_shutdown.is_some()
             || f.remote_shutdown.is_some()
             || !f.c.we_are_funder()
+            || f.c.awaiting_revocation()
         {
             return Ok(());
         }
@@ -98,10 +102,8 @@ impl Channel {
         }
         out.persist = true;
         out.send(update_message(f.c.channel_id, &Update::Fee(target)));
-        if f.c.can_sign() {
-            let msg = f.c.send_commit(&self.keys)?;
-            out.send(Message::CommitmentSigned(msg));
-        }
+        let msg = f.c.send_commit(&self.keys)?;
+        out.send(Message::CommitmentSigned(msg));
         Ok(())
     }
 
@@ -328,6 +330,8 @@ impl Channel {
             let msg = f.c.send_commit(&keys)?;
             out.send(Message::CommitmentSigned(msg));
         }
+        // A fee update held up by the signature round that just ended.
+        self.follow_fee_estimate(out)?;
         self.after_commitment_change(out)
     }
 }
