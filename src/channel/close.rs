@@ -41,7 +41,9 @@ impl Channel {
             return Err(ChannelError::InvalidState("cannot close now"));
         }
         if f.c.local_has_unsigned() {
-            return Err(ChannelError::InvalidState("sign pending updates first"));
+            return Err(ChannelError::InvalidState(
+                "updates not yet signed (a signature round is under way): close again once it ends",
+            ));
         }
         let script = match (script, &f.our_upfront_script) {
             (Some(s), Some(u)) if &s != u => return Err(ChannelError::ShutdownScriptMismatch),
