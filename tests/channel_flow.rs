@@ -179,6 +179,27 @@ fn fee_update_policy() {
     assert_eq!(t(253, u32::MAX), Some(u32::MAX));
 }
 
+/// A's fee estimate becomes `estimate`: A sends nothing, or (`moves`)
+/// update_fee and its signature at once, after which both sides'
+/// commitments are at `estimate`.
+fn estimate_to(p: &mut Pair, estimate: u32, moves: bool) {
+    let (before, rates) = (p.a.sent.len(), feerates(p));
+    p.a.handle(Command::FeeEstimate(FeeratePerKw(estimate)))
+        .unwrap();
+    if !moves {
+        assert!(sent_since(&p.a, before).is_empty());
+        assert_eq!(feerates(p), rates);
+        return;
+    }
+    assert_eq!(
+        sent_since(&p.a, before),
+        ["update_fee", "commitment_signed"]
+    );
+    p.settle();
+    p.check();
+    assert_eq!(feerates(p), (estimate, estimate));
+}
+
 #[test]
 fn the_funder_follows_the_fee_estimate() {
     for anchors in [true, false] {
@@ -196,48 +217,21 @@ fn the_funder_follows_the_fee_estimate() {
         p.b.handle(Command::FeeEstimate(FeeratePerKw(2500)))
             .unwrap();
 
-        // Less than 10% up: nothing.
-        let before = p.a.sent.len();
-        p.a.handle(Command::FeeEstimate(FeeratePerKw(2749)))
-            .unwrap();
-        assert!(sent_since(&p.a, before).is_empty());
-        // 10% up: update_fee and a signature at once.
-        p.a.handle(Command::FeeEstimate(FeeratePerKw(2750)))
-            .unwrap();
-        assert_eq!(
-            sent_since(&p.a, before),
-            ["update_fee", "commitment_signed"]
-        );
-        p.settle();
-        p.check();
-        assert_eq!(feerates(&p), (2750, 2750));
-        // Down, but not below half: nothing; below half: down.
-        let before = p.a.sent.len();
-        p.a.handle(Command::FeeEstimate(FeeratePerKw(1375)))
-            .unwrap();
-        p.a.handle(Command::Tick { now: 2 }).unwrap();
-        assert!(sent_since(&p.a, before).is_empty());
-        p.a.handle(Command::FeeEstimate(FeeratePerKw(1374)))
-            .unwrap();
-        assert_eq!(
-            sent_since(&p.a, before),
-            ["update_fee", "commitment_signed"]
-        );
-        p.settle();
-        p.check();
-        assert_eq!(feerates(&p), (1374, 1374));
+        // Up from 10% over; down once below half.
+        estimate_to(&mut p, 2749, false);
+        estimate_to(&mut p, 2750, true);
+        estimate_to(&mut p, 1375, false);
+        estimate_to(&mut p, 1374, true);
 
         // While a signature round is under way the update waits for the
         // revocation, then goes out signed at once.
         p.add(Side::Holder, Msat(5_000_000), 1).unwrap();
         p.a.handle(Command::Sign).unwrap();
         let before = p.a.sent.len();
-        p.a.handle(Command::FeeEstimate(FeeratePerKw(2000)))
-            .unwrap();
-        assert!(sent_since(&p.a, before).is_empty());
-        harness::deliver(&mut p.a, &mut p.b); // B revokes and signs
-                                              // B's revoke_and_ack lets A update the fee and sign; then A revokes
-                                              // for B's commitment_signed.
+        estimate_to(&mut p, 2000, false);
+        // B revokes and signs; its revoke_and_ack lets A update the fee and
+        // sign, then A revokes for B's commitment_signed.
+        harness::deliver(&mut p.a, &mut p.b);
         harness::deliver(&mut p.b, &mut p.a);
         assert_eq!(
             sent_since(&p.a, before),
@@ -249,21 +243,17 @@ fn the_funder_follows_the_fee_estimate() {
 
         // Offline: nothing; after the reconnection: the update.
         p.disconnect();
-        let before = p.a.sent.len();
-        p.a.handle(Command::FeeEstimate(FeeratePerKw(3000)))
-            .unwrap();
-        assert!(sent_since(&p.a, before).is_empty());
+        estimate_to(&mut p, 3000, false);
         p.reconnect();
         p.check();
         assert_eq!(feerates(&p), (3000, 3000));
 
-        // A fee the funder cannot pay: no update and no error.
+        // A fee the funder cannot pay: no update and no error, now or on a
+        // tick.
+        estimate_to(&mut p, 50_000_000, false);
         let before = p.a.sent.len();
-        p.a.handle(Command::FeeEstimate(FeeratePerKw(50_000_000)))
-            .unwrap();
         p.a.handle(Command::Tick { now: 3 }).unwrap();
         assert!(sent_since(&p.a, before).is_empty());
-        assert_eq!(feerates(&p), (3000, 3000));
     }
 }
 
