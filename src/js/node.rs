@@ -586,12 +586,16 @@ fn big(n: u64) -> JsValue {
 }
 
 /// The `feeratePerKw` option (sat per 1000 weight), if given.
+/// `feeratePerKw`, if given: at least 253 sat per 1000 weight (1 sat/vB,
+/// what relays), and a u32.
 fn feerate_option(f: &Fields) -> Result<Option<FeeratePerKw>, JsValue> {
     f.uint("feeratePerKw")?
         .map(|n| {
             u32::try_from(n)
+                .ok()
+                .filter(|&n| n >= FEERATE_FLOOR.0)
                 .map(FeeratePerKw)
-                .map_err(|_| bad_arg("feeratePerKw is too large"))
+                .ok_or_else(|| bad_arg("feeratePerKw must be an integer from 253 to 2^32 - 1"))
         })
         .transpose()
 }
@@ -1595,6 +1599,42 @@ pub struct LnNode {
 }
 
 /// The promise of `f`, rejected at once when the node is halted.
+/// The options of `closeChannel` / `closeAllChannels`, checked.
+struct CloseOptions {
+    force: bool,
+    script: Option<ScriptBuf>,
+    feerate: Option<FeeratePerKw>,
+}
+
+fn close_options(options: &JsValue) -> Result<CloseOptions, JsValue> {
+    let f = optional_fields(options, "options")?;
+    let force = match f.get("force")? {
+        None => false,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| bad_arg("force must be a boolean"))?,
+    };
+    let script = f
+        .string("scriptPubKey")?
+        .map(|h| {
+            from_hex(&h)
+                .map(ScriptBuf::from)
+                .ok_or_else(|| bad_arg("scriptPubKey must be hex"))
+        })
+        .transpose()?;
+    let feerate = feerate_option(&f)?;
+    if force && (script.is_some() || feerate.is_some()) {
+        return Err(bad_arg(
+            "a force close takes neither scriptPubKey nor feeratePerKw",
+        ));
+    }
+    Ok(CloseOptions {
+        force,
+        script,
+        feerate,
+    })
+}
+
 fn promise(shared: &Shared, f: impl FnOnce(&Shared, Settle) -> Result<(), JsValue>) -> Promise {
     let (p, settle) = Settle::new();
     let halted = shared.borrow().halted.clone();
@@ -2076,27 +2116,11 @@ impl LnNode {
                 .and_then(|h| from_hex_array(&h))
                 .map(ChannelId)
                 .ok_or_else(|| bad_arg("channelId must be 32 bytes hex"))?;
-            let f = optional_fields(&options, "options")?;
-            let force = match f.get("force")? {
-                None => false,
-                Some(v) => v
-                    .as_bool()
-                    .ok_or_else(|| bad_arg("force must be a boolean"))?,
-            };
-            let script = f
-                .string("scriptPubKey")?
-                .map(|h| {
-                    from_hex(&h)
-                        .map(ScriptBuf::from)
-                        .ok_or_else(|| bad_arg("scriptPubKey must be hex"))
-                })
-                .transpose()?;
-            let feerate = feerate_option(&f)?;
-            if force && (script.is_some() || feerate.is_some()) {
-                return Err(bad_arg(
-                    "a force close takes neither scriptPubKey nor feeratePerKw",
-                ));
-            }
+            let CloseOptions {
+                force,
+                script,
+                feerate,
+            } = close_options(&options)?;
             let mut i = shared.borrow_mut();
             let command = if force {
                 Command::ForceClose
@@ -2117,10 +2141,13 @@ impl LnNode {
     /// (`Promise.allSettled`), in `listChannels` order.
     #[wasm_bindgen(js_name = closeAllChannels, skip_typescript)]
     pub fn close_all_channels(&self, options: JsValue) -> Promise {
-        let force = Reflect::get(&options, &"force".into())
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
+        if let Some(e) = self.shared.borrow().halted.clone() {
+            return Promise::reject(&e);
+        }
+        let force = match close_options(&options) {
+            Ok(o) => o.force,
+            Err(e) => return Promise::reject(&e),
+        };
         let ids: Vec<ChannelId> = self
             .shared
             .borrow()

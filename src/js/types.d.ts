@@ -317,7 +317,8 @@ export interface OpenChannelOptions {
   fundingSat: bigint | number;
   /** Given to the peer at opening (default 0). */
   pushMsat?: bigint | number;
-  /** Commitment feerate (default: the last `setFeeEstimate`, else 2500 sat per 1000 weight). */
+  /** Commitment feerate, at least 253 sat per 1000 weight (default: the last `setFeeEstimate`,
+   * else 2500). */
   feeratePerKw?: number;
   /** Announce the channel to the network (default false). */
   announce?: boolean;
@@ -427,8 +428,8 @@ export interface CloseChannelOptions {
   /** Cooperative close: where our funds go (hex; default the node's own key, or the
    * upfront shutdown script agreed at opening, which it must then equal). */
   scriptPubKey?: string;
-  /** Cooperative close: the feerate our fee proposal starts from (default: the last
-   * `setFeeEstimate`, else 2500 sat per 1000 weight). */
+  /** Cooperative close: the feerate our fee proposal starts from, at least 253 sat per 1000
+   * weight (default: the last `setFeeEstimate`, else 2500). */
   feeratePerKw?: number;
 }
 

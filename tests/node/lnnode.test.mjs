@@ -115,8 +115,13 @@ test("closeChannel and closeAllChannels refusals", async () => {
   assert.equal(await code(n.closeChannel("ab".repeat(32), { force: true, scriptPubKey: "0014" + "00".repeat(20) })), "INVALID_ARGUMENT");
   assert.deepEqual(await n.closeAllChannels(), []);
   assert.deepEqual(await n.closeAllChannels({ force: true }), []);
+  // Its options are checked once, even with no channel to close.
+  assert.equal(await code(n.closeAllChannels({ force: "yes" })), "INVALID_ARGUMENT");
+  assert.equal(await code(n.closeAllChannels({ feeratePerKw: 1 })), "INVALID_ARGUMENT");
+  assert.equal(await code(n.closeAllChannels(5)), "INVALID_ARGUMENT");
   await n.stop();
   assert.equal(await code(n.closeChannel("ab".repeat(32))), "NODE_STOPPED");
+  assert.equal(await code(n.closeAllChannels()), "NODE_STOPPED");
 });
 
 test("listInvoices: each invoice with its amount, times and status", async () => {
