@@ -781,8 +781,17 @@ fn update_fee_from_lnwasm_case(seed: u8, anchors: bool) {
 /// accepts each.
 #[test]
 fn lnwasm_commitments_follow_its_fee_estimate() {
-    let mut r = Rig::new(35);
-    let tx = r.lnwasm_opens(false, Msat(100_000_000));
+    lnwasm_commitments_follow_its_fee_estimate_case(35, false);
+}
+
+#[test]
+fn lnwasm_commitments_follow_its_fee_estimate_anchors() {
+    lnwasm_commitments_follow_its_fee_estimate_case(36, true);
+}
+
+fn lnwasm_commitments_follow_its_fee_estimate_case(seed: u8, anchors: bool) {
+    let mut r = Rig::new(seed);
+    let tx = r.lnwasm_opens(anchors, Msat(100_000_000));
     r.confirm_and_ready(&tx);
     check_feerate(&r, 1000);
     for (i, estimate) in [(1, 2600), (2, 1200)] {
