@@ -9,7 +9,7 @@ mod harness;
 use harness::*;
 use lnwasm::channel::{Action, Command, Event};
 use lnwasm::error::ErrorCode;
-use lnwasm::tx::Side;
+use lnwasm::tx::{FeeratePerKw, Side};
 use lnwasm::types::Msat;
 use lnwasm::wire::{ExtraTlvs, Message, UpdateAddHtlc, UpdateFee};
 
@@ -160,6 +160,46 @@ fn update_fee_that_turns_htlcs_into_dust() {
         fee(3_500),
         "DUST_EXPOSURE_EXCEEDED",
         "dust exposure exceeded",
+    );
+}
+
+#[test]
+fn our_update_fee_that_would_turn_htlcs_into_dust() {
+    // The same HTLCs from A, the funder, whose limit is now the one at
+    // stake: at 3_500 sat/kw both are dust on B's commitment (6_000 sat
+    // trimmed, over A's 5_000), at 3_400 neither is.
+    let mut cfg_a = config();
+    cfg_a.max_dust_exposure = Msat(5_000_000);
+    let mut p = open_pair_with(
+        OpenOpts {
+            anchors: false,
+            ..OpenOpts::default()
+        },
+        cfg_a,
+        config(),
+    );
+    p.add(Side::Holder, Msat(3_000_000), 1).unwrap();
+    p.add(Side::Holder, Msat(3_000_000), 2).unwrap();
+    p.sign(Side::Holder);
+    p.check();
+    let before = p.a.sent.len();
+    let e =
+        p.a.handle(Command::UpdateFee(FeeratePerKw(3_500)))
+            .unwrap_err();
+    assert_eq!(e.code(), "DUST_EXPOSURE_EXCEEDED");
+    // Following the estimate stops short of it, without an error.
+    p.a.handle(Command::FeeEstimate(FeeratePerKw(3_500)))
+        .unwrap();
+    assert_eq!(p.a.sent.len(), before);
+    assert!(!p.a.ch.commitments().unwrap().local_has_unsigned());
+    p.a.handle(Command::FeeEstimate(FeeratePerKw(3_400)))
+        .unwrap();
+    assert_eq!(p.a.sent.len(), before + 2);
+    p.settle();
+    p.check();
+    assert_eq!(
+        p.b.ch.commitments().unwrap().local_commit.spec.feerate,
+        FeeratePerKw(3_400)
     );
 }
 

@@ -369,6 +369,22 @@ impl Commitments {
         reduce(&self.latest_remote().spec, &owner, &other)
     }
 
+    /// Our next commitment once the peer has what we sent, `u` included.
+    fn local_spec_with(&self, u: &Update) -> Result<Spec, ChannelError> {
+        reduce(
+            &self.local_commit.spec,
+            &self
+                .local_changes
+                .acked
+                .iter()
+                .chain(&self.local_changes.signed)
+                .chain(&self.local_changes.proposed)
+                .chain(Some(u))
+                .collect::<Vec<_>>(),
+            &self.remote_changes.acked.iter().collect::<Vec<_>>(),
+        )
+    }
+
     /// Our `update_add_htlc`: checked against the peer's limits on the
     /// peer's next commitment, and our reserve.
     pub fn send_add(
@@ -417,18 +433,7 @@ impl Commitments {
             return Err(ChannelError::InsufficientBalance);
         }
         // Our own commitment too (the fee is higher with one more HTLC output).
-        let ours = reduce(
-            &self.local_commit.spec,
-            &self
-                .local_changes
-                .acked
-                .iter()
-                .chain(&self.local_changes.signed)
-                .chain(&self.local_changes.proposed)
-                .chain(Some(&u))
-                .collect::<Vec<_>>(),
-            &self.remote_changes.acked.iter().collect::<Vec<_>>(),
-        )?;
+        let ours = self.local_spec_with(&u)?;
         if self.we_are_funder() {
             let fee =
                 commit_fee(self.channel_type(), &ours, self.params.holder.dust_limit).0 * 1000;
@@ -532,7 +537,16 @@ impl Commitments {
     }
 
     /// Our `update_fee` (funder only; we must afford it on the peer's commitment).
-    pub fn send_fee(&mut self, feerate: FeeratePerKw) -> Result<(), ChannelError> {
+    ///
+    /// Refused ([`ChannelError::DustExposureExceeded`]) if at `feerate` the
+    /// HTLCs trimmed from either side's commitment (lost to fees if it goes
+    /// on chain) would add up to more than `config.max_dust_exposure`, as
+    /// the same update from the peer would be.
+    pub fn send_fee(
+        &mut self,
+        feerate: FeeratePerKw,
+        config: &ChannelConfig,
+    ) -> Result<(), ChannelError> {
         if !self.we_are_funder() {
             return Err(ChannelError::InvalidState(
                 "only the funder sends update_fee",
@@ -551,6 +565,15 @@ impl Commitments {
         .0 * 1000;
         if spec.to_remote.0 < fee.saturating_add(self.theirs.reserve.0 * 1000) {
             return Err(ChannelError::InsufficientBalance);
+        }
+        let ours = self.local_spec_with(&u)?;
+        for (s, dust) in [
+            (&spec, self.params.counterparty.dust_limit),
+            (&ours, self.params.holder.dust_limit),
+        ] {
+            if dust_exposure(self.channel_type(), s, dust) > config.max_dust_exposure {
+                return Err(ChannelError::DustExposureExceeded);
+            }
         }
         self.local_changes
             .proposed

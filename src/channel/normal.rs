@@ -70,8 +70,9 @@ impl Channel {
     /// ([`fee_update_target`]). Only when it can sign at once (not while
     /// waiting for the peer's `revoke_and_ack`, after which it is called
     /// again), so that it never leaves an unsigned update that would hold
-    /// up a `shutdown`. Nothing when the funder cannot afford the new fee:
-    /// the commitment keeps its feerate until it can.
+    /// up a `shutdown`. Nothing when the funder cannot afford the new fee,
+    /// or when it would trim more HTLCs than the dust exposure limit allows:
+    /// the commitment keeps its feerate until it can move.
     pub(super) fn follow_fee_estimate(&mut self, out: &mut Out) -> Result<(), ChannelError> {
         let Some(estimate) = self.fee_estimate else {
             return Ok(());
@@ -93,11 +94,13 @@ impl Channel {
         let Some(target) = fee_update_target(f.c.next_feerate()?, estimate) else {
             return Ok(());
         };
-        match f.c.send_fee(target) {
+        match f.c.send_fee(target, &self.config) {
             Ok(()) => {}
-            Err(ChannelError::InsufficientBalance | ChannelError::FeerateOutOfRange) => {
-                return Ok(())
-            }
+            Err(
+                ChannelError::InsufficientBalance
+                | ChannelError::FeerateOutOfRange
+                | ChannelError::DustExposureExceeded,
+            ) => return Ok(()),
             Err(e) => return Err(e),
         }
         out.persist = true;
@@ -192,7 +195,7 @@ impl Channel {
                 if !settling_allowed {
                     return Err(ChannelError::InvalidState("cannot update fee now"));
                 }
-                f.c.send_fee(rate)?;
+                f.c.send_fee(rate, &config)?;
                 out.persist = true;
                 if online {
                     out.send(update_message(id, &Update::Fee(rate)));
