@@ -1,7 +1,7 @@
 //! lnwasm: a Lightning Network wallet engine that runs in the browser.
 //!
 //! The crate is a set of sans-IO cores (one module per concern) with a thin
-//! wasm-bindgen layer in [`js`] on top. Everything except `js` builds and is
+//! wasm-bindgen layer in `js` on top. Everything except `js` builds and is
 //! tested natively as well as for `wasm32-unknown-unknown`.
 
 pub mod channel;

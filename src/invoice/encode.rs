@@ -47,7 +47,7 @@ pub const DEFAULT_FIELD_ORDER: [u8; 11] = [
 impl NewInvoice {
     /// Builds the tagged fields. `order` lists tags in the order to write
     /// them (several `f` or `r` fields stay together, in their list order);
-    /// tags missing from `order` follow in [`DEFAULT_FIELD_ORDER`].
+    /// tags missing from `order` follow in `DEFAULT_FIELD_ORDER`.
     pub fn to_unsigned(
         &self,
         payee: &PublicKey,

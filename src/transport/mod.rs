@@ -4,7 +4,7 @@
 //! * [`PeerUri`]: `<pubkey>@<host>:<port>` and the proxy URL for it.
 //! * native only, [`tcp`]: a blocking driver over any [`tcp::ByteStream`],
 //!   implemented for `std::net::TcpStream` (used by native tests and tools).
-//! * wasm only, [`websocket`]: the byte stream over a browser `WebSocket`
+//! * wasm only, `websocket`: the byte stream over a browser `WebSocket`
 //!   (binary frames, open timeout, clean close); `crate::js` drives a
 //!   connection over it.
 
