@@ -16,9 +16,7 @@ use lnwasm::keys::{ChannelKeyIndex, WalletKeys};
 use lnwasm::store::{Batch, MemoryStore, Store};
 use lnwasm::tx::{FeeratePerKw, Side};
 use lnwasm::types::{Msat, PaymentHash, Sat, ShortChannelId};
-use lnwasm::wire::{
-    lnwasm_init_features, ChannelId, Message, OnionPacket, PaymentPreimage, ONION_PACKET_LEN,
-};
+use lnwasm::wire::{ChannelId, Message, OnionPacket, PaymentPreimage, ONION_PACKET_LEN};
 
 pub fn config() -> ChannelConfig {
     let mut c = ChannelConfig::new(ChainHash::REGTEST);
@@ -180,14 +178,13 @@ pub fn open_pair_with(opts: OpenOpts, cfg_a: ChannelConfig, cfg_b: ChannelConfig
     let wa = WalletKeys::from_seed(&[1; 32], Network::Regtest).unwrap();
     let wb = WalletKeys::from_seed(&[2; 32], Network::Regtest).unwrap();
     let idx = ChannelKeyIndex::new(0).unwrap();
-    let mut feats = lnwasm_init_features();
-    if !opts.anchors {
-        feats.clear(lnwasm::wire::Feature::AnchorsZeroFeeHtlcTx);
-    }
     let mut cfg = cfg_a;
     cfg.zero_conf = opts.zero_conf;
+    cfg.anchors = opts.anchors;
     let mut cfg_b = cfg_b;
     cfg_b.zero_conf = opts.zero_conf;
+    cfg_b.anchors = opts.anchors;
+    let feats = cfg.init_features();
     let (cha, acts) = Channel::open(
         cfg,
         wa.channel_keys(idx).unwrap(),

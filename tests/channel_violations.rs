@@ -155,6 +155,11 @@ fn open_channel_parameter_checks() {
                 o.channel_type = Some(lnwasm::wire::Features::from_bits(&[12, 22, 46, 50]))
             }),
         ),
+        // Anchors, which the default configuration does not negotiate.
+        (
+            "UNSUPPORTED_CHANNEL_TYPE",
+            Box::new(|o| o.channel_type = Some(lnwasm::wire::Features::from_bits(&[12, 22]))),
+        ),
         (
             "INVALID_SHUTDOWN_SCRIPT",
             Box::new(|o| {
@@ -184,7 +189,7 @@ fn accept_channel_checks_by_funder() {
         ),
         (
             "CHANNEL_TYPE_MISMATCH",
-            Box::new(|a| a.channel_type = Some(lnwasm::wire::Features::from_bits(&[12]))),
+            Box::new(|a| a.channel_type = Some(lnwasm::wire::Features::from_bits(&[12, 22]))),
         ),
         (
             "WRONG_TEMPORARY_CHANNEL_ID",

@@ -150,16 +150,18 @@ fn check_features(node: &LdkNode, ours_seen_by_ldk: &Features, theirs_seen_by_us
         assert!(theirs_seen_by_us.supports(f), "LDK supports {f}");
     }
     // Negotiated: what both offer.
-    for f in [
-        Feature::BasicMpp,
-        Feature::AnchorsZeroFeeHtlcTx,
-        Feature::ShutdownAnySegwit,
-    ] {
+    for f in [Feature::BasicMpp, Feature::ShutdownAnySegwit] {
         assert!(
             theirs_seen_by_us.mutually_supports(&lnwasm_init_features(), f),
             "{f} negotiated"
         );
     }
+    // LDK offers anchors; lnwasm's default features do not.
+    assert!(theirs_seen_by_us.supports(Feature::AnchorsZeroFeeHtlcTx));
+    assert!(!theirs_seen_by_us.mutually_supports(
+        &lnwasm_init_features(),
+        Feature::AnchorsZeroFeeHtlcTx
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

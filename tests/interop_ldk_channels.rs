@@ -35,7 +35,7 @@ use lnwasm::transport::tcp::{self, TcpPeer};
 use lnwasm::transport::PeerUri;
 use lnwasm::tx::FeeratePerKw;
 use lnwasm::types::{Msat, Sat, ShortChannelId};
-use lnwasm::wire::{lnwasm_init_features, ChannelId, ErrorMessage, Features, Message};
+use lnwasm::wire::{ChannelId, ErrorMessage, Features, Message};
 
 const T: Duration = Duration::from_secs(15);
 const FUNDING: Sat = Sat(1_000_000);
@@ -157,7 +157,7 @@ impl Ln {
                     self.config.clone(),
                     self.wallet.channel_keys(idx).unwrap(),
                     idx,
-                    &lnwasm_init_features(),
+                    &self.config.init_features(),
                     &self.peer_features,
                     &open,
                     None,
@@ -212,7 +212,15 @@ struct Rig {
 }
 
 impl Rig {
+    /// A rig whose lnwasm negotiates anchors, so that a test picks either
+    /// channel type.
     fn new(seed: u8) -> Rig {
+        let mut config = ChannelConfig::new(ChainHash::REGTEST);
+        config.anchors = true;
+        Rig::with_config(seed, config)
+    }
+
+    fn with_config(seed: u8, config: ChannelConfig) -> Rig {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -227,7 +235,6 @@ impl Rig {
             }))
             .expect("LDK starts");
         let key = SecretKey::from_slice(&[seed.wrapping_add(100); 32]).unwrap();
-        let config = ChannelConfig::new(ChainHash::REGTEST);
         let mut rig = Rig {
             ln: Ln {
                 key,
@@ -261,8 +268,9 @@ impl Rig {
     /// lnwasm dials LDK; an existing channel is told it is connected.
     fn connect(&mut self) {
         let uri = PeerUri::parse(&self.ldk.uri()).unwrap();
-        let (peer, info) =
-            tcp::connect(&uri, &self.ln.key, lnwasm_peer_config(), T).expect("connect to LDK");
+        let mut config = lnwasm_peer_config();
+        config.features = self.ln.config.init_features();
+        let (peer, info) = tcp::connect(&uri, &self.ln.key, config, T).expect("connect to LDK");
         self.ln.peer_features = info.features;
         self.ln.peer = Some(peer);
         let id = self.ln.node_id();
@@ -331,7 +339,7 @@ impl Rig {
 
     /// lnwasm opens a channel to LDK and funds it (not yet confirmed).
     fn lnwasm_opens(&mut self, anchors: bool, push: Msat) -> Transaction {
-        self.ln.config.prefer_anchors = anchors;
+        self.ln.config.anchors = anchors;
         let idx = ChannelKeyIndex::new(0).unwrap();
         let (ch, actions) = Channel::open(
             self.ln.config.clone(),
@@ -344,7 +352,7 @@ impl Rig {
                 feerate: FeeratePerKw(1000),
                 announce: false,
                 peer_features: self.ln.peer_features.clone(),
-                our_features: lnwasm_init_features(),
+                our_features: self.ln.config.init_features(),
                 now: 1_000,
             },
         )
@@ -605,6 +613,26 @@ fn ldk_opens_anchors_channel_to_lnwasm() {
 #[test]
 fn ldk_opens_static_remotekey_channel_to_lnwasm() {
     ldk_opens_case(22, false);
+}
+
+/// lnwasm's default configuration does not advertise `option_anchors`, so
+/// an LDK that would negotiate anchors opens a static_remotekey channel.
+#[test]
+fn ldk_opens_static_remotekey_channel_to_a_default_lnwasm() {
+    let mut r = Rig::with_config(23, ChannelConfig::new(ChainHash::REGTEST));
+    assert!(!r.ln.peer_features.is_empty());
+    let tx = r.ldk_opens(Msat(0), true);
+    let c = r.ldk_channel();
+    check_type(&c, false);
+    assert!(!r
+        .ln
+        .ch()
+        .commitments()
+        .unwrap()
+        .channel_type()
+        .has_anchors());
+    r.confirm_and_ready(&tx);
+    assert!(r.ln.peer_errors.is_empty(), "{:?}", r.ln.peer_errors);
 }
 
 // ---------------------------------------------------------------------------------------------

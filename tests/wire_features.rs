@@ -4,6 +4,7 @@
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+use lnwasm::channel::ChannelConfig;
 use lnwasm::error::ErrorCode;
 use lnwasm::util::{from_hex, to_hex};
 use lnwasm::wire::{
@@ -81,7 +82,6 @@ fn lnwasm_advertised_set() {
         assert!(f.requires(r), "{r}");
     }
     for o in [
-        Feature::AnchorsZeroFeeHtlcTx,
         Feature::BasicMpp,
         Feature::ShutdownAnySegwit,
         Feature::ScidAlias,
@@ -89,9 +89,19 @@ fn lnwasm_advertised_set() {
     ] {
         assert!(f.supports(o) && !f.requires(o), "{o}");
     }
-    assert_eq!(f.bits().count(), 10);
+    // Anchors only with a configuration that negotiates them.
+    assert!(!f.supports(Feature::AnchorsZeroFeeHtlcTx));
+    assert_eq!(f.bits().count(), 9);
+    // bits 0, 8, 12, 14, 17, 27, 44, 47, 51
+    assert_eq!(to_hex(&f.to_wire_bytes()), "08900008025101");
+    let mut config = ChannelConfig::new(bitcoin::constants::ChainHash::BITCOIN);
+    assert_eq!(config.init_features(), f);
+    config.anchors = true;
+    let with_anchors = config.init_features();
+    assert!(with_anchors.supports(Feature::AnchorsZeroFeeHtlcTx));
+    assert!(!with_anchors.requires(Feature::AnchorsZeroFeeHtlcTx));
     // bits 0, 8, 12, 14, 17, 23, 27, 44, 47, 51
-    assert_eq!(to_hex(&f.to_wire_bytes()), "08900008825101");
+    assert_eq!(to_hex(&with_anchors.to_wire_bytes()), "08900008825101");
 }
 
 fn peer(bits: &[usize]) -> Features {
@@ -105,9 +115,10 @@ fn init_acceptance() {
     // Typical LND: 0,5,7,8(req)... with channel_type optional and keysend (bit 55, unknown odd).
     let lnd = peer(&[0, 5, 7, 8, 11, 12, 14, 17, 19, 23, 27, 45, 47, 55]);
     assert_eq!(check_peer_init(&local, &lnd), Ok(()));
-    // Core Lightning-like: more required bits, plus newer optional ones.
+    // Core Lightning-like: more required bits, plus newer optional ones
+    // (anchors among them, optional as Core Lightning sets it).
     let cln = peer(&[
-        1, 5, 7, 8, 11, 12, 14, 17, 19, 22, 27, 35, 39, 44, 47, 51, 61, 63,
+        1, 5, 7, 8, 11, 12, 14, 17, 19, 23, 27, 35, 39, 44, 47, 51, 61, 63,
     ]);
     assert_eq!(check_peer_init(&local, &cln), Ok(()));
     // Peer lacking payment_secret entirely.
@@ -141,7 +152,22 @@ fn init_acceptance() {
     assert!(err.to_string().contains("option_dual_fund"));
     // Peer requiring something we only offer optionally is fine.
     assert_eq!(
-        check_peer_init(&local, &peer(&[0, 8, 12, 14, 22, 44])),
+        check_peer_init(&local, &peer(&[0, 8, 12, 14, 26, 44])),
+        Ok(())
+    );
+    // A peer requiring anchors is refused, unless we negotiate them.
+    let anchors_only = peer(&[0, 8, 12, 14, 22, 44]);
+    assert_eq!(
+        check_peer_init(&local, &anchors_only),
+        Err(FeatureError::UnsupportedRequired {
+            bit: 22,
+            feature: Some(Feature::AnchorsZeroFeeHtlcTx)
+        })
+    );
+    let mut config = ChannelConfig::new(bitcoin::constants::ChainHash::BITCOIN);
+    config.anchors = true;
+    assert_eq!(
+        check_peer_init(&config.init_features(), &anchors_only),
         Ok(())
     );
     // Unknown odd bits are ignored.

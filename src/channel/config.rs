@@ -5,6 +5,7 @@ use bitcoin::ScriptBuf;
 
 use crate::tx::FeeratePerKw;
 use crate::types::{Msat, Sat};
+use crate::wire::{lnwasm_init_features, Feature, Features};
 
 /// The smallest `dust_limit_satoshis` BOLT 2 allows (any segwit output below
 /// it would be non-standard).
@@ -40,8 +41,15 @@ pub struct ChannelConfig {
     pub minimum_depth: u32,
     /// Our `upfront_shutdown_script` (with `option_upfront_shutdown_script`).
     pub upfront_shutdown_script: Option<ScriptBuf>,
-    /// Prefer `option_anchors`; `false` proposes static_remotekey only.
-    pub prefer_anchors: bool,
+    /// Negotiate `option_anchors_zero_fee_htlc_tx`: advertise it in `init`
+    /// ([`Self::init_features`]), propose it as funder and accept it as
+    /// fundee. Off by default: an anchors commitment may carry a feerate too
+    /// low to confirm and its HTLC transactions carry no fee at all, so
+    /// enforcing one on chain needs coins of our own to bump it with (CPFP
+    /// through the anchor, a fee input on each HTLC transaction), which only
+    /// an application that does that bumping has. Without it channels are
+    /// `option_static_remotekey`, whose every transaction pays its own fee.
+    pub anchors: bool,
     /// Ask for (as funder) or accept (as fundee) zero-conf channels.
     pub zero_conf: bool,
 
@@ -79,7 +87,7 @@ impl ChannelConfig {
             max_in_flight_ppm: 1_000_000,
             minimum_depth: 3,
             upfront_shutdown_script: None,
-            prefer_anchors: true,
+            anchors: false,
             zero_conf: false,
             max_peer_dust_limit: Sat(5_000),
             max_peer_to_self_delay: 2016,
@@ -93,6 +101,17 @@ impl ChannelConfig {
             max_dust_exposure: Msat(5_000_000),
             max_feerate_ratio: 10,
         }
+    }
+
+    /// The features to send in `init` with this configuration:
+    /// [`lnwasm_init_features`], plus `option_anchors` (optional) when
+    /// [`Self::anchors`] is on.
+    pub fn init_features(&self) -> Features {
+        let mut f = lnwasm_init_features();
+        if self.anchors {
+            f.set_optional(Feature::AnchorsZeroFeeHtlcTx);
+        }
+        f
     }
 
     /// `part_per_million` of `capacity`, rounded down.

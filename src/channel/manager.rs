@@ -130,13 +130,14 @@ pub struct ManagerConfig {
 }
 
 impl ManagerConfig {
-    /// lnwasm's features, the default pending limits with a 10 minute
+    /// The features of `channel` ([`ChannelConfig::init_features`]), the
+    /// default pending limits with a 10 minute
     /// timeout for unfunded inbound channels (an honest funder sends
     /// `funding_created` within seconds), and BOLT 2's 2016 blocks.
     pub fn new(channel: ChannelConfig) -> Self {
         ManagerConfig {
+            our_features: channel.init_features(),
             channel,
-            our_features: crate::wire::lnwasm_init_features(),
             pending: PendingLimits {
                 timeout_secs: 600,
                 ..PendingLimits::default()
@@ -767,6 +768,11 @@ impl ChannelManager {
         let all = self.channels.iter().filter(|e| e.ch.is_pending_inbound());
         let total = all.clone().count();
         (all.filter(|e| e.node_id == *node_id).count(), total)
+    }
+
+    /// The features to send in `init` (those of the configuration).
+    pub fn our_features(&self) -> &Features {
+        &self.config.our_features
     }
 
     pub fn best_height(&self) -> u32 {

@@ -71,7 +71,7 @@ pub struct Negotiated {
 fn proposed_type(config: &ChannelConfig, peer: &Features) -> (ChannelType, Features) {
     let mut f = Features::empty();
     f.set_required(Feature::StaticRemoteKey);
-    let ct = if config.prefer_anchors && peer.supports(Feature::AnchorsZeroFeeHtlcTx) {
+    let ct = if config.anchors && peer.supports(Feature::AnchorsZeroFeeHtlcTx) {
         f.set_required(Feature::AnchorsZeroFeeHtlcTx);
         ChannelType::Anchors
     } else {
@@ -102,7 +102,7 @@ fn parse_type(
     let anchors = f.has_bit(Feature::AnchorsZeroFeeHtlcTx.required_bit());
     let alias = f.has_bit(Feature::ScidAlias.required_bit());
     let zc = f.has_bit(Feature::ZeroConf.required_bit());
-    if zc && !config.zero_conf {
+    if (zc && !config.zero_conf) || (anchors && !config.anchors) {
         return Err(ChannelError::UnsupportedChannelType);
     }
     Ok((

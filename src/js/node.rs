@@ -1212,6 +1212,7 @@ impl Inner {
     ) -> Result<(), JsValue> {
         let mut config = PeerConfig::new(chain_of(self.network));
         config.handshake_timeout = timeout;
+        config.features = self.node.manager().our_features().clone();
         let id = self.next_link;
         self.next_link += 1;
         let weak = Rc::downgrade(shared);

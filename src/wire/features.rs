@@ -349,8 +349,9 @@ impl fmt::Debug for Features {
 /// What lnwasm advertises in `init` (and `node_announcement`):
 /// required: `option_data_loss_protect`, `var_onion_optin`,
 /// `option_static_remotekey`, `payment_secret`, `option_channel_type`;
-/// optional: `option_anchors`, `basic_mpp`, `option_shutdown_anysegwit`,
-/// `option_scid_alias`, `option_zeroconf`.
+/// optional: `basic_mpp`, `option_shutdown_anysegwit`, `option_scid_alias`,
+/// `option_zeroconf`. `option_anchors` is added only by a configuration
+/// that negotiates anchors (`ChannelConfig::init_features`).
 pub fn lnwasm_init_features() -> Features {
     let mut f = Features::empty();
     for r in [
@@ -363,7 +364,6 @@ pub fn lnwasm_init_features() -> Features {
         f.set_required(r);
     }
     for o in [
-        Feature::AnchorsZeroFeeHtlcTx,
         Feature::BasicMpp,
         Feature::ShutdownAnySegwit,
         Feature::ScidAlias,
