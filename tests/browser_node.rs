@@ -658,6 +658,11 @@ async fn lnnode_pays_and_is_paid_by_ldk_and_resumes_from_indexeddb() {
     // goes up to 2000: LDK signs our commitment at it), and the estimate is
     // the close's feerate when none is given.
     assert_eq!(get_num(&the_channel(&node), "feeratePerKw"), 1000);
+    // LDK would negotiate anchors; LnNode does not offer them.
+    assert_eq!(
+        get_str(&the_channel(&node), "channelType"),
+        "staticRemoteKey"
+    );
     ok(&node, "setFeeEstimate", &[2000.into()]).await;
     assert_eq!(get_num(&call(&node, "info", &[]), "feeEstimatePerKw"), 2000);
     until("our commitment at the estimate", || {

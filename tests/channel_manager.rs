@@ -17,7 +17,7 @@ use lnwasm::channel::{
 use lnwasm::error::ErrorCode;
 use lnwasm::keys::WalletKeys;
 use lnwasm::store::{Batch, MemoryStore, Op, Store};
-use lnwasm::tx::FeeratePerKw;
+use lnwasm::tx::{ChannelType, FeeratePerKw};
 use lnwasm::types::{Msat, Sat};
 use lnwasm::wire::{
     lnwasm_init_features, ChannelId, ErrorMessage, Message, UpdateAddHtlc, WarningMessage,
@@ -381,6 +381,20 @@ fn three_channels() -> (Net, Vec<ChannelId>) {
         net.open(1, 0, 3, 2_000_000),
     ];
     (net, ids)
+}
+
+/// Each channel lists its commitment format (static_remotekey with the
+/// default configuration) and feerate, on both sides.
+#[test]
+fn channels_list_their_type_and_feerate() {
+    let (net, ids) = three_channels();
+    for n in &net.nodes {
+        for id in &ids {
+            let i = n.info(*id);
+            assert_eq!(i.channel_type, Some(ChannelType::StaticRemoteKey));
+            assert_eq!(i.feerate, Some(FeeratePerKw(2500)));
+        }
+    }
 }
 
 #[test]

@@ -158,10 +158,8 @@ fn check_features(node: &LdkNode, ours_seen_by_ldk: &Features, theirs_seen_by_us
     }
     // LDK offers anchors; lnwasm's default features do not.
     assert!(theirs_seen_by_us.supports(Feature::AnchorsZeroFeeHtlcTx));
-    assert!(!theirs_seen_by_us.mutually_supports(
-        &lnwasm_init_features(),
-        Feature::AnchorsZeroFeeHtlcTx
-    ));
+    assert!(!theirs_seen_by_us
+        .mutually_supports(&lnwasm_init_features(), Feature::AnchorsZeroFeeHtlcTx));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

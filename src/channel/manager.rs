@@ -96,7 +96,7 @@ use secp256k1::PublicKey;
 use crate::error::ErrorCode;
 use crate::keys::{ChannelKeyIndex, WalletKeys};
 use crate::store::{Batch, Store, StoreError};
-use crate::tx::{FeeratePerKw, Side};
+use crate::tx::{ChannelType, FeeratePerKw, Side};
 use crate::types::{Msat, Sat, ShortChannelId};
 use crate::wire::{ChannelId, ErrorMessage, Features, Message, WarningMessage};
 
@@ -445,6 +445,8 @@ pub struct ChannelInfo {
     pub in_flight: Msat,
     /// The feerate of our current commitment (`None` before funding).
     pub feerate: Option<FeeratePerKw>,
+    /// The commitment format (`None` before funding).
+    pub channel_type: Option<ChannelType>,
     pub short_channel_id: Option<ShortChannelId>,
     /// The alias we gave the peer (`option_scid_alias`).
     pub alias: Option<ShortChannelId>,
@@ -1457,6 +1459,7 @@ fn info(e: &Entry) -> ChannelInfo {
         remote_balance: remote,
         in_flight,
         feerate: f.map(|f| f.c.local_commit.spec.feerate),
+        channel_type: f.map(|f| f.c.channel_type()),
         short_channel_id: f.and_then(|f| f.scid),
         alias: f.and_then(|f| f.our_alias),
         funding_txid: match &ch.state {

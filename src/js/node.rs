@@ -43,7 +43,7 @@ use crate::store::{
 };
 use crate::transport::websocket::{drop_later, Timer, WsEvent, WsStream};
 use crate::transport::{random_secret_key, PeerUri, TransportError};
-use crate::tx::FeeratePerKw;
+use crate::tx::{ChannelType, FeeratePerKw};
 use crate::types::{Msat, PaymentHash, Sat};
 use crate::util::{from_hex, from_hex_array, to_hex};
 use crate::wire::{ChannelId, ErrorMessage, Message};
@@ -2244,6 +2244,16 @@ fn channel_to_js(c: &ChannelInfo, usable: bool) -> JsValue {
         (
             "feeratePerKw",
             c.feerate.map_or(JsValue::NULL, |f| f.0.into()),
+        ),
+        (
+            "channelType",
+            c.channel_type.map_or(JsValue::NULL, |t| {
+                match t {
+                    ChannelType::StaticRemoteKey => "staticRemoteKey",
+                    ChannelType::Anchors => "anchors",
+                }
+                .into()
+            }),
         ),
         (
             "shortChannelId",

@@ -342,6 +342,9 @@ export type ChannelStatus =
   | "waitingForRemoteClose"
   | "closed";
 
+/** A channel's commitment format. */
+export type ChannelType = "staticRemoteKey" | "anchors";
+
 export interface ChannelSummary {
   readonly channelId: string;
   readonly nodeId: string;
@@ -358,6 +361,14 @@ export interface ChannelSummary {
   readonly inFlightMsat: bigint;
   /** Our current commitment's feerate (sat per 1000 weight), `null` before funding. */
   readonly feeratePerKw: number | null;
+  /**
+   * The commitment format, `null` before funding: `"staticRemoteKey"`
+   * (`option_static_remotekey`, what LnNode negotiates) or `"anchors"`
+   * (`option_anchors_zero_fee_htlc_tx`: LnNode neither proposes nor accepts
+   * it, as it cannot bump fees yet; only a channel stored by an earlier
+   * version is one).
+   */
+  readonly channelType: ChannelType | null;
   /** `BLOCKxTXxOUTPUT` once confirmed. */
   readonly shortChannelId: string | null;
   readonly fundingTxid: string | null;

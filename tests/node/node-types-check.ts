@@ -2,7 +2,7 @@
 // declarations type a wallet's uses precisely.
 import { LnNode } from "lnwasm";
 import type {
-  ChannelSummary, ClosedChannel, CreatedInvoice, InvoiceSummary, LnNodeEvent, LnwasmNodeError, NodeInfo,
+  ChannelSummary, ChannelType, ClosedChannel, CreatedInvoice, InvoiceSummary, LnNodeEvent, LnwasmNodeError, NodeInfo,
   PaymentResult, PaymentSummary,
 } from "lnwasm";
 
@@ -28,6 +28,9 @@ async function wallet(): Promise<void> {
   const channels: ChannelSummary[] = node.listChannels();
   const local: bigint = channels[0].localBalanceMsat;
   const feerate: number | null = channels[0].feeratePerKw;
+  const channelType: ChannelType | null = channels[0].channelType;
+  // @ts-expect-error: not a channel type
+  const notAType: ChannelType = "legacy";
   const info: NodeInfo = node.info();
   const inv: CreatedInvoice = await node.createInvoice({ amountMsat: 1000n, description: "x" });
   try {
