@@ -131,9 +131,9 @@ pub struct ManagerConfig {
 
 impl ManagerConfig {
     /// The features of `channel` ([`ChannelConfig::init_features`]), the
-    /// default pending limits with a 10 minute
-    /// timeout for unfunded inbound channels (an honest funder sends
-    /// `funding_created` within seconds), and BOLT 2's 2016 blocks.
+    /// default pending limits with a 10 minute timeout for unfunded inbound
+    /// channels (an honest funder sends `funding_created` within seconds),
+    /// and BOLT 2's 2016 blocks.
     pub fn new(channel: ChannelConfig) -> Self {
         ManagerConfig {
             our_features: channel.init_features(),
